@@ -351,7 +351,10 @@ func resultCodeOf(err error) ResultCode {
 // the transfer's: the transfer's own outcome is in the Result. Outside a
 // chain, a failure is recorded here; inside one, by the caller after the
 // rollback.
-func (s *state) transfer(ctx context.Context, t *Transfer, now time.Time, chained bool) (Result, error) {
+func (s *state) transfer(ctx context.Context, in *Transfer, now time.Time, chained bool) (Result, error) {
+	copied := *in // the caller's transfer stays as sent, so it can be resubmitted
+	t := &copied
+	t.Timestamp, t.PendingAmount = 0, 0
 	if t.ID.IsZero() {
 		return Result{Err: ErrIDZero}, nil
 	}

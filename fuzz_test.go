@@ -1,0 +1,46 @@
+package tongbao_test
+
+import (
+	"testing"
+
+	tongbao "github.com/tongbao/tongbao"
+)
+
+// FuzzParseAmount checks that every amount the parser accepts formats back
+// to a string that parses to the same amount, and that rejected input is
+// rejected with an EINVALID error.
+func FuzzParseAmount(f *testing.F) {
+	for _, s := range []string{"0", "12.34", "-0.05", "1.5", "92233720368547758.07", "92233720368547758.08", "1e3", " 1", "+3", ".5", "5.", "1,000", "00012.30"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := tongbao.ParseAmount(s)
+		if err != nil {
+			if tongbao.ErrorCode(err) != tongbao.EINVALID {
+				t.Fatalf("ParseAmount(%q): error code %q; want %q", s, tongbao.ErrorCode(err), tongbao.EINVALID)
+			}
+			return
+		}
+		back, err := tongbao.ParseAmount(a.String())
+		if err != nil || back != a {
+			t.Fatalf("ParseAmount(%q) = %d, formatted %q, parsed back %d, %v", s, a, a.String(), back, err)
+		}
+	})
+}
+
+// FuzzParseID checks the round trip of every accepted id.
+func FuzzParseID(f *testing.F) {
+	for _, s := range []string{"00000000-0000-0000-0000-000000000001", "0123456789abcdef0123456789ABCDEF", "0000000000000000000000000000000g", "", "01234567-89ab-cdef-0123-456789abcde-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := tongbao.ParseID(s)
+		if err != nil {
+			return
+		}
+		back, err := tongbao.ParseID(id.String())
+		if err != nil || back != id {
+			t.Fatalf("ParseID(%q) = %v, parsed back %v, %v", s, id, back, err)
+		}
+	})
+}
