@@ -36,16 +36,26 @@ func newBloom(capacity int) *bloom {
 	return &bloom{bits: make([]uint64, n/64), mask: n - 1, capacity: capacity}
 }
 
-// IDs are mostly random or time-ordered with random tails; mixing both
-// halves through a multiply spreads either kind well.
+// idHashes derives the two probe hashes from all 128 bits of an id with a
+// full-avalanche mixer: time-ordered ids made in one millisecond differ only
+// in their last bytes, and a weaker hash maps them onto the same bits.
 func idHashes(id tongbao.ID) (uint64, uint64) {
 	a := binary.LittleEndian.Uint64(id[0:8])
 	b := binary.LittleEndian.Uint64(id[8:16])
-	h1 := (a ^ b*0x9E3779B97F4A7C15) * 0xBF58476D1CE4E5B9
-	h1 ^= h1 >> 31
-	h2 := (b ^ a*0xC2B2AE3D27D4EB4F) * 0x94D049BB133111EB
-	h2 ^= h2 >> 29
+	h1 := mix64(a ^ mix64(b))
+	h2 := mix64(h1 ^ b ^ 0x9E3779B97F4A7C15)
 	return h1, h2 | 1
+}
+
+// mix64 is the splitmix64 finalizer: every input bit flips each output bit
+// with probability one half.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xBF58476D1CE4E5B9
+	x ^= x >> 27
+	x *= 0x94D049BB133111EB
+	x ^= x >> 31
+	return x
 }
 
 func (f *bloom) add(h1, h2 uint64) {
