@@ -1,0 +1,399 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/ledger"
+)
+
+// RowsPerStatementMax is how many rows one INSERT, UPDATE or DELETE of a
+// Commit carries. A batch is written in statements of this many rows, then
+// the rest in statements of decreasing powers of two, each prepared once,
+// so a batch of any size costs few statements and no statement is compiled
+// during a commit. 128 rows of the widest table bind 2,304 variables, far
+// below SQLite's limit of 32,766.
+const RowsPerStatementMax = 128
+
+// statementSizes is how many statements of distinct sizes each multiRow has:
+// 1, 2, 4, ... RowsPerStatementMax rows.
+var statementSizes = bits.Len(RowsPerStatementMax)
+
+const accountColumns = `id, currency, code, flags, credit_line,
+	balance_max, debit_max, daily_debit_max, yearly_debit_max,
+	debits_pending, debits_posted, credits_pending, credits_posted,
+	day, day_debits, year, year_debits, timestamp`
+
+const transferColumns = `timestamp, id, debit_account_id, credit_account_id, amount,
+	pending_id, pending_amount, timeout_seconds, code, flags, metadata, hash`
+
+const failureColumns = `id, debit_account_id, credit_account_id, amount,
+	pending_id, timeout_seconds, code, flags, metadata, hash, result, timestamp`
+
+// multiRow is one statement over many rows, prepared in every size Commit uses.
+type multiRow struct {
+	name    string
+	columns int
+	build   func(rows int) string
+	stmts   []*sql.Stmt // stmts[k] carries 1<<k rows
+}
+
+// insertInto builds "INSERT OR ROLLBACK INTO table (columns) VALUES (?, ...), ... tail".
+//
+// OR ROLLBACK makes a constraint violation undo the whole transaction, which
+// Commit would do anyway. Without it, SQLite must be able to undo one failed
+// statement alone, so it copies every page a statement is about to change
+// into a statement journal first: with batches that change thousands of
+// pages, a cost paid on every commit for a failure that should never happen.
+// After such an error the transaction is gone, so Commit stops at the first
+// error and never runs another statement in it.
+func insertInto(table, columns string, n int, tail string) func(rows int) string {
+	one := "(" + strings.Repeat("?, ", n-1) + "?)"
+	return func(rows int) string {
+		var b strings.Builder
+		b.WriteString("INSERT OR ROLLBACK INTO " + table + " (" + columns + ") VALUES ")
+		for i := 0; i < rows; i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(one)
+		}
+		b.WriteString(tail)
+		return b.String()
+	}
+}
+
+// inserts are the statements of Commit, prepared on the write connection.
+type inserts struct {
+	accounts         multiRow
+	transfers        multiRow
+	accountTransfers multiRow
+	failures         multiRow
+	balances         multiRow
+	holdsOpened      multiRow
+	holdsClosed      multiRow
+
+	args []any  // reused for each statement's arguments
+	ids  []byte // backing store of the id arguments of one statement
+
+	// Reused for each batch: the rows of account_transfers and the
+	// balances, both sorted.
+	postings       []posting
+	order          []int32
+	sortedBalances []ledger.AccountRecord
+}
+
+func (in *inserts) all() []*multiRow {
+	return []*multiRow{&in.accounts, &in.transfers, &in.accountTransfers, &in.failures, &in.balances, &in.holdsOpened, &in.holdsClosed}
+}
+
+func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
+	in := &inserts{
+		accounts: multiRow{name: "accounts", columns: 18,
+			build: insertInto("accounts", accountColumns, 18, "")},
+		transfers: multiRow{name: "transfers", columns: 12,
+			build: insertInto("transfers", transferColumns, 12, "")},
+		failures: multiRow{name: "failures", columns: 12,
+			build: insertInto("transfer_failures", failureColumns, 12, "")},
+		// Only the balances and counters change. One UPDATE joins a list
+		// of rows, as PostgreSQL's UPDATE ... FROM (VALUES ...) does; it
+		// binds half the values an upsert of whole rows would, and finds
+		// no conflict to resolve first.
+		balances: multiRow{name: "balances", columns: 9,
+			build: func(rows int) string {
+				return `UPDATE OR ROLLBACK accounts SET
+					debits_pending = v.column2, debits_posted = v.column3,
+					credits_pending = v.column4, credits_posted = v.column5,
+					day = v.column6, day_debits = v.column7, year = v.column8, year_debits = v.column9
+					FROM (VALUES ` + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows-1) + `(?, ?, ?, ?, ?, ?, ?, ?, ?)) AS v
+					WHERE accounts.id = v.column1`
+			}},
+		accountTransfers: multiRow{name: "account transfers", columns: 2,
+			build: insertInto("account_transfers", "account_id, timestamp", 2, "")},
+		holdsOpened: multiRow{name: "holds opened", columns: 2,
+			build: insertInto("holds", "timestamp, expires_at", 2, "")},
+		holdsClosed: multiRow{name: "holds closed", columns: 1,
+			build: func(rows int) string {
+				return "DELETE FROM holds WHERE timestamp IN (" + strings.Repeat("?, ", rows-1) + "?)"
+			}},
+	}
+	for _, m := range in.all() {
+		m.stmts = make([]*sql.Stmt, statementSizes)
+		for k := range m.stmts {
+			stmt, err := db.PrepareContext(ctx, m.build(1<<k))
+			if err != nil {
+				in.close()
+				return nil, fmt.Errorf("prepare %s: %w", m.name, err)
+			}
+			m.stmts[k] = stmt
+		}
+	}
+	in.args = make([]any, 0, RowsPerStatementMax*18)
+	in.ids = make([]byte, 0, RowsPerStatementMax*3*len(tongbao.ID{}))
+	return in, nil
+}
+
+func (in *inserts) close() {
+	for _, m := range in.all() {
+		for _, stmt := range m.stmts {
+			if stmt != nil {
+				stmt.Close()
+			}
+		}
+	}
+}
+
+// id returns the argument for an id column: NULL for the zero id, otherwise
+// its 16 bytes, carved out of in.ids so that a statement's ids cost one
+// allocation. The driver copies the bytes when it binds them.
+func (in *inserts) id(id tongbao.ID) any {
+	if id.IsZero() {
+		return nil
+	}
+	start := len(in.ids)
+	in.ids = append(in.ids, id[:]...)
+	return in.ids[start:len(in.ids):len(in.ids)]
+}
+
+// exec writes rows 0..n-1 with m, fill appending the arguments of row i.
+// If affected is not nil, it is set to the number of rows changed.
+func (in *inserts) exec(ctx context.Context, tx *sql.Tx, m *multiRow, n int, affected *int64, fill func(i int)) error {
+	var txStmts [bits.UintSize]*sql.Stmt
+	for done := 0; done < n; {
+		rows := min(n-done, RowsPerStatementMax)
+		k := bits.Len(uint(rows)) - 1
+		rows = 1 << k
+		if txStmts[k] == nil {
+			txStmts[k] = tx.StmtContext(ctx, m.stmts[k])
+		}
+		in.args, in.ids = in.args[:0], in.ids[:0]
+		for i := done; i < done+rows; i++ {
+			fill(i)
+		}
+		if len(in.args) != rows*m.columns {
+			panic(fmt.Sprintf("sqlite: %s: %d arguments for %d rows of %d columns", m.name, len(in.args), rows, m.columns))
+		}
+		res, err := txStmts[k].ExecContext(ctx, in.args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		if affected != nil {
+			changed, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			*affected += changed
+		}
+		done += rows
+	}
+	return nil
+}
+
+func (in *inserts) appendAccount(a *ledger.AccountRecord) {
+	in.args = append(in.args,
+		in.id(a.ID), string(a.Currency), int64(a.Code), int64(a.Flags), int64(a.CreditLine),
+		int64(a.Limits.BalanceMax), int64(a.Limits.DebitMax), int64(a.Limits.DailyDebitMax), int64(a.Limits.YearlyDebitMax),
+		int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending), int64(a.CreditsPosted),
+		int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits), a.Account.Timestamp)
+}
+
+// Commit writes the batch in one transaction, and returns once SQLite has
+// fsynced it to the WAL. On any error nothing of the batch is written.
+func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if s.inserts == nil {
+		return ledger.ErrClosed
+	}
+	if err := s.commit(ctx, b); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
+	// A batch that has begun is written whole: cancelling ctx stops a
+	// commit only before it starts. Both drivers watch a cancellable
+	// context from another goroutine for each statement, which costs more
+	// than the statements themselves at this rate.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	in := s.inserts
+
+	// Sort on the other core while SQLite writes the first tables.
+	sorted := make(chan struct{})
+	go func() {
+		defer close(sorted)
+		in.postings = appendPostings(in.postings[:0], b.Transfers)
+		in.order, in.sortedBalances = sortBalances(in.order[:0], in.sortedBalances[:0], b.Balances)
+	}()
+	defer func() { <-sorted }() // in is not to be touched once Commit returns
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // after Commit, a no-op
+
+	err = in.exec(ctx, tx, &in.accounts, len(b.Accounts), nil, func(i int) {
+		in.appendAccount(&b.Accounts[i])
+	})
+	if err != nil {
+		return err
+	}
+	err = in.exec(ctx, tx, &in.transfers, len(b.Transfers), nil, func(i int) {
+		t := &b.Transfers[i]
+		in.args = append(in.args,
+			t.Timestamp, in.id(t.ID), in.id(t.DebitAccountID), in.id(t.CreditAccountID), int64(t.Amount),
+			in.id(t.PendingID), int64(t.PendingAmount), int64(t.TimeoutSeconds), int64(t.Code), int64(t.Flags),
+			t.Metadata, int64(t.Hash))
+	})
+	if err != nil {
+		return err
+	}
+	<-sorted
+	err = in.exec(ctx, tx, &in.accountTransfers, len(in.postings), nil, func(i int) {
+		p := &in.postings[i]
+		in.args = append(in.args, in.id(p.account()), p.timestamp)
+	})
+	if err != nil {
+		return err
+	}
+	// A failure is recorded to be found by its id; one without an id could
+	// never be found, so it is not stored.
+	failures := b.Failures
+	for i := range b.Failures {
+		if b.Failures[i].ID.IsZero() {
+			failures = make([]ledger.Failure, 0, len(b.Failures))
+			for _, f := range b.Failures {
+				if !f.ID.IsZero() {
+					failures = append(failures, f)
+				}
+			}
+			break
+		}
+	}
+	err = in.exec(ctx, tx, &in.failures, len(failures), nil, func(i int) {
+		f := &failures[i]
+		in.args = append(in.args,
+			in.id(f.ID), in.id(f.DebitAccountID), in.id(f.CreditAccountID), int64(f.Amount),
+			in.id(f.PendingID), int64(f.TimeoutSeconds), int64(f.Code), int64(f.Flags),
+			f.Metadata, int64(f.Hash), int64(f.Result), f.Timestamp)
+	})
+	if err != nil {
+		return err
+	}
+	balances := in.sortedBalances
+	var updated int64
+	err = in.exec(ctx, tx, &in.balances, len(balances), &updated, func(i int) {
+		a := &balances[i]
+		in.args = append(in.args, in.id(a.ID),
+			int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending), int64(a.CreditsPosted),
+			int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits))
+	})
+	if err != nil {
+		return err
+	}
+	// The engine only moves money on accounts it created: a balance for an
+	// account the store does not hold is a bug, and the batch is refused.
+	if updated != int64(len(balances)) {
+		return fmt.Errorf("balances: %d of %d accounts: %w", int64(len(balances))-updated, len(balances), ledger.ErrAccountNotFound)
+	}
+	err = in.exec(ctx, tx, &in.holdsOpened, len(b.HoldsOpened), nil, func(i int) {
+		in.args = append(in.args, b.HoldsOpened[i].Timestamp, b.HoldsOpened[i].ExpiresAt)
+	})
+	if err != nil {
+		return err
+	}
+	err = in.exec(ctx, tx, &in.holdsClosed, len(b.HoldsClosed), nil, func(i int) {
+		in.args = append(in.args, b.HoldsClosed[i])
+	})
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// sortBalances returns the balances in the order of their ids, which keeps
+// the UPDATE walking the accounts table forward. A batch lists an account
+// once; if it lists one twice, the later record, the newer state, wins.
+// The records are large, so it sorts their positions, not the records.
+// It appends the positions to order and the records to sorted.
+func sortBalances(order []int32, sorted, balances []ledger.AccountRecord) ([]int32, []ledger.AccountRecord) {
+	for i := range balances {
+		order = append(order, int32(i))
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := compareIDs(&balances[a].ID, &balances[b].ID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	for _, i := range order {
+		if n := len(sorted); n > 0 && sorted[n-1].ID == balances[i].ID {
+			sorted[n-1] = balances[i]
+			continue
+		}
+		sorted = append(sorted, balances[i])
+	}
+	return order, sorted
+}
+
+// compareIDs orders ids as their bytes do, as SQLite orders BLOBs.
+func compareIDs(a, b *tongbao.ID) int {
+	if c := cmp.Compare(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])); c != 0 {
+		return c
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
+}
+
+// posting is a row of account_transfers: one side of a transfer. The
+// account id is kept as two integers, which sort faster than 16 bytes.
+type posting struct {
+	accountHigh, accountLow uint64
+	timestamp               int64
+}
+
+func newPosting(account tongbao.ID, timestamp int64) posting {
+	return posting{binary.BigEndian.Uint64(account[:8]), binary.BigEndian.Uint64(account[8:]), timestamp}
+}
+
+func (p *posting) account() tongbao.ID {
+	var id tongbao.ID
+	binary.BigEndian.PutUint64(id[:8], p.accountHigh)
+	binary.BigEndian.PutUint64(id[8:], p.accountLow)
+	return id
+}
+
+// appendPostings appends the debit and credit postings of the transfers,
+// sorted by account then timestamp, the order of the table's key (SQLite
+// compares BLOBs as bytes, so as big-endian integers).
+func appendPostings(postings []posting, transfers []ledger.PostedTransfer) []posting {
+	for i := range transfers {
+		t := &transfers[i]
+		postings = append(postings,
+			newPosting(t.DebitAccountID, t.Timestamp),
+			newPosting(t.CreditAccountID, t.Timestamp))
+	}
+	slices.SortFunc(postings, func(a, b posting) int {
+		if a.accountHigh != b.accountHigh {
+			return cmp.Compare(a.accountHigh, b.accountHigh)
+		}
+		if a.accountLow != b.accountLow {
+			return cmp.Compare(a.accountLow, b.accountLow)
+		}
+		return cmp.Compare(a.timestamp, b.timestamp)
+	})
+	// A transfer from an account to itself, which the engine refuses, is
+	// one posting, not a duplicate key.
+	return slices.Compact(postings)
+}
