@@ -16,8 +16,18 @@ const (
 	// account (an asset): posted and pending credits may not exceed posted
 	// debits plus CreditLine.
 	FlagCreditsMustNotExceedDebits
+	// FlagDebitsDisabled refuses debits: a receive-only account.
+	FlagDebitsDisabled
+	// FlagCreditsDisabled refuses credits.
+	FlagCreditsDisabled
+	// FlagClosed refuses every transfer. Only an account with nothing
+	// posted on balance and nothing pending can be closed, and closing is
+	// final.
+	FlagClosed
 
-	accountFlagsAll = FlagDebitsMustNotExceedCredits | FlagCreditsMustNotExceedDebits
+	accountFlagsBalance = FlagDebitsMustNotExceedCredits | FlagCreditsMustNotExceedDebits
+	accountFlagsState   = FlagDebitsDisabled | FlagCreditsDisabled | FlagClosed
+	accountFlagsAll     = accountFlagsBalance | accountFlagsState
 )
 
 // Limits caps what an account may hold and spend. Zero means no limit.
@@ -38,7 +48,9 @@ type Limits struct {
 }
 
 // Account is a ledger account: what the engine knows of a wallet, a vault,
-// a reserve or any other pot of money. Its fields are set at creation.
+// a reserve or any other pot of money. Its id, currency, code and balance
+// flags are set at creation; its state flags, freeze, credit line and
+// limits change only through UpdateAccounts, in the writer's order.
 type Account struct {
 	ID       tongbao.ID
 	Currency tongbao.Currency
@@ -48,6 +60,9 @@ type Account struct {
 	// CreditLine is how far past zero the flagged side may go: the floor.
 	CreditLine tongbao.Amount
 	Limits     Limits
+	// FrozenUntil refuses every transfer until this moment (Unix
+	// nanoseconds): a freeze that lifts by itself.
+	FrozenUntil int64
 	// Timestamp is assigned by the engine when the account is created.
 	Timestamp int64
 }
@@ -87,4 +102,20 @@ type AccountRecord struct {
 	Account
 	Balance
 	Counters
+}
+
+// AccountUpdate changes an account's state and limits. Nil fields are left
+// as they are; the update is applied whole or not at all.
+type AccountUpdate struct {
+	ID tongbao.ID
+	// SetFlags and ClearFlags change the state flags (DebitsDisabled,
+	// CreditsDisabled, Closed); the balance flags never change.
+	SetFlags, ClearFlags AccountFlags
+	FrozenUntil          *int64
+	CreditLine           *tongbao.Amount
+	Limits               *Limits
+	// WithinLimits refuses new limits that the account's present balance
+	// or today's and this year's debits already exceed (ErrLimitExceeded),
+	// so a downgrade cannot leave an account past its caps.
+	WithinLimits bool
 }

@@ -38,6 +38,10 @@ const (
 	ResultPostExceedsPending
 	ResultLinkedEventFailed
 	ResultLinkedChainOpen
+	ResultDebitsDisabled
+	ResultCreditsDisabled
+	ResultAccountFrozen
+	ResultAccountClosed
 	resultCodeCount
 )
 
@@ -72,6 +76,10 @@ var (
 	ErrPostExceedsPending     = tongbao.Errorf(tongbao.EINVALID, "post amount exceeds the hold")
 	ErrLinkedEventFailed      = tongbao.Errorf(tongbao.EUNPROCESSABLE, "another transfer in the linked chain failed")
 	ErrLinkedChainOpen        = tongbao.Errorf(tongbao.EINVALID, "the last transfer of a request must not be linked")
+	ErrDebitsDisabled         = tongbao.Errorf(tongbao.EFORBIDDEN, "the debit account may not pay")
+	ErrCreditsDisabled        = tongbao.Errorf(tongbao.EFORBIDDEN, "the credit account may not receive")
+	ErrAccountFrozen          = tongbao.Errorf(tongbao.EFORBIDDEN, "an account is frozen")
+	ErrAccountClosed          = tongbao.Errorf(tongbao.EFORBIDDEN, "an account is closed")
 )
 
 var resultErrors = [resultCodeCount]error{
@@ -103,6 +111,10 @@ var resultErrors = [resultCodeCount]error{
 	ResultPostExceedsPending:     ErrPostExceedsPending,
 	ResultLinkedEventFailed:      ErrLinkedEventFailed,
 	ResultLinkedChainOpen:        ErrLinkedChainOpen,
+	ResultDebitsDisabled:         ErrDebitsDisabled,
+	ResultCreditsDisabled:        ErrCreditsDisabled,
+	ResultAccountFrozen:          ErrAccountFrozen,
+	ResultAccountClosed:          ErrAccountClosed,
 }
 
 // Err returns the error of a result code, nil for ResultOK.
@@ -121,4 +133,6 @@ var (
 	ErrAccountExists    = tongbao.Errorf(tongbao.ECONFLICT, "account id already used with different content")
 	ErrAccountInvalid   = tongbao.Errorf(tongbao.EINVALID, "account is invalid")
 	ErrTransferNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "transfer not found")
+	ErrAccountNotEmpty  = tongbao.Errorf(tongbao.ECONFLICT, "account still holds money or holds")
+	ErrAccountReopen    = tongbao.Errorf(tongbao.ECONFLICT, "a closed account cannot be reopened")
 )

@@ -92,6 +92,8 @@ type Stats struct {
 type request struct {
 	accounts    []Account
 	accountErrs []error
+	updates     []AccountUpdate
+	updateErrs  []error
 	transfers   []Transfer
 	results     []Result
 	err         error
@@ -186,6 +188,22 @@ func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]erro
 		return nil, err
 	}
 	return req.accountErrs, nil
+}
+
+// UpdateAccounts changes accounts' state flags, freezes, credit lines and
+// limits, in the writer's order with transfers, so a change can never race
+// a payment. Each update gets its own error: ErrAccountNotFound,
+// ErrAccountNotEmpty (closing an account that holds money),
+// ErrAccountReopen, a limit error (WithinLimits), or an EINVALID error.
+func (l *Ledger) UpdateAccounts(ctx context.Context, updates []AccountUpdate) ([]error, error) {
+	if len(updates) > l.batchMax {
+		return nil, ErrRequestTooLarge
+	}
+	req := &request{updates: updates, updateErrs: make([]error, len(updates))}
+	if err := l.do(ctx, req); err != nil {
+		return nil, err
+	}
+	return req.updateErrs, nil
 }
 
 // Submit applies transfers in order and returns one result each, once they
@@ -286,7 +304,7 @@ func (l *Ledger) write() {
 			l.drain(cur, err)
 			return
 		}
-		empty := len(cur.requests) == 0 && len(cur.batch.Transfers) == 0 && len(cur.batch.Failures) == 0 && len(cur.batch.Accounts) == 0
+		empty := len(cur.requests) == 0 && len(cur.batch.Transfers) == 0 && len(cur.batch.Failures) == 0
 		if empty {
 			select {
 			case req := <-l.queue:
@@ -353,6 +371,9 @@ func (l *Ledger) apply(cur *pendingBatch, req *request) {
 	cur.requests = append(cur.requests, req)
 	for i, a := range req.accounts {
 		req.accountErrs[i] = l.state.createAccount(a, now)
+	}
+	for i, u := range req.updates {
+		req.updateErrs[i] = l.state.updateAccount(u, now)
 	}
 	if err := l.state.transfers(context.Background(), req.transfers, req.results, now); err != nil {
 		l.fail(fmt.Errorf("ledger: lookup: %w", err))

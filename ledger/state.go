@@ -184,12 +184,11 @@ func (s *state) createAccount(a Account, now time.Time) error {
 	if err := a.Currency.Validate(); err != nil {
 		return err
 	}
-	if a.Flags&^accountFlagsAll != 0 || a.Flags == accountFlagsAll {
+	if a.Flags&^accountFlagsAll != 0 || a.Flags&accountFlagsBalance == accountFlagsBalance || a.Flags&FlagClosed != 0 {
 		return tongbao.Errorf(tongbao.EINVALID, "account flags %#x are invalid", a.Flags)
 	}
-	if a.CreditLine < 0 || a.Limits.BalanceMax < 0 || a.Limits.DebitMax < 0 ||
-		a.Limits.DailyDebitMax < 0 || a.Limits.YearlyDebitMax < 0 {
-		return tongbao.Errorf(tongbao.EINVALID, "credit line and limits must not be negative")
+	if err := checkLimits(a.CreditLine, a.Limits); err != nil {
+		return err
 	}
 	if i, ok := s.index[a.ID]; ok {
 		old := s.accounts[i].Account
@@ -206,6 +205,76 @@ func (s *state) createAccount(a Account, now time.Time) error {
 	s.touched = append(s.touched, s.batchSeq)
 	s.batch.Accounts = append(s.batch.Accounts, rec)
 	return nil
+}
+
+func checkLimits(creditLine tongbao.Amount, l Limits) error {
+	if creditLine < 0 || l.BalanceMax < 0 || l.DebitMax < 0 || l.DailyDebitMax < 0 || l.YearlyDebitMax < 0 {
+		return tongbao.Errorf(tongbao.EINVALID, "credit line and limits must not be negative")
+	}
+	return nil
+}
+
+// updateAccount applies one AccountUpdate whole, or returns why not.
+func (s *state) updateAccount(u AccountUpdate, now time.Time) error {
+	i, ok := s.index[u.ID]
+	if !ok {
+		return ErrAccountNotFound
+	}
+	if (u.SetFlags|u.ClearFlags)&^accountFlagsState != 0 {
+		return tongbao.Errorf(tongbao.EINVALID, "only the state flags of an account can change")
+	}
+	a := s.accounts[i] // a copy: nothing changes until every check passed
+	if a.Flags&FlagClosed != 0 && u.ClearFlags&FlagClosed != 0 {
+		return ErrAccountReopen
+	}
+	a.Flags = a.Flags&^u.ClearFlags | u.SetFlags
+	if u.FrozenUntil != nil {
+		a.FrozenUntil = *u.FrozenUntil
+	}
+	if u.CreditLine != nil {
+		a.CreditLine = *u.CreditLine
+	}
+	if u.Limits != nil {
+		a.Limits = *u.Limits
+	}
+	if err := checkLimits(a.CreditLine, a.Limits); err != nil {
+		return err
+	}
+	if u.SetFlags&FlagClosed != 0 && s.accounts[i].Flags&FlagClosed == 0 &&
+		(a.DebitsPosted != a.CreditsPosted || a.DebitsPending != 0 || a.CreditsPending != 0) {
+		return ErrAccountNotEmpty
+	}
+	if u.WithinLimits {
+		day, year := s.dayOf(now.UnixNano())
+		switch {
+		case a.Limits.BalanceMax > 0 && a.creditNormal() && a.CreditsPosted+a.CreditsPending-a.DebitsPosted > a.Limits.BalanceMax,
+			a.Limits.BalanceMax > 0 && !a.creditNormal() && a.DebitsPosted+a.DebitsPending-a.CreditsPosted > a.Limits.BalanceMax:
+			return ErrBalanceLimit
+		case a.Limits.DailyDebitMax > 0 && a.Day == day && a.DayDebits > a.Limits.DailyDebitMax:
+			return ErrDailyLimit
+		case a.Limits.YearlyDebitMax > 0 && a.Year == year && a.YearDebits > a.Limits.YearlyDebitMax:
+			return ErrYearlyLimit
+		}
+	}
+	s.touch(i, false)
+	s.accounts[i] = a
+	s.batch.Updated = append(s.batch.Updated, a)
+	return nil
+}
+
+// usable says whether an account's state lets it pay (debit) or receive.
+func usable(a *AccountRecord, debit bool, now int64) ResultCode {
+	switch {
+	case a.Flags&FlagClosed != 0:
+		return ResultAccountClosed
+	case a.FrozenUntil > now:
+		return ResultAccountFrozen
+	case debit && a.Flags&FlagDebitsDisabled != 0:
+		return ResultDebitsDisabled
+	case !debit && a.Flags&FlagCreditsDisabled != 0:
+		return ResultCreditsDisabled
+	}
+	return ResultOK
 }
 
 // known looks up an id already used, in the batches in flight and then,
@@ -431,6 +500,12 @@ func (s *state) post(t *Transfer, hash uint64, now time.Time, chained bool) Resu
 	if dr.Currency != cr.Currency {
 		return ResultCurrencyMismatch
 	}
+	if c := usable(dr, true, now.UnixNano()); c != ResultOK {
+		return c
+	}
+	if c := usable(cr, false, now.UnixNano()); c != ResultOK {
+		return c
+	}
 	amount := t.Amount
 	pending := t.Flags&FlagPending != 0
 
@@ -564,6 +639,14 @@ func (s *state) resolve(ctx context.Context, t *Transfer, hash uint64, now time.
 	}
 	dr := &s.accounts[s.index[h.DebitAccountID]]
 	cr := &s.accounts[s.index[h.CreditAccountID]]
+	if t.Flags&FlagPostPending != 0 { // a void is always allowed: it only gives back
+		if c := usable(dr, true, now.UnixNano()); c != ResultOK {
+			return c, nil
+		}
+		if c := usable(cr, false, now.UnixNano()); c != ResultOK {
+			return c, nil
+		}
+	}
 	if _, err := tongbao.AddAmounts(dr.DebitsPosted, amount); err != nil {
 		return ResultOverflow, nil
 	}

@@ -16,6 +16,9 @@ type Batch struct {
 	Failures []Failure
 	// Balances replace the balances and counters of the accounts touched.
 	Balances []AccountRecord
+	// Updated replace the state flags, freeze, credit line and limits of
+	// the accounts changed by UpdateAccounts (and their balances).
+	Updated []AccountRecord
 	// HoldsOpened and HoldsClosed keep the set of open holds.
 	HoldsOpened []Hold
 	HoldsClosed []int64
