@@ -27,7 +27,7 @@ const RowsPerStatementMax = 128
 var statementSizes = bits.Len(RowsPerStatementMax)
 
 const accountColumns = `id, currency, code, flags, credit_line,
-	balance_max, debit_max, daily_debit_max, yearly_debit_max,
+	balance_max, debit_max, daily_debit_max, yearly_debit_max, frozen_until,
 	debits_pending, debits_posted, credits_pending, credits_posted,
 	day, day_debits, year, year_debits, timestamp`
 
@@ -55,7 +55,7 @@ type multiRow struct {
 // After such an error the transaction is gone, so Commit stops at the first
 // error and never runs another statement in it.
 func insertInto(table, columns string, n int, tail string) func(rows int) string {
-	one := "(" + strings.Repeat("?, ", n-1) + "?)"
+	one := valuesRow(n)
 	return func(rows int) string {
 		var b strings.Builder
 		b.WriteString("INSERT OR ROLLBACK INTO " + table + " (" + columns + ") VALUES ")
@@ -70,12 +70,16 @@ func insertInto(table, columns string, n int, tail string) func(rows int) string
 	}
 }
 
+// valuesRow returns "(?, ?, ...)" with n placeholders.
+func valuesRow(n int) string { return "(" + strings.Repeat("?, ", n-1) + "?)" }
+
 // inserts are the statements of Commit, prepared on the write connection.
 type inserts struct {
 	accounts         multiRow
 	transfers        multiRow
 	accountTransfers multiRow
 	failures         multiRow
+	updated          multiRow
 	balances         multiRow
 	holdsOpened      multiRow
 	holdsClosed      multiRow
@@ -83,21 +87,22 @@ type inserts struct {
 	args []any  // reused for each statement's arguments
 	ids  []byte // backing store of the id arguments of one statement
 
-	// Reused for each batch: the rows of account_transfers and the
-	// balances, both sorted.
+	// Reused for each batch: the rows of account_transfers, the updated
+	// accounts and the balances, all sorted.
 	postings       []posting
 	order          []int32
+	sortedUpdated  []ledger.AccountRecord
 	sortedBalances []ledger.AccountRecord
 }
 
 func (in *inserts) all() []*multiRow {
-	return []*multiRow{&in.accounts, &in.transfers, &in.accountTransfers, &in.failures, &in.balances, &in.holdsOpened, &in.holdsClosed}
+	return []*multiRow{&in.accounts, &in.transfers, &in.accountTransfers, &in.failures, &in.updated, &in.balances, &in.holdsOpened, &in.holdsClosed}
 }
 
 func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
 	in := &inserts{
-		accounts: multiRow{name: "accounts", columns: 18,
-			build: insertInto("accounts", accountColumns, 18, "")},
+		accounts: multiRow{name: "accounts", columns: 19,
+			build: insertInto("accounts", accountColumns, 19, "")},
 		transfers: multiRow{name: "transfers", columns: 12,
 			build: insertInto("transfers", transferColumns, 12, "")},
 		failures: multiRow{name: "failures", columns: 12,
@@ -112,7 +117,22 @@ func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
 					debits_pending = v.column2, debits_posted = v.column3,
 					credits_pending = v.column4, credits_posted = v.column5,
 					day = v.column6, day_debits = v.column7, year = v.column8, year_debits = v.column9
-					FROM (VALUES ` + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows-1) + `(?, ?, ?, ?, ?, ?, ?, ?, ?)) AS v
+					FROM (VALUES ` + strings.Repeat(valuesRow(9)+", ", rows-1) + valuesRow(9) + `) AS v
+					WHERE accounts.id = v.column1`
+			}},
+		// An update changes everything but the id, currency, code and
+		// timestamp; its balances are those of the moment of the update,
+		// which the batch's balances, written after, bring up to date.
+		updated: multiRow{name: "updated accounts", columns: 16,
+			build: func(rows int) string {
+				return `UPDATE OR ROLLBACK accounts SET
+					flags = v.column2, frozen_until = v.column3, credit_line = v.column4,
+					balance_max = v.column5, debit_max = v.column6,
+					daily_debit_max = v.column7, yearly_debit_max = v.column8,
+					debits_pending = v.column9, debits_posted = v.column10,
+					credits_pending = v.column11, credits_posted = v.column12,
+					day = v.column13, day_debits = v.column14, year = v.column15, year_debits = v.column16
+					FROM (VALUES ` + strings.Repeat(valuesRow(16)+", ", rows-1) + valuesRow(16) + `) AS v
 					WHERE accounts.id = v.column1`
 			}},
 		accountTransfers: multiRow{name: "account transfers", columns: 2,
@@ -135,7 +155,7 @@ func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
 			m.stmts[k] = stmt
 		}
 	}
-	in.args = make([]any, 0, RowsPerStatementMax*18)
+	in.args = make([]any, 0, RowsPerStatementMax*19)
 	in.ids = make([]byte, 0, RowsPerStatementMax*3*len(tongbao.ID{}))
 	return in, nil
 }
@@ -200,6 +220,7 @@ func (in *inserts) appendAccount(a *ledger.AccountRecord) {
 	in.args = append(in.args,
 		in.id(a.ID), string(a.Currency), int64(a.Code), int64(a.Flags), int64(a.CreditLine),
 		int64(a.Limits.BalanceMax), int64(a.Limits.DebitMax), int64(a.Limits.DailyDebitMax), int64(a.Limits.YearlyDebitMax),
+		a.FrozenUntil,
 		int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending), int64(a.CreditsPosted),
 		int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits), a.Account.Timestamp)
 }
@@ -234,7 +255,8 @@ func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
 	go func() {
 		defer close(sorted)
 		in.postings = appendPostings(in.postings[:0], b.Transfers)
-		in.order, in.sortedBalances = sortBalances(in.order[:0], in.sortedBalances[:0], b.Balances)
+		in.order, in.sortedUpdated = sortAccounts(in.order[:0], in.sortedUpdated[:0], b.Updated)
+		in.order, in.sortedBalances = sortAccounts(in.order[:0], in.sortedBalances[:0], b.Balances)
 	}()
 	defer func() { <-sorted }() // in is not to be touched once Commit returns
 
@@ -292,9 +314,26 @@ func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
 	if err != nil {
 		return err
 	}
+	// Updates first: the balances that follow are the newer.
+	updated := in.sortedUpdated
+	var changed int64
+	err = in.exec(ctx, tx, &in.updated, len(updated), &changed, func(i int) {
+		a := &updated[i]
+		in.args = append(in.args, in.id(a.ID),
+			int64(a.Flags), a.FrozenUntil, int64(a.CreditLine),
+			int64(a.Limits.BalanceMax), int64(a.Limits.DebitMax), int64(a.Limits.DailyDebitMax), int64(a.Limits.YearlyDebitMax),
+			int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending), int64(a.CreditsPosted),
+			int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits))
+	})
+	if err != nil {
+		return err
+	}
+	if changed != int64(len(updated)) {
+		return fmt.Errorf("updated accounts: %d of %d: %w", int64(len(updated))-changed, len(updated), ledger.ErrAccountNotFound)
+	}
 	balances := in.sortedBalances
-	var updated int64
-	err = in.exec(ctx, tx, &in.balances, len(balances), &updated, func(i int) {
+	var updatedBalances int64
+	err = in.exec(ctx, tx, &in.balances, len(balances), &updatedBalances, func(i int) {
 		a := &balances[i]
 		in.args = append(in.args, in.id(a.ID),
 			int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending), int64(a.CreditsPosted),
@@ -305,8 +344,8 @@ func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
 	}
 	// The engine only moves money on accounts it created: a balance for an
 	// account the store does not hold is a bug, and the batch is refused.
-	if updated != int64(len(balances)) {
-		return fmt.Errorf("balances: %d of %d accounts: %w", int64(len(balances))-updated, len(balances), ledger.ErrAccountNotFound)
+	if updatedBalances != int64(len(balances)) {
+		return fmt.Errorf("balances: %d of %d accounts: %w", int64(len(balances))-updatedBalances, len(balances), ledger.ErrAccountNotFound)
 	}
 	err = in.exec(ctx, tx, &in.holdsOpened, len(b.HoldsOpened), nil, func(i int) {
 		in.args = append(in.args, b.HoldsOpened[i].Timestamp, b.HoldsOpened[i].ExpiresAt)
@@ -323,12 +362,12 @@ func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
 	return tx.Commit()
 }
 
-// sortBalances returns the balances in the order of their ids, which keeps
-// the UPDATE walking the accounts table forward. A batch lists an account
-// once; if it lists one twice, the later record, the newer state, wins.
-// The records are large, so it sorts their positions, not the records.
-// It appends the positions to order and the records to sorted.
-func sortBalances(order []int32, sorted, balances []ledger.AccountRecord) ([]int32, []ledger.AccountRecord) {
+// sortAccounts returns account records in the order of their ids, which
+// keeps an UPDATE walking the accounts table forward. If a list holds an
+// account twice, the later record, the newer state, wins. The records are
+// large, so it sorts their positions, not the records. It appends the
+// positions to order and the records to sorted.
+func sortAccounts(order []int32, sorted, balances []ledger.AccountRecord) ([]int32, []ledger.AccountRecord) {
 	for i := range balances {
 		order = append(order, int32(i))
 	}

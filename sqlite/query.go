@@ -123,7 +123,7 @@ func scanAccount(r row) (ledger.AccountRecord, error) {
 	var currency string
 	err := r.Scan(idColumn{&a.ID}, &currency, ints(&a.Code), ints(&a.Flags), ints(&a.CreditLine),
 		ints(&a.Limits.BalanceMax), ints(&a.Limits.DebitMax), ints(&a.Limits.DailyDebitMax), ints(&a.Limits.YearlyDebitMax),
-		ints(&a.DebitsPending), ints(&a.DebitsPosted), ints(&a.CreditsPending), ints(&a.CreditsPosted),
+		ints(&a.FrozenUntil), ints(&a.DebitsPending), ints(&a.DebitsPosted), ints(&a.CreditsPending), ints(&a.CreditsPosted),
 		ints(&a.Day), ints(&a.DayDebits), ints(&a.Year), ints(&a.YearDebits), ints(&a.Account.Timestamp))
 	a.Currency = tongbao.Currency(currency)
 	return a, err

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"runtime"
 	"sort"
@@ -117,7 +118,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.write.SetMaxIdleConns(1)
 	s.write.SetConnMaxLifetime(0)
 	s.write.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, s.write); err != nil {
+	if err := migrate(ctx, s.write, math.MaxInt); err != nil {
 		s.write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -207,8 +208,8 @@ func (c *connector) Driver() driver.Driver { return sqliteDriver }
 var migrations embed.FS
 
 // migrate applies, in order and each in its own transaction, the migrations
-// newer than the database's schema_version.
-func migrate(ctx context.Context, db *sql.DB) error {
+// newer than the database's schema_version, up to version last.
+func migrate(ctx context.Context, db *sql.DB, last int) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -232,7 +233,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if err != nil || v <= 0 {
 			return fmt.Errorf("migrate: %s: name does not start with a version number", base)
 		}
-		if v > current {
+		if v > current && v <= last {
 			todo = append(todo, migration{v, name})
 		}
 	}

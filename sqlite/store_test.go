@@ -2,11 +2,14 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
+	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/internal/storetest"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/sqlite"
@@ -63,6 +66,9 @@ func TestDurabilitySettings(t *testing.T) {
 	}
 }
 
+// schemaVersions are the versions of the migrations in migrations/.
+var schemaVersions = []int{1, 2}
+
 func TestOpenTwiceMigratesOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	for i := 0; i < 3; i++ {
@@ -70,8 +76,8 @@ func TestOpenTwiceMigratesOnce(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open #%d: %v", i+1, err)
 		}
-		if got := sqlite.SchemaVersions(t, s); len(got) != 1 || got[0] != 1 {
-			t.Errorf("Open #%d: schema versions %v; want [1]", i+1, got)
+		if got := sqlite.SchemaVersions(t, s); !slices.Equal(got, schemaVersions) {
+			t.Errorf("Open #%d: schema versions %v; want %v", i+1, got, schemaVersions)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
@@ -115,7 +121,34 @@ func TestOpenAwkwardPath(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("database not at %s: %v", path, err)
 	}
-	if got := sqlite.SchemaVersions(t, s); len(got) != 1 {
-		t.Errorf("schema versions %v; want one", got)
+	if got := sqlite.SchemaVersions(t, s); !slices.Equal(got, schemaVersions) {
+		t.Errorf("schema versions %v; want %v", got, schemaVersions)
+	}
+}
+
+// TestMigrateKeepsAccounts opens a database made before accounts had a
+// freeze: the migration adds it, unset, and keeps the rest.
+func TestMigrateKeepsAccounts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	id := tongbao.IDFromUint64(7)
+	sqlite.CreateAtVersion(t, path, 1, `INSERT INTO accounts VALUES (
+		x'`+hex.EncodeToString(id[:])+`', 'CNY', 3, 1, 100, 1, 2, 3, 4, 5, 6, 7, 8, 20260101, 9, 2026, 10, 42)`)
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	got, err := s.Account(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Account: %v", err)
+	}
+	want := ledger.AccountRecord{
+		Account: ledger.Account{ID: id, Currency: tongbao.CNY, Code: 3, Flags: 1, CreditLine: 100,
+			Limits: ledger.Limits{BalanceMax: 1, DebitMax: 2, DailyDebitMax: 3, YearlyDebitMax: 4}, Timestamp: 42},
+		Balance:  ledger.Balance{DebitsPending: 5, DebitsPosted: 6, CreditsPending: 7, CreditsPosted: 8},
+		Counters: ledger.Counters{Day: 20260101, DayDebits: 9, Year: 2026, YearDebits: 10},
+	}
+	if got != want {
+		t.Errorf("after migrating Account =\n%+v; want\n%+v", got, want)
 	}
 }

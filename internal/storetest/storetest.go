@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"LargeBatch", testLargeBatch},
 		{"BalancesReplaced", testBalancesReplaced},
 		{"BalanceOfMissingAccount", testBalanceOfMissingAccount},
+		{"AccountsUpdated", testAccountsUpdated},
 		{"CanceledCommit", testCanceledCommit},
 		{"Holds", testHolds},
 		{"LookupID", testLookupID},
@@ -84,7 +85,8 @@ func account(n uint64, ts int64) ledger.AccountRecord {
 				DailyDebitMax:  tongbao.Amount(a + 4),
 				YearlyDebitMax: tongbao.Amount(a + 5),
 			},
-			Timestamp: ts,
+			FrozenUntil: a + 6,
+			Timestamp:   ts,
 		},
 	}
 }
@@ -298,9 +300,11 @@ func testAccountRoundTrip(t *testing.T, open Opener) {
 	b.Limits = ledger.Limits{BalanceMax: tongbao.AmountMax, DebitMax: 0, DailyDebitMax: 1, YearlyDebitMax: tongbao.AmountMax - 1}
 	b.Balance = ledger.Balance{DebitsPending: 0, DebitsPosted: tongbao.AmountMax, CreditsPending: -1, CreditsPosted: math.MinInt64}
 	b.Counters = ledger.Counters{Day: math.MaxInt32, DayDebits: -7, Year: -1, YearDebits: tongbao.AmountMax}
+	b.FrozenUntil = math.MaxInt64
 	c := account(3, 30)
 	c.Flags = 0
 	c.Limits = ledger.Limits{}
+	c.FrozenUntil = 0
 	commit(t, s, &ledger.Batch{Accounts: []ledger.AccountRecord{a, b, c}})
 
 	for _, want := range []ledger.AccountRecord{a, b, c} {
@@ -589,6 +593,7 @@ func testBalancesReplaced(t *testing.T, open Opener) {
 	stale.Flags = 0
 	stale.CreditLine = 9
 	stale.Limits = ledger.Limits{BalanceMax: 9}
+	stale.FrozenUntil = 9
 	stale.Account.Timestamp = 9
 	commit(t, s, &ledger.Batch{Balances: []ledger.AccountRecord{stale}})
 	want := a
@@ -633,6 +638,64 @@ func testBalanceOfMissingAccount(t *testing.T, open Opener) {
 	})
 	if !errors.Is(err, ledger.ErrAccountNotFound) {
 		t.Errorf("Commit with the balance of a missing account: error = %v; want ErrAccountNotFound", err)
+	}
+	if after := takeSnapshot(t, s); !reflect.DeepEqual(after, before) {
+		t.Errorf("a failed Commit changed the store:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+// testAccountsUpdated checks Batch.Updated: it replaces an account's state
+// flags, freeze, credit line, limits and balances, never its id, currency,
+// code or timestamp; the batch's Balances, written after, win over the
+// balances of an update; and an update of a missing account fails the batch.
+func testAccountsUpdated(t *testing.T, open Opener) {
+	s := open(t)
+	a, b := account(1, 1), account(2, 2)
+	commit(t, s, &ledger.Batch{Accounts: []ledger.AccountRecord{a, b}})
+
+	u := a
+	u.Flags |= ledger.FlagDebitsDisabled | ledger.FlagClosed
+	u.FrozenUntil = 1_900_000_000_000_000_000
+	u.CreditLine = 0
+	u.Limits = ledger.Limits{BalanceMax: 50, DebitMax: 40, DailyDebitMax: 30, YearlyDebitMax: 20}
+	u.Balance = ledger.Balance{DebitsPending: 1, DebitsPosted: 2, CreditsPending: 3, CreditsPosted: 4}
+	u.Counters = ledger.Counters{Day: 20260105, DayDebits: 5, Year: 2026, YearDebits: 6}
+	ignored := u
+	ignored.Currency = "USD"
+	ignored.Code = 999
+	ignored.Account.Timestamp = 999
+	commit(t, s, &ledger.Batch{Updated: []ledger.AccountRecord{ignored}})
+	if got := mustAccount(t, s, a.ID); got != u {
+		t.Errorf("after an update Account =\n%+v; want\n%+v", got, u)
+	}
+	if got := mustAccount(t, s, b.ID); got != b {
+		t.Errorf("an account not updated changed:\n%+v; want\n%+v", got, b)
+	}
+
+	// Updated twice in a batch, then moved: the later update's state, the
+	// balances of Balances.
+	first, second := u, u
+	first.FrozenUntil = 0
+	first.Flags = ledger.FlagDebitsMustNotExceedCredits
+	second.FrozenUntil = 5
+	second.Flags = ledger.FlagDebitsMustNotExceedCredits | ledger.FlagCreditsDisabled
+	moved := second
+	moved.CreditsPosted = 1000
+	moved.DebitsPending = 0
+	commit(t, s, &ledger.Batch{
+		Transfers: []ledger.PostedTransfer{transfer(1, 2, 1, 996, 10)},
+		Updated:   []ledger.AccountRecord{first, second},
+		Balances:  []ledger.AccountRecord{moved},
+	})
+	if got := mustAccount(t, s, a.ID); got != moved {
+		t.Errorf("after two updates and a move Account =\n%+v; want\n%+v", got, moved)
+	}
+
+	before := takeSnapshot(t, s)
+	ghost := account(3, 3)
+	err := s.Commit(ctx(t), &ledger.Batch{Updated: []ledger.AccountRecord{moved, ghost}})
+	if !errors.Is(err, ledger.ErrAccountNotFound) {
+		t.Errorf("Commit updating a missing account: error = %v; want ErrAccountNotFound", err)
 	}
 	if after := takeSnapshot(t, s); !reflect.DeepEqual(after, before) {
 		t.Errorf("a failed Commit changed the store:\nbefore %+v\nafter  %+v", before, after)
