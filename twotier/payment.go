@@ -1,0 +1,302 @@
+package twotier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/ledger"
+)
+
+// Payment is a payment from one wallet to another.
+type Payment struct {
+	// ID is the idempotency id: the same payment again returns its first
+	// result; other content under the same id is a conflict.
+	ID       tongbao.ID
+	From, To tongbao.ID
+	Amount   tongbao.Amount
+	Currency tongbao.Currency // empty means the service's currency
+}
+
+// PaymentResult is the outcome of a payment that went through.
+type PaymentResult struct {
+	// Timestamp is the ledger timestamp of the payer's leg.
+	Timestamp int64
+	// CrossOperator says the payee is at another operator; Window is then
+	// the settlement window the payment was booked in.
+	CrossOperator bool
+	Window        uint64
+	Duplicate     bool
+}
+
+// Pay pays from one wallet to another. Within one operator it is one
+// transfer. Across operators it is a linked chain: payer wallet → payer
+// operator's clearing account, and payee operator's clearing account →
+// payee wallet, both in the current settlement window; the payer
+// operator's clearing account refuses a payment past its net debit cap
+// (ErrNetDebitCap). Every cap of the payer's wallet and the payee's
+// balance cap are the engine's to enforce.
+//
+// A payment that meets a window closed under it (its clearing accounts
+// disabled by Settle) is booked again, once, in the new window under ids
+// derived from the payment id.
+func (s *Service) Pay(ctx context.Context, p Payment) (PaymentResult, error) {
+	if p.ID.IsZero() {
+		return PaymentResult{}, ErrIDRequired
+	}
+	if err := s.checkMoney(p.Amount, p.Currency); err != nil {
+		return PaymentResult{}, err
+	}
+	from, err := s.store.Wallet(ctx, p.From)
+	if err != nil {
+		return PaymentResult{}, wrap("payer wallet", err)
+	}
+	to, err := s.store.Wallet(ctx, p.To)
+	if err != nil {
+		return PaymentResult{}, wrap("payee wallet", err)
+	}
+	if from.Operator == to.Operator {
+		rs, _, err := s.submit(ctx, []ledger.Transfer{{ID: p.ID, DebitAccountID: from.ID, CreditAccountID: to.ID, Amount: p.Amount, Code: TransferPayment}})
+		if err != nil {
+			return PaymentResult{}, wrap("payment", err)
+		}
+		return PaymentResult{Timestamp: rs[0].Timestamp, Duplicate: rs[0].Duplicate}, nil
+	}
+	return s.payAcross(ctx, p, from, to)
+}
+
+func (s *Service) payAcross(ctx context.Context, p Payment, from, to Wallet) (PaymentResult, error) {
+	rec := PaymentRecord{
+		ID: p.ID, PayerOperator: from.Operator, PayeeOperator: to.Operator, PayerWallet: from.ID, PayeeWallet: to.ID,
+		Amount: p.Amount, Currency: s.currency, Window: s.CurrentWindow(), Status: PaymentPending, CreatedAt: s.clock.Now(),
+	}
+	// The record is written before the ledger is asked, with the window
+	// the legs go to: a retry after a lost answer books the same legs in
+	// the same window, and the ledger answers it as a duplicate.
+	stored, created, err := s.store.CreatePayment(ctx, rec)
+	if err != nil {
+		return PaymentResult{}, err
+	}
+	if !created {
+		if stored.PayerWallet != rec.PayerWallet || stored.PayeeWallet != rec.PayeeWallet || stored.Amount != rec.Amount || stored.Currency != rec.Currency {
+			return PaymentResult{}, ErrIDConflict
+		}
+		rec = stored
+	}
+	for attempt := 0; ; attempt++ {
+		rs, i, err := s.submit(ctx, crossLegs(p.ID, rec))
+		if err == nil {
+			rec.Status, rec.Reason = PaymentPosted, ""
+			rec.PayerTimestamp, rec.PayeeTimestamp = rs[0].Timestamp, rs[1].Timestamp
+			if uerr := s.store.UpdatePayment(ctx, rec); uerr != nil {
+				return PaymentResult{}, uerr
+			}
+			return PaymentResult{Timestamp: rs[0].Timestamp, CrossOperator: true, Window: rec.Window, Duplicate: rs[0].Duplicate}, nil
+		}
+		if i < 0 { // the request failed as a whole: the outcome is unknown
+			return PaymentResult{}, err
+		}
+		windowClosed := (i == 0 && errors.Is(err, ledger.ErrCreditsDisabled)) || (i == 1 && errors.Is(err, ledger.ErrDebitsDisabled))
+		if windowClosed {
+			if cur := s.CurrentWindow(); cur != rec.Window && attempt == 0 {
+				rec.Window = cur
+				if uerr := s.store.UpdatePayment(ctx, rec); uerr != nil {
+					return PaymentResult{}, uerr
+				}
+				continue
+			}
+			err = ErrWindowClosed
+		}
+		switch {
+		case i == 0 && errors.Is(err, ledger.ErrBalanceLimit):
+			err = ErrNetDebitCap
+		case i == 0:
+			err = wrap("payer wallet", err)
+		case i == 1:
+			err = wrap("payee wallet", err)
+		}
+		rec.Status, rec.Reason = PaymentFailed, tongbao.ErrorMessage(err)
+		if uerr := s.store.UpdatePayment(ctx, rec); uerr != nil {
+			return PaymentResult{}, uerr
+		}
+		return PaymentResult{}, err
+	}
+}
+
+// crossLegs returns the two linked legs of a cross-operator payment in the
+// record's window. The ids depend on the window, so booking it again in a
+// new window uses fresh ids.
+func crossLegs(id tongbao.ID, rec PaymentRecord) []ledger.Transfer {
+	return chain(
+		ledger.Transfer{ID: deriveID("pay-out", id, rec.Window), DebitAccountID: rec.PayerWallet, CreditAccountID: clearingAccount(rec.PayerOperator, rec.Window), Amount: rec.Amount, Code: TransferCrossPayment},
+		ledger.Transfer{ID: deriveID("pay-in", id, rec.Window), DebitAccountID: clearingAccount(rec.PayeeOperator, rec.Window), CreditAccountID: rec.PayeeWallet, Amount: rec.Amount, Code: TransferCrossPayment},
+	)
+}
+
+// Settlement is the outcome of settling a window.
+type Settlement struct {
+	Window uint64
+	// Positions are the operators' net positions settled: positive for an
+	// operator that owed (and lost that much backing), negative for one
+	// that was owed (and gained it).
+	Positions map[tongbao.ID]tongbao.Amount
+}
+
+// Settle closes the current settlement window and settles it:
+//
+//  1. it opens the next window (its clearing accounts, then makes it
+//     current, so new payments go there);
+//  2. it disables the old window's clearing accounts through the ledger's
+//     writer, which orders the change after every payment already
+//     accepted: from then on the old positions cannot move, and a payment
+//     that still meets them is booked again in the new window;
+//  3. it reads the final positions and moves backing at the central bank
+//     between the operators by them, in one linked chain through the
+//     central bank's clearing account.
+//
+// The old clearing accounts keep their final balances, as the central
+// bank's record of the window (reconciliation reads them); the supply
+// check counts only windows not yet settled. This differs from zeroing
+// them against the central bank's clearing account: the engine refuses
+// every transfer on a disabled account, and enabling them again to zero
+// them would let a late payment move a position after it was read.
+//
+// A window whose settlement a crash interrupted is finished by the next
+// Settle or by Open. Settle is safe to call concurrently with payments.
+func (s *Service) Settle(ctx context.Context) (Settlement, error) {
+	s.adminMu.Lock()
+	defer s.adminMu.Unlock()
+	ws, err := s.store.Windows(ctx, 0)
+	if err != nil {
+		return Settlement{}, err
+	}
+	for _, w := range ws {
+		if w.Status == WindowClosing {
+			if _, err := s.settle(ctx, w); err != nil {
+				return Settlement{}, err
+			}
+		}
+	}
+	ops, err := s.operators(ctx)
+	if err != nil {
+		return Settlement{}, err
+	}
+	cur := s.CurrentWindow()
+	var old Window
+	for _, w := range ws {
+		if w.Number == cur {
+			old = w
+		}
+	}
+	if old.Number != cur {
+		return Settlement{}, fmt.Errorf("settle: %w: %d", ErrWindowNotFound, cur)
+	}
+	now := s.clock.Now()
+	next := Window{Number: cur + 1, Status: WindowOpen, OpenedAt: now}
+	accounts := make([]ledger.Account, 0, len(ops))
+	for _, op := range ops {
+		accounts = append(accounts, s.clearing(op.ID, next.Number, op.NetDebitCap))
+	}
+	if err := s.createAccounts(ctx, accounts); err != nil {
+		return Settlement{}, fmt.Errorf("settle: open window %d: %w", next.Number, err)
+	}
+	old.Status, old.ClosedAt = WindowClosing, now
+	if err := s.store.UpdateWindow(ctx, old); err != nil {
+		return Settlement{}, err
+	}
+	if err := s.store.CreateWindow(ctx, next); err != nil && !errors.Is(err, ErrWindowExists) {
+		return Settlement{}, err
+	}
+	s.mu.Lock()
+	s.window = next.Number
+	s.mu.Unlock()
+	return s.settle(ctx, old)
+}
+
+// settle finishes a closing window: disables its clearing accounts, moves
+// backing by the final positions and records them. Every step is
+// idempotent, so it may be run again after a crash.
+func (s *Service) settle(ctx context.Context, w Window) (Settlement, error) {
+	cb, err := s.centralBank()
+	if err != nil {
+		return Settlement{}, err
+	}
+	ops, err := s.operators(ctx)
+	if err != nil {
+		return Settlement{}, err
+	}
+	sort.Slice(ops, func(i, j int) bool { return string(ops[i].ID[:]) < string(ops[j].ID[:]) })
+	us := make([]ledger.AccountUpdate, len(ops))
+	for i, op := range ops {
+		us[i] = ledger.AccountUpdate{ID: clearingAccount(op.ID, w.Number), SetFlags: ledger.FlagDebitsDisabled | ledger.FlagCreditsDisabled}
+	}
+	for len(us) > 0 {
+		n := min(len(us), s.ledger.BatchMax())
+		errs, err := s.ledger.UpdateAccounts(ctx, us[:n])
+		if err != nil {
+			return Settlement{}, err
+		}
+		for i, e := range errs {
+			if e != nil && !errors.Is(e, ledger.ErrAccountNotFound) { // an operator added after the window had no account in it
+				return Settlement{}, fmt.Errorf("settle: close clearing account %v: %w", us[i].ID, e)
+			}
+		}
+		us = us[n:]
+	}
+	// UpdateAccounts returned once durable, after every batch before it:
+	// the store now holds the positions' final balances.
+	positions := make(map[tongbao.ID]tongbao.Amount)
+	var ts []ledger.Transfer
+	var sum tongbao.Amount
+	hub := centralClearingAccount(cb)
+	for _, op := range ops {
+		a, err := s.ledger.Account(ctx, clearingAccount(op.ID, w.Number))
+		if errors.Is(err, ledger.ErrAccountNotFound) {
+			continue
+		}
+		if err != nil {
+			return Settlement{}, err
+		}
+		net := a.Net()
+		if net == 0 {
+			continue
+		}
+		positions[op.ID] = net
+		sum += net
+		t := ledger.Transfer{ID: deriveID("settle", w.Number, op.ID), Amount: net, Code: TransferSettlement, Metadata: fmt.Sprintf("window %d", w.Number)}
+		if net > 0 { // owed others: loses backing
+			t.DebitAccountID, t.CreditAccountID = backingAccount(cb, op.ID), hub
+		} else {
+			t.DebitAccountID, t.CreditAccountID, t.Amount = hub, backingAccount(cb, op.ID), -net
+		}
+		ts = append(ts, t)
+	}
+	if sum != 0 {
+		// Every payment credits one clearing account and debits another by
+		// the same amount: positions that do not sum to zero are a bug.
+		panic(fmt.Sprintf("twotier: window %d positions sum to %v, not zero", w.Number, sum))
+	}
+	// Operators that owed first, so the hub never has to front anything;
+	// it has no floor, but the order keeps the chain readable.
+	sort.SliceStable(ts, func(i, j int) bool { return ts[i].CreditAccountID == hub && ts[j].CreditAccountID != hub })
+	if len(ts) > s.ledger.BatchMax() {
+		return Settlement{}, tongbao.Errorf(tongbao.EINTERNAL, "settlement of %d operators does not fit one linked chain", len(ts))
+	}
+	if len(ts) > 0 {
+		if _, _, err := s.submit(ctx, chain(ts...)); err != nil {
+			return Settlement{}, fmt.Errorf("settle window %d: %w", w.Number, err)
+		}
+	}
+	w.Status, w.SettledAt, w.Positions = WindowSettled, s.clock.Now(), positions
+	if err := s.store.UpdateWindow(ctx, w); err != nil {
+		return Settlement{}, err
+	}
+	return Settlement{Window: w.Number, Positions: positions}, nil
+}
+
+// settlementID returns the id of the first transfer of a window's
+// settlement chain for an operator (used to learn whether and when it
+// posted).
+func settlementID(window uint64, op tongbao.ID) tongbao.ID { return deriveID("settle", window, op) }

@@ -1,0 +1,611 @@
+// Package twotiersqlite keeps the two-tier domain's tables (twotier.Store)
+// in a SQLite file of their own, in WAL mode with synchronous=FULL like the
+// ledger's store: a record the domain was told is stored survives a crash
+// of the machine.
+//
+// The tables live in their own file (twotier.db beside the ledger's), not
+// in the ledger's: the ledger's single writer keeps the write lock of its
+// file busy with group commits, and the domain's writes would queue behind
+// them (and it behind them) for no gain, since no domain write is ever in
+// the same transaction as a ledger batch anyway.
+package twotiersqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+var _ twotier.Store = (*Store)(nil)
+
+// BusyTimeoutMs is how long a connection waits for a lock held by another
+// process before failing.
+const BusyTimeoutMs = 10_000
+
+// ConnsMax is the size of the connection pool. The domain's traffic is
+// light next to the ledger's, and one connection makes every write wait
+// its turn here rather than in SQLite's busy handler.
+const ConnsMax = 1
+
+// Store is a twotier.Store in one SQLite file.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens (creating it if needed) the database at path and brings its
+// schema up to date.
+func Open(ctx context.Context, p string) (*Store, error) {
+	if p == "" {
+		return nil, errors.New("twotiersqlite: open: empty path")
+	}
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+	dsn := "file:" + escaped + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=" + strconv.Itoa(BusyTimeoutMs) + "&_txlock=immediate&_foreign_keys=0"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("twotiersqlite: open %s: %w", p, err)
+	}
+	db.SetMaxOpenConns(ConnsMax)
+	db.SetMaxIdleConns(ConnsMax)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	var mode string
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		db.Close()
+		return nil, fmt.Errorf("twotiersqlite: open %s: journal mode %q, %v", p, mode, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("twotiersqlite: open %s: %w", p, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrate applies, each in its own transaction, the migrations newer than
+// the database's schema_version.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		prefix, _, _ := strings.Cut(path.Base(name), "_")
+		v, err := strconv.Atoi(prefix)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("migrate: %s: name does not start with a version number", name)
+		}
+		text, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if err := migrateOne(ctx, db, v, string(text)); err != nil {
+			return fmt.Errorf("migrate %s: %w", path.Base(name), err)
+		}
+	}
+	return nil
+}
+
+func migrateOne(ctx context.Context, db *sql.DB, version int, text string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return err
+	}
+	if current >= version {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, text); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, version); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func idOf(b []byte) (tongbao.ID, error) {
+	var id tongbao.ID
+	if len(b) != len(id) {
+		return id, fmt.Errorf("twotiersqlite: stored id has %d bytes", len(b))
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// isUnique reports whether err is a violation of a unique constraint on
+// the named column (or of the primary key when column is empty).
+func isUnique(err error, column string) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) || se.Code != sqlite3.ErrConstraint {
+		return false
+	}
+	if column == "" {
+		return se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+	}
+	return se.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(se.Error(), column)
+}
+
+func internal(what string, err error) error {
+	return &tongbao.Error{Code: tongbao.EINTERNAL, Message: "twotier store: " + what, Err: err}
+}
+
+// CreateInstitution implements twotier.Store.
+func (s *Store) CreateInstitution(ctx context.Context, in twotier.Institution) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO institutions (id, kind, name, net_debit_cap, created_at, seq)
+		VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM institutions))`,
+		in.ID[:], string(in.Kind), in.Name, int64(in.NetDebitCap), nanos(in.CreatedAt))
+	if isUnique(err, "") {
+		old, gerr := s.Institution(ctx, in.ID)
+		if gerr != nil {
+			return gerr
+		}
+		if old.Kind != in.Kind || old.Name != in.Name || old.NetDebitCap != in.NetDebitCap {
+			return twotier.ErrInstitutionExists
+		}
+		return nil
+	}
+	if err != nil {
+		return internal("create institution", err)
+	}
+	return nil
+}
+
+const institutionColumns = `id, kind, name, net_debit_cap, created_at`
+
+func scanInstitution(sc interface{ Scan(...any) error }) (twotier.Institution, error) {
+	var in twotier.Institution
+	var id []byte
+	var kind string
+	var created int64
+	if err := sc.Scan(&id, &kind, &in.Name, (*int64)(&in.NetDebitCap), &created); err != nil {
+		return in, err
+	}
+	var err error
+	in.ID, err = idOf(id)
+	in.Kind, in.CreatedAt = twotier.InstitutionKind(kind), fromNanos(created)
+	return in, err
+}
+
+// Institution implements twotier.Store.
+func (s *Store) Institution(ctx context.Context, id tongbao.ID) (twotier.Institution, error) {
+	in, err := scanInstitution(s.db.QueryRowContext(ctx, `SELECT `+institutionColumns+` FROM institutions WHERE id = ?`, id[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, twotier.ErrInstitutionNotFound
+	}
+	if err != nil {
+		return in, internal("institution", err)
+	}
+	return in, nil
+}
+
+// Institutions implements twotier.Store.
+func (s *Store) Institutions(ctx context.Context) ([]twotier.Institution, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+institutionColumns+` FROM institutions ORDER BY seq`)
+	if err != nil {
+		return nil, internal("institutions", err)
+	}
+	defer rows.Close()
+	var out []twotier.Institution
+	for rows.Next() {
+		in, err := scanInstitution(rows)
+		if err != nil {
+			return nil, internal("institutions", err)
+		}
+		out = append(out, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("institutions", err)
+	}
+	return out, nil
+}
+
+const walletColumns = `id, operator, kind, category, holder_masked, alias_key, alias_masked, merchant_category, region,
+	state, state_reason, frozen_until, freeze_reason, cap_version, holder_limits, opened_at, updated_at`
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func limitsJSON(l *ledger.Limits) (sql.NullString, error) {
+	if l == nil {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(l)
+	return sql.NullString{String: string(b), Valid: true}, err
+}
+
+// CreateWallet implements twotier.Store.
+func (s *Store) CreateWallet(ctx context.Context, w twotier.Wallet) error {
+	limits, err := limitsJSON(w.HolderLimits)
+	if err != nil {
+		return internal("create wallet", err)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO wallets (`+walletColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.ID[:], w.Operator[:], string(w.Kind), int(w.Category), w.HolderMasked, nullString(w.AliasKey), w.AliasMasked, w.MerchantCategory, w.Region,
+		string(w.State), w.StateReason, nanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, nanos(w.OpenedAt), nanos(w.UpdatedAt))
+	switch {
+	case isUnique(err, ""):
+		return twotier.ErrWalletExists
+	case isUnique(err, "alias_key"):
+		return twotier.ErrAliasTaken
+	case err != nil:
+		return internal("create wallet", err)
+	}
+	return nil
+}
+
+func scanWallet(sc interface{ Scan(...any) error }) (twotier.Wallet, error) {
+	var w twotier.Wallet
+	var id, op []byte
+	var kind, state string
+	var alias, limits sql.NullString
+	var frozen, opened, updated int64
+	err := sc.Scan(&id, &op, &kind, (*int)(&w.Category), &w.HolderMasked, &alias, &w.AliasMasked, &w.MerchantCategory, &w.Region,
+		&state, &w.StateReason, &frozen, &w.FreezeReason, &w.CapVersion, &limits, &opened, &updated)
+	if err != nil {
+		return w, err
+	}
+	if w.ID, err = idOf(id); err != nil {
+		return w, err
+	}
+	if w.Operator, err = idOf(op); err != nil {
+		return w, err
+	}
+	w.Kind, w.State, w.AliasKey = twotier.WalletKind(kind), twotier.WalletState(state), alias.String
+	w.FrozenUntil, w.OpenedAt, w.UpdatedAt = fromNanos(frozen), fromNanos(opened), fromNanos(updated)
+	if limits.Valid {
+		var l ledger.Limits
+		if err := json.Unmarshal([]byte(limits.String), &l); err != nil {
+			return w, err
+		}
+		w.HolderLimits = &l
+	}
+	return w, nil
+}
+
+func (s *Store) oneWallet(ctx context.Context, where string, arg any) (twotier.Wallet, error) {
+	w, err := scanWallet(s.db.QueryRowContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return w, twotier.ErrWalletNotFound
+	}
+	if err != nil {
+		return w, internal("wallet", err)
+	}
+	return w, nil
+}
+
+// Wallet implements twotier.Store.
+func (s *Store) Wallet(ctx context.Context, id tongbao.ID) (twotier.Wallet, error) {
+	return s.oneWallet(ctx, `id = ?`, id[:])
+}
+
+// WalletByAlias implements twotier.Store.
+func (s *Store) WalletByAlias(ctx context.Context, aliasKey string) (twotier.Wallet, error) {
+	if aliasKey == "" {
+		return twotier.Wallet{}, twotier.ErrWalletNotFound
+	}
+	return s.oneWallet(ctx, `alias_key = ?`, aliasKey)
+}
+
+// UpdateWallet implements twotier.Store.
+func (s *Store) UpdateWallet(ctx context.Context, w twotier.Wallet) error {
+	limits, err := limitsJSON(w.HolderLimits)
+	if err != nil {
+		return internal("update wallet", err)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE wallets SET category = ?, state = ?, state_reason = ?, frozen_until = ?, freeze_reason = ?,
+		cap_version = ?, holder_limits = ?, updated_at = ? WHERE id = ?`,
+		int(w.Category), string(w.State), w.StateReason, nanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, nanos(w.UpdatedAt), w.ID[:])
+	if err != nil {
+		return internal("update wallet", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return twotier.ErrWalletNotFound
+	}
+	return nil
+}
+
+func (s *Store) wallets(ctx context.Context, query string, args ...any) ([]twotier.Wallet, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, internal("wallets", err)
+	}
+	defer rows.Close()
+	var out []twotier.Wallet
+	for rows.Next() {
+		w, err := scanWallet(rows)
+		if err != nil {
+			return nil, internal("wallets", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("wallets", err)
+	}
+	return out, nil
+}
+
+func pageLimit(limit int) int {
+	if limit <= 0 || limit > twotier.WalletsPageMax {
+		return twotier.WalletsPageMax
+	}
+	return limit
+}
+
+// Wallets implements twotier.Store.
+func (s *Store) Wallets(ctx context.Context, operator, after tongbao.ID, limit int) ([]twotier.Wallet, error) {
+	return s.wallets(ctx, `SELECT `+walletColumns+` FROM wallets WHERE operator = ? AND id > ? ORDER BY id LIMIT ?`,
+		operator[:], after[:], pageLimit(limit))
+}
+
+// WalletsBehindCaps implements twotier.Store.
+func (s *Store) WalletsBehindCaps(ctx context.Context, operator tongbao.ID, category twotier.Category, version int64, limit int) ([]twotier.Wallet, error) {
+	return s.wallets(ctx, `SELECT `+walletColumns+` FROM wallets WHERE operator = ? AND category = ? AND cap_version <> ? ORDER BY id LIMIT ?`,
+		operator[:], int(category), version, pageLimit(limit))
+}
+
+// AddCapVersion implements twotier.Store.
+func (s *Store) AddCapVersion(ctx context.Context, v twotier.CapVersion) error {
+	caps, err := json.Marshal(v.Caps)
+	if err != nil {
+		return internal("add cap version", err)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO cap_versions (operator, version, effective_from, caps, set_by, set_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		v.Operator[:], v.Version, v.EffectiveFrom.UnixNano(), string(caps), v.SetBy, nanos(v.SetAt))
+	if isUnique(err, "") {
+		return twotier.ErrCapVersionExists
+	}
+	if err != nil {
+		return internal("add cap version", err)
+	}
+	return nil
+}
+
+// CapVersions implements twotier.Store.
+func (s *Store) CapVersions(ctx context.Context, operator tongbao.ID) ([]twotier.CapVersion, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT version, effective_from, caps, set_by, set_at FROM cap_versions WHERE operator = ? ORDER BY version`, operator[:])
+	if err != nil {
+		return nil, internal("cap versions", err)
+	}
+	defer rows.Close()
+	var out []twotier.CapVersion
+	for rows.Next() {
+		v := twotier.CapVersion{Operator: operator}
+		var from, at int64
+		var caps string
+		if err := rows.Scan(&v.Version, &from, &caps, &v.SetBy, &at); err != nil {
+			return nil, internal("cap versions", err)
+		}
+		if err := json.Unmarshal([]byte(caps), &v.Caps); err != nil {
+			return nil, internal("cap versions", err)
+		}
+		v.EffectiveFrom, v.SetAt = time.Unix(0, from), fromNanos(at)
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("cap versions", err)
+	}
+	return out, nil
+}
+
+// CreateWindow implements twotier.Store.
+func (s *Store) CreateWindow(ctx context.Context, w twotier.Window) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO windows (number, status, opened_at, closed_at, settled_at) VALUES (?, ?, ?, ?, ?)`,
+		int64(w.Number), string(w.Status), nanos(w.OpenedAt), nanos(w.ClosedAt), nanos(w.SettledAt))
+	if isUnique(err, "") {
+		return twotier.ErrWindowExists
+	}
+	if err != nil {
+		return internal("create window", err)
+	}
+	return nil
+}
+
+// UpdateWindow implements twotier.Store. The positions are replaced in the
+// same transaction as the status.
+func (s *Store) UpdateWindow(ctx context.Context, w twotier.Window) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return internal("update window", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE windows SET status = ?, opened_at = ?, closed_at = ?, settled_at = ? WHERE number = ?`,
+		string(w.Status), nanos(w.OpenedAt), nanos(w.ClosedAt), nanos(w.SettledAt), int64(w.Number))
+	if err != nil {
+		return internal("update window", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return twotier.ErrWindowNotFound
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM window_positions WHERE window_number = ?`, int64(w.Number)); err != nil {
+		return internal("update window", err)
+	}
+	for op, net := range w.Positions {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO window_positions (window_number, operator, net) VALUES (?, ?, ?)`, int64(w.Number), op[:], int64(net)); err != nil {
+			return internal("update window", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return internal("update window", err)
+	}
+	return nil
+}
+
+// Windows implements twotier.Store.
+func (s *Store) Windows(ctx context.Context, from uint64) ([]twotier.Window, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT number, status, opened_at, closed_at, settled_at FROM windows WHERE number >= ? ORDER BY number`, int64(from))
+	if err != nil {
+		return nil, internal("windows", err)
+	}
+	var out []twotier.Window
+	index := make(map[uint64]int)
+	for rows.Next() {
+		var w twotier.Window
+		var number, opened, closed, settled int64
+		var status string
+		if err := rows.Scan(&number, &status, &opened, &closed, &settled); err != nil {
+			rows.Close()
+			return nil, internal("windows", err)
+		}
+		w.Number, w.Status = uint64(number), twotier.WindowStatus(status)
+		w.OpenedAt, w.ClosedAt, w.SettledAt = fromNanos(opened), fromNanos(closed), fromNanos(settled)
+		w.Positions = make(map[tongbao.ID]tongbao.Amount)
+		index[w.Number] = len(out)
+		out = append(out, w)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, internal("windows", err)
+	}
+	prows, err := s.db.QueryContext(ctx, `SELECT window_number, operator, net FROM window_positions WHERE window_number >= ?`, int64(from))
+	if err != nil {
+		return nil, internal("windows", err)
+	}
+	defer prows.Close()
+	for prows.Next() {
+		var number, net int64
+		var op []byte
+		if err := prows.Scan(&number, &op, &net); err != nil {
+			return nil, internal("windows", err)
+		}
+		id, err := idOf(op)
+		if err != nil {
+			return nil, internal("windows", err)
+		}
+		if i, ok := index[uint64(number)]; ok {
+			out[i].Positions[id] = tongbao.Amount(net)
+		}
+	}
+	if err := prows.Err(); err != nil {
+		return nil, internal("windows", err)
+	}
+	return out, nil
+}
+
+const paymentColumns = `id, payer_operator, payee_operator, payer_wallet, payee_wallet, amount, currency, window_number,
+	status, reason, payer_timestamp, payee_timestamp, created_at`
+
+func scanPayment(sc interface{ Scan(...any) error }) (twotier.PaymentRecord, error) {
+	var p twotier.PaymentRecord
+	var id, po, pe, pw, ew []byte
+	var currency, status string
+	var window, created int64
+	err := sc.Scan(&id, &po, &pe, &pw, &ew, (*int64)(&p.Amount), &currency, &window, &status, &p.Reason, &p.PayerTimestamp, &p.PayeeTimestamp, &created)
+	if err != nil {
+		return p, err
+	}
+	for _, f := range []struct {
+		dst *tongbao.ID
+		src []byte
+	}{{&p.ID, id}, {&p.PayerOperator, po}, {&p.PayeeOperator, pe}, {&p.PayerWallet, pw}, {&p.PayeeWallet, ew}} {
+		if *f.dst, err = idOf(f.src); err != nil {
+			return p, err
+		}
+	}
+	p.Currency, p.Window, p.Status, p.CreatedAt = tongbao.Currency(currency), uint64(window), twotier.PaymentStatus(status), fromNanos(created)
+	return p, nil
+}
+
+// CreatePayment implements twotier.Store.
+func (s *Store) CreatePayment(ctx context.Context, p twotier.PaymentRecord) (twotier.PaymentRecord, bool, error) {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID[:], p.PayerOperator[:], p.PayeeOperator[:], p.PayerWallet[:], p.PayeeWallet[:], int64(p.Amount), string(p.Currency), int64(p.Window),
+		string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, nanos(p.CreatedAt))
+	if isUnique(err, "") {
+		old, err := s.Payment(ctx, p.ID)
+		return old, false, err
+	}
+	if err != nil {
+		return twotier.PaymentRecord{}, false, internal("create payment", err)
+	}
+	return p, true, nil
+}
+
+// UpdatePayment implements twotier.Store.
+func (s *Store) UpdatePayment(ctx context.Context, p twotier.PaymentRecord) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE payments SET window_number = ?, status = ?, reason = ?, payer_timestamp = ?, payee_timestamp = ? WHERE id = ?`,
+		int64(p.Window), string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, p.ID[:])
+	if err != nil {
+		return internal("update payment", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return twotier.ErrPaymentNotFound
+	}
+	return nil
+}
+
+// Payment implements twotier.Store.
+func (s *Store) Payment(ctx context.Context, id tongbao.ID) (twotier.PaymentRecord, error) {
+	p, err := scanPayment(s.db.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = ?`, id[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, twotier.ErrPaymentNotFound
+	}
+	if err != nil {
+		return p, internal("payment", err)
+	}
+	return p, nil
+}
+
+// Payments implements twotier.Store.
+func (s *Store) Payments(ctx context.Context, operator tongbao.ID, from, to time.Time) ([]twotier.PaymentRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+paymentColumns+` FROM payments
+		WHERE payer_operator = ?1 AND created_at >= ?2 AND created_at < ?3
+		UNION ALL SELECT `+paymentColumns+` FROM payments
+		WHERE payee_operator = ?1 AND payer_operator <> ?1 AND created_at >= ?2 AND created_at < ?3
+		ORDER BY created_at, id`, operator[:], from.UnixNano(), to.UnixNano())
+	if err != nil {
+		return nil, internal("payments", err)
+	}
+	defer rows.Close()
+	var out []twotier.PaymentRecord
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, internal("payments", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("payments", err)
+	}
+	return out, nil
+}
