@@ -3,7 +3,9 @@ package twotier_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,6 +87,9 @@ func (e *env) restart() {
 	e.open()
 }
 
+// phones numbers the phone aliases the helpers make up.
+var phones atomic.Int64
+
 func must(tb testing.TB, err error) {
 	tb.Helper()
 	if err != nil {
@@ -105,6 +110,9 @@ func (e *env) fund(reserves, issue tongbao.Amount) {
 
 func (e *env) wallet(op tongbao.ID, c twotier.Category, phone string) twotier.Wallet {
 	e.tb.Helper()
+	if phone == "" && c == twotier.Category4 {
+		phone = fmt.Sprintf("+86%011d", phones.Add(1))
+	}
 	spec := twotier.WalletSpec{Operator: op, Category: c, HolderName: "张三丰", Phone: phone}
 	if c == twotier.Category1 {
 		spec.HolderLimits = &ledger.Limits{BalanceMax: 10_000_000 * yuan, DebitMax: 1_000_000 * yuan}
