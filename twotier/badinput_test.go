@@ -1,0 +1,239 @@
+package twotier_test
+
+import (
+	"errors"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+// TestBadInputChangesNothing sends every kind of bad request and checks
+// each gets the right error code and leaves every balance as it was.
+func TestBadInputChangesNothing(t *testing.T) {
+	start := time.Date(2026, 9, 9, 9, 0, 0, 0, shanghai)
+	e := newEnv(t, start)
+	ctx := e.ctx
+	e.fund(200_000*yuan, 100_000*yuan)
+	payer := e.wallet(e.a, twotier.Category2, "")
+	payee := e.wallet(e.a, twotier.Category3, "")
+	across := e.wallet(e.b, twotier.Category1, "")
+	rich := e.wallet(e.a, twotier.Category1, "")
+	closed := e.wallet(e.a, twotier.Category4, "")
+	frozen := e.wallet(e.a, twotier.Category3, "")
+	receiveOnly := e.wallet(e.a, twotier.Category3, "")
+	suspended := e.wallet(e.a, twotier.Category3, "")
+	e.topUp(payer, 5_000*yuan)
+	e.topUp(rich, 60_000*yuan)
+	e.topUp(frozen, 100*yuan)
+	e.topUp(receiveOnly, 100*yuan)
+	if _, err := e.svc.SetState(ctx, closed.ID, twotier.StateClosed, "holder asked"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Freeze(ctx, frozen.ID, start.Add(time.Hour), "police request 42"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SetState(ctx, receiveOnly.ID, twotier.StateReceiveOnly, "dormant account review"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SetState(ctx, suspended.ID, twotier.StateSuspended, "fraud investigation"); err != nil {
+		t.Fatal(err)
+	}
+	// Bring A's position to just under its net debit cap.
+	if _, err := e.pay(rich, across, netDebitCap-yuan); err != nil {
+		t.Fatal(err)
+	}
+	usedID := tongbao.NewID()
+	if _, err := e.svc.Pay(ctx, twotier.Payment{ID: usedID, From: payer.ID, To: payee.ID, Amount: 10 * yuan}); err != nil {
+		t.Fatal(err)
+	}
+	wallets := []tongbao.ID{payer.ID, payee.ID, across.ID, rich.ID, closed.ID, frozen.ID, receiveOnly.ID, suspended.ID}
+
+	pay := func(from, to twotier.Wallet, amount tongbao.Amount, currency tongbao.Currency) func() error {
+		return func() error {
+			_, err := e.svc.Pay(ctx, twotier.Payment{ID: tongbao.NewID(), From: from.ID, To: to.ID, Amount: amount, Currency: currency})
+			return err
+		}
+	}
+	unknown := twotier.Wallet{ID: tongbao.NewID()}
+	tests := []struct {
+		name     string
+		do       func() error
+		code     string
+		sentinel error
+	}{
+		{"zero amount", pay(payer, payee, 0, ""), tongbao.EINVALID, twotier.ErrAmountInvalid},
+		{"negative amount", pay(payer, payee, -yuan, ""), tongbao.EINVALID, twotier.ErrAmountInvalid},
+		{"largest amount", pay(payer, payee, tongbao.AmountMax, ""), tongbao.EUNPROCESSABLE, ledger.ErrDebitLimit},
+		{"overflowing amount text", func() error { _, err := tongbao.ParseAmount("92233720368547758.08"); return err }, tongbao.EINVALID, nil},
+		{"overflowing reserve", func() error {
+			_, err := e.svc.DepositReserves(ctx, twotier.Operation{ID: tongbao.NewID(), Operator: e.a, Amount: tongbao.AmountMax})
+			return err
+		}, tongbao.EUNPROCESSABLE, ledger.ErrOverflow},
+		{"wrong currency", pay(payer, payee, yuan, "USD"), tongbao.EINVALID, twotier.ErrCurrencyMismatch},
+		{"malformed currency", pay(payer, payee, yuan, "usd"), tongbao.EINVALID, nil},
+		{"no idempotency id", func() error {
+			_, err := e.svc.Pay(ctx, twotier.Payment{From: payer.ID, To: payee.ID, Amount: yuan})
+			return err
+		}, tongbao.EINVALID, twotier.ErrIDRequired},
+		{"id reused with other content", func() error {
+			_, err := e.svc.Pay(ctx, twotier.Payment{ID: usedID, From: payer.ID, To: payee.ID, Amount: 11 * yuan})
+			return err
+		}, tongbao.ECONFLICT, ledger.ErrIDConflict},
+		{"unknown payer", pay(unknown, payee, yuan, ""), tongbao.ENOTFOUND, twotier.ErrWalletNotFound},
+		{"unknown payee", pay(payer, unknown, yuan, ""), tongbao.ENOTFOUND, twotier.ErrWalletNotFound},
+		{"unknown alias", func() error { _, err := e.svc.Resolve(ctx, "13999999999"); return err }, tongbao.ENOTFOUND, twotier.ErrWalletNotFound},
+		{"closed payee", pay(payer, closed, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrAccountClosed},
+		{"top-up of a closed wallet", func() error {
+			_, err := e.svc.TopUp(ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: closed.ID, Amount: yuan})
+			return err
+		}, tongbao.EFORBIDDEN, ledger.ErrAccountClosed},
+		{"frozen payer", pay(frozen, payee, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrAccountFrozen},
+		{"frozen payee", pay(payer, frozen, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrAccountFrozen},
+		{"receive-only payer", pay(receiveOnly, payee, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrDebitsDisabled},
+		{"suspended payee", pay(payer, suspended, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrCreditsDisabled},
+		{"suspended payee across", pay(across, suspended, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrCreditsDisabled},
+		{"insufficient funds", pay(payee, payer, 20*yuan, ""), tongbao.EUNPROCESSABLE, ledger.ErrInsufficientFunds},
+		{"paying oneself", pay(payer, payer, yuan, ""), tongbao.EINVALID, ledger.ErrSameAccount},
+		{"breached net debit cap", pay(rich, across, 2*yuan, ""), tongbao.EUNPROCESSABLE, twotier.ErrNetDebitCap},
+		{"issuance beyond reserves", func() error {
+			_, err := e.svc.Issue(ctx, twotier.Operation{ID: tongbao.NewID(), Operator: e.a, Amount: 100_000*yuan + 1})
+			return err
+		}, tongbao.EUNPROCESSABLE, ledger.ErrInsufficientFunds},
+		{"redemption beyond the vault", func() error {
+			_, err := e.svc.Redeem(ctx, twotier.Operation{ID: tongbao.NewID(), Operator: e.a, Amount: 60_000 * yuan})
+			return err
+		}, tongbao.EUNPROCESSABLE, ledger.ErrInsufficientFunds},
+		{"top-up beyond the vault", func() error {
+			_, err := e.svc.TopUp(ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: rich.ID, Amount: 60_000 * yuan})
+			return err
+		}, tongbao.EUNPROCESSABLE, ledger.ErrInsufficientFunds},
+		{"issuance to an unknown operator", func() error {
+			_, err := e.svc.Issue(ctx, twotier.Operation{ID: tongbao.NewID(), Operator: tongbao.NewID(), Amount: yuan})
+			return err
+		}, tongbao.ENOTFOUND, twotier.ErrInstitutionNotFound},
+		{"closing a wallet with money", func() error {
+			_, err := e.svc.SetState(ctx, payer.ID, twotier.StateClosed, "holder asked")
+			return err
+		}, tongbao.ECONFLICT, ledger.ErrAccountNotEmpty},
+		{"a state without a reason", func() error {
+			_, err := e.svc.SetState(ctx, payer.ID, twotier.StateSuspended, " ")
+			return err
+		}, tongbao.EINVALID, twotier.ErrReasonRequired},
+		{"reopening a closed wallet", func() error {
+			_, err := e.svc.SetState(ctx, closed.ID, twotier.StateActive, "")
+			return err
+		}, tongbao.EFORBIDDEN, twotier.ErrWalletClosed},
+		{"a bad category", func() error {
+			_, err := e.svc.OpenWallet(ctx, twotier.WalletSpec{Operator: e.a, Category: 5})
+			return err
+		}, tongbao.EINVALID, twotier.ErrCategoryInvalid},
+		{"a merchant without a category code", func() error {
+			_, err := e.svc.OpenWallet(ctx, twotier.WalletSpec{Operator: e.a, Category: twotier.Category2, Merchant: true, MerchantCategory: "58x2", Region: "310000"})
+			return err
+		}, tongbao.EINVALID, nil},
+		{"a masked phone number", func() error {
+			_, err := e.svc.OpenWallet(ctx, twotier.WalletSpec{Operator: e.b, Category: twotier.Category4, Phone: payer.AliasMasked})
+			return err
+		}, tongbao.EINVALID, nil},
+	}
+	for _, tt := range tests {
+		before := e.snapshot(wallets...)
+		err := tt.do()
+		wantCode(t, tt.name, err, tt.code, tt.sentinel)
+		if after := e.snapshot(wallets...); !maps.Equal(before, after) {
+			t.Fatalf("%s changed balances:\nbefore %v\nafter  %v", tt.name, before, after)
+		}
+	}
+	e.supplyOK("bad input")
+
+	// The freeze lifts by itself; the states lift when told.
+	e.clock.Set(start.Add(time.Hour))
+	if _, err := e.pay(frozen, payee, yuan); err != nil {
+		t.Fatalf("after the freeze ended: %v", err)
+	}
+	if _, err := e.svc.SetState(ctx, receiveOnly.ID, twotier.StateActive, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pay(receiveOnly, suspended, yuan); !errors.Is(err, ledger.ErrCreditsDisabled) {
+		t.Fatalf("pay a suspended wallet: %v", err)
+	}
+	if _, err := e.svc.SetState(ctx, suspended.ID, twotier.StateActive, "investigation closed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pay(receiveOnly, suspended, yuan); err != nil {
+		t.Fatalf("after lifting: %v", err)
+	}
+	w, _ := e.svc.Wallet(ctx, frozen.ID)
+	if w.FreezeReason != "police request 42" || w.Frozen(e.clock.Now()) {
+		t.Fatalf("frozen wallet record %+v", w)
+	}
+	e.supplyOK("lifting states")
+}
+
+// TestAliasTaken checks that one phone number names one wallet.
+func TestAliasTaken(t *testing.T) {
+	e := newEnv(t, time.Date(2026, 9, 9, 9, 0, 0, 0, shanghai))
+	e.wallet(e.a, twotier.Category4, "13612345678")
+	_, err := e.svc.OpenWallet(e.ctx, twotier.WalletSpec{Operator: e.b, Category: twotier.Category4, Phone: "+13612345678"[1:]})
+	wantCode(t, "a phone alias taken", err, tongbao.ECONFLICT, twotier.ErrAliasTaken)
+}
+
+// TestSettleDuringPayments settles windows while payments across
+// operators run: every payment goes through (a payment that meets its
+// window closed is booked again in the next), the positions settled add
+// up to the payments, and the supply holds.
+func TestSettleDuringPayments(t *testing.T) {
+	e := newEnv(t, time.Date(2026, 10, 1, 10, 0, 0, 0, shanghai))
+	e.fund(1_000_000*yuan, 1_000_000*yuan)
+	payer := e.wallet(e.a, twotier.Category1, "")
+	payee := e.wallet(e.b, twotier.Category1, "")
+	e.topUp(payer, 100_000*yuan)
+	const payments = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, payments)
+	for i := 0; i < payments; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.pay(payer, payee, yuan)
+			errs <- err
+		}()
+	}
+	var settled tongbao.Amount
+	for i := 0; i < 5; i++ {
+		st, err := e.svc.Settle(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settled += st.Positions[e.a]
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("payment during settlement: %v", err)
+		}
+	}
+	st, err := e.svc.Settle(e.ctx)
+	must(t, err)
+	settled += st.Positions[e.a]
+	if settled != payments*yuan {
+		t.Fatalf("settled %v; want %v", settled, payments*yuan)
+	}
+	if got := e.balance(payee.ID); got != payments*yuan {
+		t.Fatalf("payee holds %v; want %v", got, payments*yuan)
+	}
+	e.supplyOK("settling during payments")
+	for _, op := range []tongbao.ID{e.a, e.b} {
+		rec, err := e.svc.Reconcile(e.ctx, op, e.clock.Now())
+		must(t, err)
+		if len(rec.Differences) != 0 || rec.Records != payments {
+			t.Fatalf("reconciliation of %v: %d records, differences %+v", op, rec.Records, rec.Differences)
+		}
+	}
+}
