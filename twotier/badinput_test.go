@@ -244,3 +244,50 @@ func TestSettleDuringPayments(t *testing.T) {
 		}
 	}
 }
+
+// TestReconciliationListsDifferences damages the operator's records in
+// the store and checks that reconciliation lists each difference and
+// corrects nothing.
+func TestReconciliationListsDifferences(t *testing.T) {
+	e := newEnv(t, time.Date(2026, 11, 11, 11, 0, 0, 0, shanghai))
+	e.fund(100_000*yuan, 100_000*yuan)
+	payer := e.wallet(e.a, twotier.Category2, "")
+	payee := e.wallet(e.b, twotier.Category2, "")
+	e.topUp(payer, 1_000*yuan)
+	var ids []tongbao.ID
+	for i := 0; i < 3; i++ {
+		p := twotier.Payment{ID: tongbao.NewID(), From: payer.ID, To: payee.ID, Amount: 10 * yuan}
+		if _, err := e.svc.Pay(e.ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+	}
+	if _, err := e.svc.Settle(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A lost answer (the record never learned the outcome), and a record
+	// that says failed although the ledger posted it.
+	for i, status := range []twotier.PaymentStatus{twotier.PaymentPending, twotier.PaymentFailed} {
+		rec, err := e.store.Payment(e.ctx, ids[i])
+		must(t, err)
+		rec.Status = status
+		must(t, e.store.UpdatePayment(e.ctx, rec))
+	}
+	rep, err := e.svc.Reconcile(e.ctx, e.a, e.clock.Now())
+	must(t, err)
+	kinds := map[string]int{}
+	for _, d := range rep.Differences {
+		kinds[d.Kind]++
+	}
+	want := map[string]int{twotier.DiffPending: 1, twotier.DiffUnrecorded: 1, twotier.DiffPosition: 1}
+	if !maps.Equal(kinds, want) {
+		t.Fatalf("differences %+v; want kinds %v", rep.Differences, want)
+	}
+	// Nothing was corrected.
+	rec, err := e.store.Payment(e.ctx, ids[0])
+	must(t, err)
+	if rec.Status != twotier.PaymentPending {
+		t.Fatalf("record corrected to %s", rec.Status)
+	}
+	e.supplyOK("reconciliation")
+}
