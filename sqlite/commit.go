@@ -18,9 +18,21 @@ import (
 // Commit carries. A batch is written in statements of this many rows, then
 // the rest in statements of decreasing powers of two, each prepared once,
 // so a batch of any size costs few statements and no statement is compiled
-// during a commit. 128 rows of the widest table bind 2,304 variables, far
+// during a commit. 128 rows of the widest table bind 2,560 variables, far
 // below SQLite's limit of 32,766.
 const RowsPerStatementMax = 128
+
+// Columns of the statements of Commit, and the most of them any row has.
+const (
+	accountColumnsN  = 20
+	transferColumnsN = 14
+	failureColumnsN  = 12
+	balanceColumnsN  = 10
+	updatedColumnsN  = 8
+	columnsMax       = accountColumnsN
+	// idColumnsMax is the most id columns of a row: a transfer's.
+	idColumnsMax = 4
+)
 
 // statementSizes is how many statements of distinct sizes each multiRow has:
 // 1, 2, 4, ... RowsPerStatementMax rows.
@@ -29,10 +41,11 @@ var statementSizes = bits.Len(RowsPerStatementMax)
 const accountColumns = `id, currency, code, flags, credit_line,
 	balance_max, debit_max, daily_debit_max, yearly_debit_max, frozen_until,
 	debits_pending, debits_posted, credits_pending, credits_posted,
-	day, day_debits, year, year_debits, timestamp`
+	day, day_debits, year, year_debits, last_transfer, timestamp`
 
 const transferColumns = `timestamp, id, debit_account_id, credit_account_id, amount,
-	pending_id, pending_amount, timeout_seconds, code, flags, metadata, hash`
+	pending_id, pending_amount, debit_previous, credit_previous,
+	timeout_seconds, code, flags, metadata, hash`
 
 const failureColumns = `id, debit_account_id, credit_account_id, amount,
 	pending_id, timeout_seconds, code, flags, metadata, hash, result, timestamp`
@@ -75,68 +88,65 @@ func valuesRow(n int) string { return "(" + strings.Repeat("?, ", n-1) + "?)" }
 
 // inserts are the statements of Commit, prepared on the write connection.
 type inserts struct {
-	accounts         multiRow
-	transfers        multiRow
-	accountTransfers multiRow
-	failures         multiRow
-	updated          multiRow
-	balances         multiRow
-	holdsOpened      multiRow
-	holdsClosed      multiRow
+	accounts    multiRow
+	transfers   multiRow
+	failures    multiRow
+	updated     multiRow
+	balances    multiRow
+	holdsOpened multiRow
+	holdsClosed multiRow
 
 	args []any  // reused for each statement's arguments
 	ids  []byte // backing store of the id arguments of one statement
 
-	// Reused for each batch: the rows of account_transfers, the updated
-	// accounts and the balances, all sorted.
-	postings       []posting
+	// Reused for each batch: the updated accounts and the balances, sorted.
 	order          []int32
 	sortedUpdated  []ledger.AccountRecord
 	sortedBalances []ledger.AccountRecord
 }
 
 func (in *inserts) all() []*multiRow {
-	return []*multiRow{&in.accounts, &in.transfers, &in.accountTransfers, &in.failures, &in.updated, &in.balances, &in.holdsOpened, &in.holdsClosed}
+	return []*multiRow{&in.accounts, &in.transfers, &in.failures, &in.updated, &in.balances, &in.holdsOpened, &in.holdsClosed}
 }
 
 func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
 	in := &inserts{
-		accounts: multiRow{name: "accounts", columns: 19,
-			build: insertInto("accounts", accountColumns, 19, "")},
-		transfers: multiRow{name: "transfers", columns: 12,
-			build: insertInto("transfers", transferColumns, 12, "")},
-		failures: multiRow{name: "failures", columns: 12,
-			build: insertInto("transfer_failures", failureColumns, 12, "")},
-		// Only the balances and counters change. One UPDATE joins a list
-		// of rows, as PostgreSQL's UPDATE ... FROM (VALUES ...) does; it
-		// binds half the values an upsert of whole rows would, and finds
-		// no conflict to resolve first.
-		balances: multiRow{name: "balances", columns: 9,
+		accounts: multiRow{name: "accounts", columns: accountColumnsN,
+			build: insertInto("accounts", accountColumns, accountColumnsN, "")},
+		transfers: multiRow{name: "transfers", columns: transferColumnsN,
+			build: insertInto("transfers", transferColumns, transferColumnsN, "")},
+		failures: multiRow{name: "failures", columns: failureColumnsN,
+			build: insertInto("transfer_failures", failureColumns, failureColumnsN, "")},
+		// The balances, counters and head of the history change together,
+		// with every transfer on the account. One UPDATE joins a list of
+		// rows, as PostgreSQL's UPDATE ... FROM (VALUES ...) does; it binds
+		// half the values an upsert of whole rows would, and finds no
+		// conflict to resolve first.
+		balances: multiRow{name: "balances", columns: balanceColumnsN,
 			build: func(rows int) string {
 				return `UPDATE OR ROLLBACK accounts SET
 					debits_pending = v.column2, debits_posted = v.column3,
 					credits_pending = v.column4, credits_posted = v.column5,
-					day = v.column6, day_debits = v.column7, year = v.column8, year_debits = v.column9
-					FROM (VALUES ` + strings.Repeat(valuesRow(9)+", ", rows-1) + valuesRow(9) + `) AS v
+					day = v.column6, day_debits = v.column7, year = v.column8, year_debits = v.column9,
+					last_transfer = v.column10
+					FROM (VALUES ` + strings.Repeat(valuesRow(balanceColumnsN)+", ", rows-1) + valuesRow(balanceColumnsN) + `) AS v
 					WHERE accounts.id = v.column1`
 			}},
-		// An update changes everything but the id, currency, code and
-		// timestamp; its balances are those of the moment of the update,
-		// which the batch's balances, written after, bring up to date.
-		updated: multiRow{name: "updated accounts", columns: 16,
+		// An update changes the state flags, freeze, credit line and limits,
+		// none of the columns balances writes, so neither statement can undo
+		// the other, whichever runs first. The balances an update's record
+		// carries are those of its moment, never newer than the batch's
+		// Balances, which always list an updated account: they are not
+		// written.
+		updated: multiRow{name: "updated accounts", columns: updatedColumnsN,
 			build: func(rows int) string {
 				return `UPDATE OR ROLLBACK accounts SET
 					flags = v.column2, frozen_until = v.column3, credit_line = v.column4,
 					balance_max = v.column5, debit_max = v.column6,
-					daily_debit_max = v.column7, yearly_debit_max = v.column8,
-					debits_pending = v.column9, debits_posted = v.column10,
-					credits_pending = v.column11, credits_posted = v.column12,
-					day = v.column13, day_debits = v.column14, year = v.column15, year_debits = v.column16
-					FROM (VALUES ` + strings.Repeat(valuesRow(16)+", ", rows-1) + valuesRow(16) + `) AS v
+					daily_debit_max = v.column7, yearly_debit_max = v.column8
+					FROM (VALUES ` + strings.Repeat(valuesRow(updatedColumnsN)+", ", rows-1) + valuesRow(updatedColumnsN) + `) AS v
 					WHERE accounts.id = v.column1`
 			}},
-		accountTransfers: multiRow{name: "account transfers", columns: 2,
-			build: insertInto("account_transfers", "account_id, timestamp", 2, "")},
 		holdsOpened: multiRow{name: "holds opened", columns: 2,
 			build: insertInto("holds", "timestamp, expires_at", 2, "")},
 		holdsClosed: multiRow{name: "holds closed", columns: 1,
@@ -155,8 +165,8 @@ func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
 			m.stmts[k] = stmt
 		}
 	}
-	in.args = make([]any, 0, RowsPerStatementMax*19)
-	in.ids = make([]byte, 0, RowsPerStatementMax*3*len(tongbao.ID{}))
+	in.args = make([]any, 0, RowsPerStatementMax*columnsMax)
+	in.ids = make([]byte, 0, RowsPerStatementMax*idColumnsMax*len(tongbao.ID{}))
 	return in, nil
 }
 
@@ -222,7 +232,7 @@ func (in *inserts) appendAccount(a *ledger.AccountRecord) {
 		int64(a.Limits.BalanceMax), int64(a.Limits.DebitMax), int64(a.Limits.DailyDebitMax), int64(a.Limits.YearlyDebitMax),
 		a.FrozenUntil,
 		int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending), int64(a.CreditsPosted),
-		int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits), a.Account.Timestamp)
+		int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits), a.LastTransfer, a.Account.Timestamp)
 }
 
 // Commit writes the batch in one transaction, and returns once SQLite has
@@ -254,7 +264,6 @@ func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
 	sorted := make(chan struct{})
 	go func() {
 		defer close(sorted)
-		in.postings = appendPostings(in.postings[:0], b.Transfers)
 		in.order, in.sortedUpdated = sortAccounts(in.order[:0], in.sortedUpdated[:0], b.Updated)
 		in.order, in.sortedBalances = sortAccounts(in.order[:0], in.sortedBalances[:0], b.Balances)
 	}()
@@ -276,16 +285,8 @@ func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
 		t := &b.Transfers[i]
 		in.args = append(in.args,
 			t.Timestamp, in.id(t.ID), in.id(t.DebitAccountID), in.id(t.CreditAccountID), int64(t.Amount),
-			in.id(t.PendingID), int64(t.PendingAmount), int64(t.TimeoutSeconds), int64(t.Code), int64(t.Flags),
-			t.Metadata, int64(t.Hash))
-	})
-	if err != nil {
-		return err
-	}
-	<-sorted
-	err = in.exec(ctx, tx, &in.accountTransfers, len(in.postings), nil, func(i int) {
-		p := &in.postings[i]
-		in.args = append(in.args, in.id(p.account()), p.timestamp)
+			in.id(t.PendingID), int64(t.PendingAmount), t.DebitPrevious, t.CreditPrevious,
+			int64(t.TimeoutSeconds), int64(t.Code), int64(t.Flags), t.Metadata, int64(t.Hash))
 	})
 	if err != nil {
 		return err
@@ -314,16 +315,14 @@ func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
 	if err != nil {
 		return err
 	}
-	// Updates first: the balances that follow are the newer.
+	<-sorted
 	updated := in.sortedUpdated
 	var changed int64
 	err = in.exec(ctx, tx, &in.updated, len(updated), &changed, func(i int) {
 		a := &updated[i]
 		in.args = append(in.args, in.id(a.ID),
 			int64(a.Flags), a.FrozenUntil, int64(a.CreditLine),
-			int64(a.Limits.BalanceMax), int64(a.Limits.DebitMax), int64(a.Limits.DailyDebitMax), int64(a.Limits.YearlyDebitMax),
-			int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending), int64(a.CreditsPosted),
-			int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits))
+			int64(a.Limits.BalanceMax), int64(a.Limits.DebitMax), int64(a.Limits.DailyDebitMax), int64(a.Limits.YearlyDebitMax))
 	})
 	if err != nil {
 		return err
@@ -337,7 +336,7 @@ func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
 		a := &balances[i]
 		in.args = append(in.args, in.id(a.ID),
 			int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending), int64(a.CreditsPosted),
-			int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits))
+			int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits), a.LastTransfer)
 	})
 	if err != nil {
 		return err
@@ -393,46 +392,4 @@ func compareIDs(a, b *tongbao.ID) int {
 		return c
 	}
 	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
-}
-
-// posting is a row of account_transfers: one side of a transfer. The
-// account id is kept as two integers, which sort faster than 16 bytes.
-type posting struct {
-	accountHigh, accountLow uint64
-	timestamp               int64
-}
-
-func newPosting(account tongbao.ID, timestamp int64) posting {
-	return posting{binary.BigEndian.Uint64(account[:8]), binary.BigEndian.Uint64(account[8:]), timestamp}
-}
-
-func (p *posting) account() tongbao.ID {
-	var id tongbao.ID
-	binary.BigEndian.PutUint64(id[:8], p.accountHigh)
-	binary.BigEndian.PutUint64(id[8:], p.accountLow)
-	return id
-}
-
-// appendPostings appends the debit and credit postings of the transfers,
-// sorted by account then timestamp, the order of the table's key (SQLite
-// compares BLOBs as bytes, so as big-endian integers).
-func appendPostings(postings []posting, transfers []ledger.PostedTransfer) []posting {
-	for i := range transfers {
-		t := &transfers[i]
-		postings = append(postings,
-			newPosting(t.DebitAccountID, t.Timestamp),
-			newPosting(t.CreditAccountID, t.Timestamp))
-	}
-	slices.SortFunc(postings, func(a, b posting) int {
-		if a.accountHigh != b.accountHigh {
-			return cmp.Compare(a.accountHigh, b.accountHigh)
-		}
-		if a.accountLow != b.accountLow {
-			return cmp.Compare(a.accountLow, b.accountLow)
-		}
-		return cmp.Compare(a.timestamp, b.timestamp)
-	})
-	// A transfer from an account to itself, which the engine refuses, is
-	// one posting, not a duplicate key.
-	return slices.Compact(postings)
 }

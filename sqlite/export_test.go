@@ -1,25 +1,8 @@
 package sqlite
 
 import (
-	"database/sql"
 	"testing"
 )
-
-// CreateAtVersion creates a database at path with the migrations up to
-// version only, as an older release would have left it, and runs stmts.
-func CreateAtVersion(t *testing.T, path string, version int, stmts ...string) {
-	t.Helper()
-	db := sql.OpenDB(&connector{dsn: dsn(path, true), pragmas: writePragmas})
-	defer db.Close()
-	if err := migrate(t.Context(), db, version); err != nil {
-		t.Fatalf("migrate to %d: %v", version, err)
-	}
-	for _, stmt := range stmts {
-		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-}
 
 // WritePragma returns the value of a pragma on the write connection.
 func WritePragma(t *testing.T, s *Store, name string) string {

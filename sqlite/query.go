@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/ledger"
@@ -14,14 +13,13 @@ import (
 // queries are the read statements the ledger runs while it serves,
 // prepared on the read pool. The loads run once at start and are not here.
 type queries struct {
-	account          *sql.Stmt
-	transfer         *sql.Stmt
-	lookupTransfer   *sql.Stmt
-	lookupFailure    *sql.Stmt
-	resolution       *sql.Stmt
-	accountTransfers *sql.Stmt
-	scanTransfers    *sql.Stmt
-	lastTimestamp    *sql.Stmt
+	account        *sql.Stmt
+	transfer       *sql.Stmt
+	lookupTransfer *sql.Stmt
+	lookupFailure  *sql.Stmt
+	resolution     *sql.Stmt
+	accountHistory *sql.Stmt
+	lastTimestamp  *sql.Stmt
 }
 
 func (q *queries) prepare(ctx context.Context, db *sql.DB) error {
@@ -35,16 +33,7 @@ func (q *queries) prepare(ctx context.Context, db *sql.DB) error {
 		{&q.lookupFailure, `SELECT hash, timestamp, result FROM transfer_failures WHERE id = ?`},
 		{&q.resolution, `SELECT flags FROM transfers
 			WHERE pending_id = ? AND flags & ? != 0 ORDER BY timestamp LIMIT 1`},
-		// One walk of the account's range of account_transfers, each row
-		// followed by a look-up of the transfer by its timestamp.
-		{&q.accountTransfers, `SELECT ` + prefixed("t.", transferColumns) + `
-			FROM account_transfers a JOIN transfers t ON t.timestamp = a.timestamp
-			WHERE a.account_id = ? AND a.timestamp < ?
-			ORDER BY a.timestamp DESC LIMIT ?`},
-		{&q.scanTransfers, `SELECT ` + prefixed("t.", transferColumns) + `
-			FROM account_transfers a JOIN transfers t ON t.timestamp = a.timestamp
-			WHERE a.account_id = ? AND a.timestamp <= ?
-			ORDER BY a.timestamp`},
+		{&q.accountHistory, accountHistorySQL},
 		{&q.lastTimestamp, `SELECT max(
 			(SELECT coalesce(max(timestamp), 0) FROM transfers),
 			(SELECT coalesce(max(timestamp), 0) FROM transfer_failures),
@@ -61,12 +50,35 @@ func (q *queries) prepare(ctx context.Context, db *sql.DB) error {
 
 func (q *queries) close() {
 	for _, stmt := range []*sql.Stmt{q.account, q.transfer, q.lookupTransfer, q.lookupFailure,
-		q.resolution, q.accountTransfers, q.scanTransfers, q.lastTimestamp} {
+		q.resolution, q.accountHistory, q.lastTimestamp} {
 		if stmt != nil {
 			stmt.Close()
 		}
 	}
 }
+
+// accountHistorySQL walks an account's history from the transfer at ?2
+// backwards through its links, at most ?3 transfers, in one statement, so
+// in one snapshot. Each step is a look-up of transfers by its primary key;
+// a transfer that is not on the account ?1 ends the walk.
+//
+// SQLite marks a statement for re-preparing whenever a new value is bound
+// to a parameter its plan might depend on: one compared with = in a WHERE
+// clause, or a LIMIT. The driver clears the bindings after every use, so
+// such a statement would be compiled again on every call, which cost more
+// than walking ten transfers. Hence +?1 (the unary plus changes no value
+// but hides the parameter from the planner) and a bound on the step number
+// rather than a LIMIT.
+var accountHistorySQL = `WITH RECURSIVE history (step, ` + transferColumns + `) AS (
+		SELECT 1, ` + transferColumns + ` FROM transfers
+			WHERE timestamp = ?2 AND (debit_account_id = +?1 OR credit_account_id = +?1)
+		UNION ALL
+		SELECT h.step + 1, ` + prefixed("t.", transferColumns) + `
+			FROM history h JOIN transfers t
+				ON t.timestamp = CASE WHEN h.debit_account_id = ?1 THEN h.debit_previous ELSE h.credit_previous END
+			WHERE h.step < ?3 AND (t.debit_account_id = +?1 OR t.credit_account_id = +?1)
+	)
+	SELECT ` + transferColumns + ` FROM history ORDER BY step`
 
 // resolvingFlags mark a transfer that resolves a hold: an expiry record
 // resolves it as much as a post or a void does.
@@ -124,7 +136,7 @@ func scanAccount(r row) (ledger.AccountRecord, error) {
 	err := r.Scan(idColumn{&a.ID}, &currency, ints(&a.Code), ints(&a.Flags), ints(&a.CreditLine),
 		ints(&a.Limits.BalanceMax), ints(&a.Limits.DebitMax), ints(&a.Limits.DailyDebitMax), ints(&a.Limits.YearlyDebitMax),
 		ints(&a.FrozenUntil), ints(&a.DebitsPending), ints(&a.DebitsPosted), ints(&a.CreditsPending), ints(&a.CreditsPosted),
-		ints(&a.Day), ints(&a.DayDebits), ints(&a.Year), ints(&a.YearDebits), ints(&a.Account.Timestamp))
+		ints(&a.Day), ints(&a.DayDebits), ints(&a.Year), ints(&a.YearDebits), ints(&a.LastTransfer), ints(&a.Account.Timestamp))
 	a.Currency = tongbao.Currency(currency)
 	return a, err
 }
@@ -134,8 +146,8 @@ func scanTransfer(r row, extra ...any) (ledger.Transfer, error) {
 	var t ledger.Transfer
 	var hash int64
 	dest := append([]any{ints(&t.Timestamp), idColumn{&t.ID}, idColumn{&t.DebitAccountID}, idColumn{&t.CreditAccountID},
-		ints(&t.Amount), idColumn{&t.PendingID}, ints(&t.PendingAmount), ints(&t.TimeoutSeconds), ints(&t.Code),
-		ints(&t.Flags), &t.Metadata, &hash}, extra...)
+		ints(&t.Amount), idColumn{&t.PendingID}, ints(&t.PendingAmount), ints(&t.DebitPrevious), ints(&t.CreditPrevious),
+		ints(&t.TimeoutSeconds), ints(&t.Code), ints(&t.Flags), &t.Metadata, &hash}, extra...)
 	err := r.Scan(dest...)
 	return t, err
 }
@@ -199,57 +211,66 @@ func (s *Store) Resolution(ctx context.Context, pendingID tongbao.ID) (ledger.Tr
 	return flags, true, nil
 }
 
-// AccountTransfers returns up to limit transfers that debit or credit the
-// account with timestamps below before (no bound when before <= 0), newest
-// first. A limit <= 0 returns none.
-func (s *Store) AccountTransfers(ctx context.Context, account tongbao.ID, before int64, limit int) ([]ledger.Transfer, error) {
-	if limit <= 0 {
+// AccountHistory returns up to limit transfers of the account, newest
+// first: the transfer at timestamp from, then the account's previous
+// transfers, following the links. from <= 0, a limit <= 0, or a from that
+// is not a transfer of the account returns none. A link that leads nowhere
+// is a broken history, an error.
+func (s *Store) AccountHistory(ctx context.Context, account tongbao.ID, from int64, limit int) ([]ledger.Transfer, error) {
+	if from <= 0 || limit <= 0 || account.IsZero() {
 		return nil, nil
 	}
-	if before <= 0 {
-		before = math.MaxInt64
-	}
-	rows, err := s.queries.accountTransfers.QueryContext(ctx, idArg(account), before, limit)
+	rows, err := s.queries.accountHistory.QueryContext(ctx, account[:], from, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: account transfers: %w", err)
+		return nil, fmt.Errorf("sqlite: account history: %w", err)
 	}
 	defer rows.Close()
 	var transfers []ledger.Transfer
 	for rows.Next() {
 		t, err := scanTransfer(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: account transfers: %w", err)
+			return nil, fmt.Errorf("sqlite: account history: %w", err)
 		}
 		transfers = append(transfers, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: account transfers: %w", err)
+		return nil, fmt.Errorf("sqlite: account history: %w", err)
+	}
+	if err := checkHistory(account, from, limit, transfers); err != nil {
+		return nil, fmt.Errorf("sqlite: account history: %w", err)
 	}
 	return transfers, nil
 }
 
-// ScanAccountTransfers calls fn for the transfers that debit or credit the
-// account with timestamps up to and including until, oldest first. An error
-// from fn stops the scan and is returned as it is.
-func (s *Store) ScanAccountTransfers(ctx context.Context, account tongbao.ID, until int64, fn func(ledger.Transfer) error) error {
-	rows, err := s.queries.scanTransfers.QueryContext(ctx, idArg(account), until)
-	if err != nil {
-		return fmt.Errorf("sqlite: scan account transfers: %w", err)
+// checkHistory checks that the walk started at from, followed the account's
+// links and stopped only at the limit or at the account's first transfer.
+func checkHistory(account tongbao.ID, from int64, limit int, transfers []ledger.Transfer) error {
+	if len(transfers) > limit {
+		return fmt.Errorf("%d transfers for a limit of %d", len(transfers), limit)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		t, err := scanTransfer(rows)
-		if err != nil {
-			return fmt.Errorf("sqlite: scan account transfers: %w", err)
+	next := from
+	for i := range transfers {
+		t := &transfers[i]
+		if t.Timestamp != next {
+			return fmt.Errorf("account %v: transfer %d where its link leads to %d", account, t.Timestamp, next)
 		}
-		if err := fn(t); err != nil {
-			return err
+		if t.DebitAccountID != account && t.CreditAccountID != account {
+			return fmt.Errorf("account %v: its link leads to transfer %d of other accounts", account, t.Timestamp)
 		}
+		next = previousOn(t, account)
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: scan account transfers: %w", err)
+	if len(transfers) > 0 && len(transfers) < limit && next != 0 {
+		return fmt.Errorf("account %v: history breaks at %d, where no transfer of the account is", account, next)
 	}
 	return nil
+}
+
+// previousOn returns the link of t on the account's side.
+func previousOn(t *ledger.Transfer, account tongbao.ID) int64 {
+	if t.DebitAccountID == account {
+		return t.DebitPrevious
+	}
+	return t.CreditPrevious
 }
 
 // LastTimestamp returns the largest timestamp of any account, transfer or

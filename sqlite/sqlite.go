@@ -55,9 +55,9 @@ const (
 	WALSizeMaxBytes = 64 << 20
 )
 
-// readConnsMax is the size of the read pool. Queries are short, but
-// ScanAccountTransfers holds a connection while its callback runs, and the
-// callback may itself query.
+// readConnsMax is the size of the read pool. Queries are short, but the
+// loads hold a connection while their callback runs, and a callback may
+// itself query.
 var readConnsMax = max(4, runtime.NumCPU())
 
 // writePragmas are run on the write connection when it opens.

@@ -2,7 +2,7 @@ package sqlite_test
 
 import (
 	"context"
-	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,7 +67,7 @@ func TestDurabilitySettings(t *testing.T) {
 }
 
 // schemaVersions are the versions of the migrations in migrations/.
-var schemaVersions = []int{1, 2}
+var schemaVersions = []int{1}
 
 func TestOpenTwiceMigratesOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
@@ -126,29 +126,76 @@ func TestOpenAwkwardPath(t *testing.T) {
 	}
 }
 
-// TestMigrateKeepsAccounts opens a database made before accounts had a
-// freeze: the migration adds it, unset, and keeps the rest.
-func TestMigrateKeepsAccounts(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	id := tongbao.IDFromUint64(7)
-	sqlite.CreateAtVersion(t, path, 1, `INSERT INTO accounts VALUES (
-		x'`+hex.EncodeToString(id[:])+`', 'CNY', 3, 1, 100, 1, 2, 3, 4, 5, 6, 7, 8, 20260101, 9, 2026, 10, 42)`)
-	s, err := sqlite.Open(t.Context(), path)
+// TestLinksPointBack guards the walk of a history: a link that does not
+// point to an earlier transfer, which could make a walk go round, fails the
+// batch.
+func TestLinksPointBack(t *testing.T) {
+	s := openTemp(t)
+	a, b := tongbao.IDFromUint64(1), tongbao.IDFromUint64(2)
+	err := s.Commit(t.Context(), &ledger.Batch{Accounts: []ledger.AccountRecord{
+		{Account: ledger.Account{ID: a, Currency: tongbao.CNY, Timestamp: 1}},
+		{Account: ledger.Account{ID: b, Currency: tongbao.CNY, Timestamp: 2}},
+	}})
 	if err != nil {
-		t.Fatalf("Open: %v", err)
+		t.Fatalf("Commit: %v", err)
 	}
-	defer s.Close()
-	got, err := s.Account(t.Context(), id)
+	for _, c := range []struct {
+		name                          string
+		debitPrevious, creditPrevious int64
+	}{
+		{"debit link to itself", 10, 0},
+		{"credit link to itself", 0, 10},
+		{"debit link forward", 11, 0},
+		{"credit link forward", 0, 11},
+		{"negative link", -1, 0},
+	} {
+		tr := ledger.PostedTransfer{Transfer: ledger.Transfer{
+			ID: tongbao.IDFromUint64(100), DebitAccountID: a, CreditAccountID: b, Amount: 1, Timestamp: 10,
+			DebitPrevious: c.debitPrevious, CreditPrevious: c.creditPrevious,
+		}}
+		if err := s.Commit(t.Context(), &ledger.Batch{Transfers: []ledger.PostedTransfer{tr}}); err == nil {
+			t.Errorf("%s: Commit succeeded; want an error", c.name)
+		}
+	}
+	if _, err := s.Transfer(t.Context(), tongbao.IDFromUint64(100)); !errors.Is(err, ledger.ErrTransferNotFound) {
+		t.Errorf("Transfer after the failed commits: error = %v; want ErrTransferNotFound", err)
+	}
+}
+
+// TestHistoryBroken checks that a walk whose link leads to no transfer of
+// the account fails rather than pass off the part before as the whole.
+func TestHistoryBroken(t *testing.T) {
+	s := openTemp(t)
+	a, b, c := tongbao.IDFromUint64(1), tongbao.IDFromUint64(2), tongbao.IDFromUint64(3)
+	var accounts []ledger.AccountRecord
+	for i, id := range []tongbao.ID{a, b, c} {
+		accounts = append(accounts, ledger.AccountRecord{Account: ledger.Account{ID: id, Currency: tongbao.CNY, Timestamp: int64(i + 1)}})
+	}
+	transfer := func(n uint64, debit, credit tongbao.ID, ts, debitPrevious, creditPrevious int64) ledger.PostedTransfer {
+		return ledger.PostedTransfer{Transfer: ledger.Transfer{
+			ID: tongbao.IDFromUint64(100 + n), DebitAccountID: debit, CreditAccountID: credit, Amount: 1,
+			Timestamp: ts, DebitPrevious: debitPrevious, CreditPrevious: creditPrevious,
+		}}
+	}
+	err := s.Commit(t.Context(), &ledger.Batch{Accounts: accounts, Transfers: []ledger.PostedTransfer{
+		transfer(1, b, c, 10, 0, 0),
+		transfer(2, a, b, 20, 5, 10),  // a's link leads to no transfer
+		transfer(3, a, b, 30, 20, 20), // then on to 20
+		transfer(4, c, a, 40, 10, 10), // a's link leads to a transfer of b and c
+	}})
 	if err != nil {
-		t.Fatalf("Account: %v", err)
+		t.Fatalf("Commit: %v", err)
 	}
-	want := ledger.AccountRecord{
-		Account: ledger.Account{ID: id, Currency: tongbao.CNY, Code: 3, Flags: 1, CreditLine: 100,
-			Limits: ledger.Limits{BalanceMax: 1, DebitMax: 2, DailyDebitMax: 3, YearlyDebitMax: 4}, Timestamp: 42},
-		Balance:  ledger.Balance{DebitsPending: 5, DebitsPosted: 6, CreditsPending: 7, CreditsPosted: 8},
-		Counters: ledger.Counters{Day: 20260101, DayDebits: 9, Year: 2026, YearDebits: 10},
+	for _, from := range []int64{30, 40} {
+		if got, err := s.AccountHistory(t.Context(), a, from, 10); err == nil {
+			t.Errorf("AccountHistory(from %d) = %d transfers, no error; want an error", from, len(got))
+		}
 	}
-	if got != want {
-		t.Errorf("after migrating Account =\n%+v; want\n%+v", got, want)
+	// Up to the limit, the walk has not reached the break.
+	if got, err := s.AccountHistory(t.Context(), a, 30, 2); err != nil || len(got) != 2 {
+		t.Errorf("AccountHistory(from 30, limit 2) = %d transfers, %v; want 2, nil", len(got), err)
+	}
+	if got, err := s.AccountHistory(t.Context(), b, 30, 10); err != nil || len(got) != 3 {
+		t.Errorf("AccountHistory(b) = %d transfers, %v; want 3, nil", len(got), err)
 	}
 }

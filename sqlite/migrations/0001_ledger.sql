@@ -16,6 +16,9 @@ CREATE TABLE accounts (
 	debit_max        INTEGER NOT NULL,
 	daily_debit_max  INTEGER NOT NULL,
 	yearly_debit_max INTEGER NOT NULL,
+	-- A freeze: no transfer until this moment (Unix nanoseconds), zero for
+	-- none. The state flags live in flags.
+	frozen_until     INTEGER NOT NULL,
 	debits_pending   INTEGER NOT NULL,
 	debits_posted    INTEGER NOT NULL,
 	credits_pending  INTEGER NOT NULL,
@@ -24,6 +27,9 @@ CREATE TABLE accounts (
 	day_debits       INTEGER NOT NULL,
 	year             INTEGER NOT NULL,
 	year_debits      INTEGER NOT NULL,
+	-- The timestamp of the account's latest transfer, zero if none: the
+	-- head of its history.
+	last_transfer    INTEGER NOT NULL,
 	timestamp        INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
@@ -33,6 +39,15 @@ CREATE INDEX accounts_timestamp ON accounts (timestamp);
 -- The timestamp is the engine's strictly increasing clock, so it is both the
 -- primary key and the order of appends. id is NULL on the records the engine
 -- writes when a hold expires.
+--
+-- debit_previous and credit_previous link each side to the account's
+-- previous transfer (zero for its first), so an account's history is walked
+-- from accounts.last_transfer backwards by primary-key look-ups. There is no
+-- index keyed by account: a batch would insert into it at a place of its
+-- own for every account it touches, dirtying about one page per account,
+-- where the links only append to transfers and change the account rows
+-- the balances change anyway. A link always points back in time, which
+-- keeps every walk finite.
 CREATE TABLE transfers (
 	timestamp         INTEGER NOT NULL PRIMARY KEY,
 	id                BLOB    UNIQUE,
@@ -41,6 +56,8 @@ CREATE TABLE transfers (
 	amount            INTEGER NOT NULL,
 	pending_id        BLOB,
 	pending_amount    INTEGER NOT NULL,
+	debit_previous    INTEGER NOT NULL CHECK (debit_previous >= 0 AND debit_previous < timestamp),
+	credit_previous   INTEGER NOT NULL CHECK (credit_previous >= 0 AND credit_previous < timestamp),
 	timeout_seconds   INTEGER NOT NULL,
 	code              INTEGER NOT NULL,
 	flags             INTEGER NOT NULL,
@@ -49,20 +66,6 @@ CREATE TABLE transfers (
 ) STRICT;
 
 CREATE INDEX transfers_pending ON transfers (pending_id) WHERE pending_id IS NOT NULL;
-
--- The transfers of each account, debit and credit side alike: the index
--- behind an account's history. It is a table rather than two indexes on
--- transfers (debit_account_id, timestamp) and (credit_account_id, timestamp)
--- because SQLite maintains an index in the order rows are inserted, which
--- for a batch is timestamp order and so a random walk over the accounts;
--- Commit inserts these rows sorted by account instead, so consecutive
--- inserts land on the same pages. With batches of 8190 transfers that cuts
--- the cost of a commit by about a third, and a history is one index range.
-CREATE TABLE account_transfers (
-	account_id BLOB    NOT NULL,
-	timestamp  INTEGER NOT NULL,
-	PRIMARY KEY (account_id, timestamp)
-) STRICT, WITHOUT ROWID;
 
 -- A failed transfer keeps its id, what the client sent (to tell a retry from
 -- a conflict) and its result, so the id keeps failing the same way.
