@@ -102,6 +102,9 @@ type AccountRecord struct {
 	Account
 	Balance
 	Counters
+	// LastTransfer is the timestamp of the latest transfer on the account,
+	// zero if none: the head of its history.
+	LastTransfer int64
 }
 
 // AccountUpdate changes an account's state and limits. Nil fields are left

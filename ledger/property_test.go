@@ -201,6 +201,10 @@ func TestLedgerProperties(t *testing.T) {
 					if got.Balance != *want {
 						t.Fatalf("account %v: got %+v; want %+v", id, got.Balance, *want)
 					}
+					// The account's history, walked back, sums to its balance.
+					if b, err := h.l.BalanceAt(ctx, id, time.Unix(0, 0)); err != nil || b != (ledger.Balance{}) {
+						t.Fatalf("account %v: history does not sum to its balance: %+v left, %v", id, b, err)
+					}
 					var daySum, yearSum tongbao.Amount
 					for _, d := range m.debits[id] {
 						dd, yy := calendar(d.timestamp)

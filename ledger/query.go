@@ -27,42 +27,75 @@ func (l *Ledger) LookupTransfer(ctx context.Context, id tongbao.ID) (Transfer, e
 
 // AccountTransfers returns a page of the account's transfers, newest first,
 // and the cursor of the next page (zero when there is none). Pass cursor
-// zero for the first page.
+// zero for the first page, and after that only a cursor it returned.
 func (l *Ledger) AccountTransfers(ctx context.Context, account tongbao.ID, cursor int64, limit int) ([]Transfer, int64, error) {
 	if limit <= 0 || limit > AccountTransfersMax {
 		limit = AccountTransfersMax
 	}
-	if _, err := l.store.Account(ctx, account); err != nil {
+	if cursor < 0 {
+		return nil, 0, tongbao.Errorf(tongbao.EINVALID, "cursor must not be negative")
+	}
+	a, err := l.store.Account(ctx, account)
+	if err != nil {
 		return nil, 0, err
 	}
-	ts, err := l.store.AccountTransfers(ctx, account, cursor, limit+1)
+	from := cursor
+	if from == 0 {
+		from = a.LastTransfer
+	}
+	ts, err := l.store.AccountHistory(ctx, account, from, limit)
 	if err != nil {
 		return nil, 0, err
 	}
 	var next int64
-	if len(ts) > limit {
-		ts = ts[:limit]
-		next = ts[limit-1].Timestamp
+	if len(ts) == limit {
+		next = previousOn(&ts[len(ts)-1], account)
 	}
 	return ts, next, nil
 }
 
-// BalanceAt returns the account's balance as it was at moment at: the sum of
-// the effects of its transfers up to then.
-func (l *Ledger) BalanceAt(ctx context.Context, account tongbao.ID, at time.Time) (Balance, error) {
-	if _, err := l.store.Account(ctx, account); err != nil {
-		return Balance{}, err
+// previousOn returns the timestamp of the transfer before t on account.
+func previousOn(t *Transfer, account tongbao.ID) int64 {
+	if t.DebitAccountID == account {
+		return t.DebitPrevious
 	}
-	var b Balance
-	err := l.store.ScanAccountTransfers(ctx, account, at.UnixNano(), func(t Transfer) error {
-		applyToBalance(&b, account, &t)
-		return nil
-	})
-	return b, err
+	return t.CreditPrevious
 }
 
-// applyToBalance adds one stored transfer's effect on account to b.
-func applyToBalance(b *Balance, account tongbao.ID, t *Transfer) {
+// BalanceAt returns the account's balance as it was at moment at: its
+// balance now, less the effects of its transfers since. It costs one read
+// per transfer on the account after at.
+func (l *Ledger) BalanceAt(ctx context.Context, account tongbao.ID, at time.Time) (Balance, error) {
+	// The account row and the history are read apart; the row's head pins
+	// the walk to the transfers its balance includes, whatever commits
+	// meanwhile.
+	a, err := l.store.Account(ctx, account)
+	if err != nil {
+		return Balance{}, err
+	}
+	b := a.Balance
+	until := at.UnixNano()
+	for from := a.LastTransfer; from > until; {
+		ts, err := l.store.AccountHistory(ctx, account, from, AccountTransfersMax)
+		if err != nil {
+			return Balance{}, err
+		}
+		if len(ts) == 0 {
+			return Balance{}, tongbao.Errorf(tongbao.EINTERNAL, "history of account %v breaks at %d", account, from)
+		}
+		for i := range ts {
+			if ts[i].Timestamp <= until {
+				return b, nil
+			}
+			undoOnBalance(&b, account, &ts[i])
+		}
+		from = previousOn(&ts[len(ts)-1], account)
+	}
+	return b, nil
+}
+
+// undoOnBalance takes one stored transfer's effect on account out of b.
+func undoOnBalance(b *Balance, account tongbao.ID, t *Transfer) {
 	var pendingDelta, postedDelta tongbao.Amount
 	switch {
 	case t.Flags&FlagPending != 0:
@@ -76,11 +109,11 @@ func applyToBalance(b *Balance, account tongbao.ID, t *Transfer) {
 		postedDelta = t.Amount
 	}
 	if t.DebitAccountID == account {
-		b.DebitsPending += pendingDelta
-		b.DebitsPosted += postedDelta
+		b.DebitsPending -= pendingDelta
+		b.DebitsPosted -= postedDelta
 	}
 	if t.CreditAccountID == account {
-		b.CreditsPending += pendingDelta
-		b.CreditsPosted += postedDelta
+		b.CreditsPending -= pendingDelta
+		b.CreditsPosted -= postedDelta
 	}
 }

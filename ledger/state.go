@@ -59,6 +59,7 @@ type undoEntry struct {
 	account   int32 // -1 when the entry is about a hold
 	balance   Balance
 	counters  Counters
+	last      int64
 	holdID    tongbao.ID
 	hold      *openHold // the hold to put back; nil to delete holdID
 	recentID  tongbao.ID
@@ -145,7 +146,7 @@ func (s *state) touch(i int32, chained bool) *AccountRecord {
 	}
 	a := &s.accounts[i]
 	if chained {
-		s.undo = append(s.undo, undoEntry{account: i, balance: a.Balance, counters: a.Counters})
+		s.undo = append(s.undo, undoEntry{account: i, balance: a.Balance, counters: a.Counters, last: a.LastTransfer})
 	}
 	return a
 }
@@ -323,6 +324,7 @@ func (s *state) rollback(m chainMark) {
 		case u.account >= 0:
 			s.accounts[u.account].Balance = u.balance
 			s.accounts[u.account].Counters = u.counters
+			s.accounts[u.account].LastTransfer = u.last
 		case u.hold != nil:
 			s.holds[u.holdID] = u.hold
 			delete(s.resolved[0], u.holdID)
@@ -589,6 +591,7 @@ func (s *state) post(t *Transfer, hash uint64, now time.Time, chained bool) Resu
 	}
 	dr.Day, dr.DayDebits, dr.Year, dr.YearDebits = day, dayDebits, year, yearDebits
 	t.PendingAmount = 0
+	s.link(t, dr, cr)
 	s.batch.Transfers = append(s.batch.Transfers, PostedTransfer{Transfer: *t, Hash: hash})
 	s.remember(t.ID, recentID{hash: hash, timestamp: t.Timestamp, flags: t.Flags}, chained)
 	if pending {
@@ -604,6 +607,14 @@ func (s *state) post(t *Transfer, hash uint64, now time.Time, chained bool) Resu
 		}
 	}
 	return ResultOK
+}
+
+// link appends a transfer to its accounts' histories: it records each
+// account's previous transfer and becomes the new head. The accounts must
+// have been touched already.
+func (s *state) link(t *Transfer, dr, cr *AccountRecord) {
+	t.DebitPrevious, t.CreditPrevious = dr.LastTransfer, cr.LastTransfer
+	dr.LastTransfer, cr.LastTransfer = t.Timestamp, t.Timestamp
 }
 
 // resolve posts or voids a hold.
@@ -662,18 +673,20 @@ func (s *state) resolve(ctx context.Context, t *Transfer, hash uint64, now time.
 	} else {
 		rec.Amount = amount
 	}
-	s.settleHold(h, amount, chained)
+	s.settleHold(h, amount, &rec, chained)
 	s.batch.Transfers = append(s.batch.Transfers, PostedTransfer{Transfer: rec, Hash: hash})
 	s.remember(t.ID, recentID{hash: hash, timestamp: t.Timestamp, flags: t.Flags}, chained)
 	s.resolved[0][h.ID] = t.Flags
 	return ResultOK, nil
 }
 
-// settleHold releases a hold's pending amounts, posts amount of it, and
-// gives back the unposted part of the day's and year's debit counters.
-func (s *state) settleHold(h *openHold, amount tongbao.Amount, chained bool) {
+// settleHold releases a hold's pending amounts, posts amount of it, gives
+// back the unposted part of the day's and year's debit counters, and links
+// rec, the record of the post, void or expiry, into the accounts' histories.
+func (s *state) settleHold(h *openHold, amount tongbao.Amount, rec *Transfer, chained bool) {
 	dr := s.touch(s.index[h.DebitAccountID], chained)
 	cr := s.touch(s.index[h.CreditAccountID], chained)
+	s.link(rec, dr, cr)
 	dr.DebitsPending -= h.Amount
 	cr.CreditsPending -= h.Amount
 	dr.DebitsPosted += amount
@@ -709,7 +722,7 @@ func (s *state) expire(h *openHold, now time.Time, chained bool) {
 		Timestamp:       s.nextTimestamp(now),
 		PendingAmount:   h.Amount,
 	}
-	s.settleHold(h, 0, chained)
+	s.settleHold(h, 0, &rec, chained)
 	s.batch.Transfers = append(s.batch.Transfers, PostedTransfer{Transfer: rec})
 	s.resolved[0][h.ID] = rec.Flags
 }

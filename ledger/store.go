@@ -14,10 +14,12 @@ type Batch struct {
 	Transfers []PostedTransfer
 	// Failures are recorded against their ids.
 	Failures []Failure
-	// Balances replace the balances and counters of the accounts touched.
+	// Balances replace the balances, counters and history heads of the
+	// accounts touched, as they stand at the end of the batch.
 	Balances []AccountRecord
 	// Updated replace the state flags, freeze, credit line and limits of
-	// the accounts changed by UpdateAccounts (and their balances).
+	// the accounts changed by UpdateAccounts. Every updated account is in
+	// Balances too.
 	Updated []AccountRecord
 	// HoldsOpened and HoldsClosed keep the set of open holds.
 	HoldsOpened []Hold
@@ -56,12 +58,11 @@ type Store interface {
 	Account(ctx context.Context, id tongbao.ID) (AccountRecord, error)
 	// Transfer returns a posted transfer; ErrTransferNotFound if none.
 	Transfer(ctx context.Context, id tongbao.ID) (Transfer, error)
-	// AccountTransfers returns up to limit transfers on the account with
-	// timestamps below before, newest first.
-	AccountTransfers(ctx context.Context, account tongbao.ID, before int64, limit int) ([]Transfer, error)
-	// ScanAccountTransfers calls fn for the account's transfers with
-	// timestamps up to and including until, oldest first.
-	ScanAccountTransfers(ctx context.Context, account tongbao.ID, until int64, fn func(Transfer) error) error
+	// AccountHistory returns up to limit transfers of the account, newest
+	// first, starting with the transfer at timestamp from (which touches the
+	// account) and following the account's previous links. from <= 0 returns
+	// nothing.
+	AccountHistory(ctx context.Context, account tongbao.ID, from int64, limit int) ([]Transfer, error)
 
 	Close() error
 }

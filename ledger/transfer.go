@@ -56,6 +56,12 @@ type Transfer struct {
 	// PendingAmount is, on a post or void, the amount of the hold it
 	// resolved; set by the engine.
 	PendingAmount tongbao.Amount
+	// DebitPrevious and CreditPrevious are the timestamps of the previous
+	// transfers on the debit and the credit account (zero if none), set by
+	// the engine: each account's history is a chain through the
+	// append-only transfers, so no index is ever written at a random place.
+	DebitPrevious  int64
+	CreditPrevious int64
 }
 
 // contentHash fingerprints what the client sent, so that a resubmission
