@@ -18,7 +18,7 @@ import (
 // 64 clients, 10,000 wallets, a tenth of transfers touching one hot account,
 // over a range of request sizes (transfers per client request).
 func BenchmarkSubmit(b *testing.B) {
-	for _, request := range []int{1, 64, ledger.DefaultBatchMax} {
+	for _, request := range []int{1, 32, ledger.DefaultBatchMax} {
 		b.Run(fmt.Sprintf("request=%d", request), func(b *testing.B) {
 			benchmarkSubmit(b, 10000, 64, request)
 		})
