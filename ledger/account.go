@@ -105,6 +105,9 @@ type AccountRecord struct {
 	// LastTransfer is the timestamp of the latest transfer on the account,
 	// zero if none: the head of its history.
 	LastTransfer int64
+	// Checkpoint is the timestamp up to which the stored balances include
+	// the account's transfers; the engine replays the later ones on start.
+	Checkpoint int64
 }
 
 // AccountUpdate changes an account's state and limits. Nil fields are left

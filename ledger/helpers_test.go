@@ -89,6 +89,20 @@ func (h *harness) reopen() {
 	h.open()
 }
 
+// crash closes the ledger as a crash would, leaving balance rows behind
+// the transfers, and reopens it: the engine must replay.
+func (h *harness) crash() {
+	h.t.Helper()
+	if err := h.l.CloseAsCrash(); err != nil {
+		h.t.Errorf("close ledger: %v", err)
+	}
+	if err := h.store.Close(); err != nil {
+		h.t.Errorf("close store: %v", err)
+	}
+	h.l, h.store = nil, nil
+	h.open()
+}
+
 func (h *harness) accounts(accounts ...ledger.Account) {
 	h.t.Helper()
 	errs, err := h.l.CreateAccounts(context.Background(), accounts)
@@ -143,16 +157,25 @@ func (h *harness) balance(id tongbao.ID) ledger.Balance {
 	return a.Balance
 }
 
-// balances returns every account's record, read from the store.
+// balances returns every account as the ledger answers queries: as of its
+// last commit (the store's balance rows may lag; the engine replays).
 func (h *harness) balances() map[tongbao.ID]ledger.AccountRecord {
 	h.t.Helper()
-	m := map[tongbao.ID]ledger.AccountRecord{}
+	var ids []tongbao.ID
 	err := h.store.LoadAccounts(context.Background(), func(a ledger.AccountRecord) error {
-		m[a.ID] = a
+		ids = append(ids, a.ID)
 		return nil
 	})
 	if err != nil {
 		h.t.Fatalf("load accounts: %v", err)
+	}
+	accounts, err := h.l.Accounts(context.Background(), ids)
+	if err != nil {
+		h.t.Fatalf("accounts: %v", err)
+	}
+	m := map[tongbao.ID]ledger.AccountRecord{}
+	for _, a := range accounts {
+		m[a.ID] = a
 	}
 	return m
 }

@@ -78,7 +78,52 @@ type Ledger struct {
 	failMu sync.Mutex
 	failed error // set when a commit failed: the ledger stops
 
-	stats Stats
+	committed committed
+	stats     Stats
+	// skipCheckpoint makes Close leave the balance rows as they are, as a
+	// crash would; tests use it to exercise the replay.
+	skipCheckpoint atomic.Bool
+}
+
+// committed holds every account as of the last commit: what queries read.
+// The committer updates it after each commit and before answering, so a
+// caller sees its own transfers, and nobody sees a batch that may fail.
+type committed struct {
+	mu       sync.RWMutex
+	index    map[tongbao.ID]int32
+	accounts []AccountRecord
+}
+
+func (c *committed) load(accounts []AccountRecord) {
+	c.index = make(map[tongbao.ID]int32, len(accounts))
+	c.accounts = append([]AccountRecord(nil), accounts...)
+	for i := range c.accounts {
+		c.index[c.accounts[i].ID] = int32(i)
+	}
+}
+
+func (c *committed) publish(pb *pendingBatch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range pb.batch.Accounts {
+		if _, ok := c.index[a.ID]; !ok {
+			c.index[a.ID] = int32(len(c.accounts))
+			c.accounts = append(c.accounts, a)
+		}
+	}
+	for _, a := range pb.touched {
+		c.accounts[c.index[a.ID]] = a
+	}
+}
+
+func (c *committed) get(id tongbao.ID) (AccountRecord, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	i, ok := c.index[id]
+	if !ok {
+		return AccountRecord{}, false
+	}
+	return c.accounts[i], true
 }
 
 // Stats counts the writer's work since the ledger opened.
@@ -104,6 +149,9 @@ type pendingBatch struct {
 	batch     *Batch
 	requests  []*request
 	transfers int
+	// touched are the accounts the batch changed, as they stand after it:
+	// what queries see once it is committed.
+	touched []AccountRecord
 }
 
 // Open rebuilds the ledger's state from the store and starts its writer.
@@ -147,6 +195,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	if err := l.state.load(ctx); err != nil {
 		return nil, fmt.Errorf("ledger: load: %w", err)
 	}
+	l.committed.load(l.state.accounts)
 	go l.write()
 	go l.commitLoop()
 	return l, nil
@@ -314,7 +363,12 @@ func (l *Ledger) write() {
 				}
 			case <-ticker.C:
 				l.sweep(cur)
+				if len(cur.batch.Transfers) == 0 && l.state.checkpointDue(l.clock.Now()) {
+					cur = l.hand(cur) // balance rows only
+				}
 			case <-l.closing:
+				l.state.flushAll = !l.skipCheckpoint.Load() // a clean stop leaves nothing to replay
+				l.hand(cur)
 				return
 			}
 			continue
@@ -329,7 +383,7 @@ func (l *Ledger) write() {
 		}
 		select {
 		case <-ready:
-			l.state.finishBatch()
+			cur.touched = l.state.finishBatch()
 			l.commit <- cur
 			cur = l.newBatch()
 		case <-waitTimer:
@@ -343,6 +397,7 @@ func (l *Ledger) write() {
 		case <-ticker.C:
 			l.sweep(cur)
 		case <-l.closing:
+			l.state.flushAll = !l.skipCheckpoint.Load()
 			l.hand(cur)
 			return
 		}
@@ -357,7 +412,7 @@ func (l *Ledger) newBatch() *pendingBatch {
 // returns a new batch.
 func (l *Ledger) hand(cur *pendingBatch) *pendingBatch {
 	<-l.ready
-	l.state.finishBatch()
+	cur.touched = l.state.finishBatch()
 	l.commit <- cur
 	return l.newBatch()
 }
@@ -420,6 +475,8 @@ func (l *Ledger) commitLoop() {
 			if cerr := l.store.Commit(context.Background(), pb.batch); cerr != nil {
 				err = fmt.Errorf("ledger: commit: %w", cerr)
 				l.fail(err)
+			} else {
+				l.committed.publish(pb)
 			}
 			l.stats.CommitNanos.Add(int64(time.Since(start)))
 			l.stats.Batches.Add(1)

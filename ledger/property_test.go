@@ -190,6 +190,7 @@ func TestLedgerProperties(t *testing.T) {
 				}
 			},
 			"restart": func(t *rapid.T) { h.reopen() },
+			"crash":   func(t *rapid.T) { h.crash() },
 			"": func(t *rapid.T) {
 				// After every step: the invariants, and the engine agrees with the model.
 				accounts := h.balances()

@@ -7,9 +7,10 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 )
 
-// Queries read the store, which holds exactly what has been acknowledged:
-// a caller that was answered sees its transfers, and nobody sees a batch
-// that might still fail to commit.
+// Queries read what has been committed: the accounts from memory (see
+// committed), transfers and histories from the store. A caller that was
+// answered sees its transfers, and nobody sees a batch that might still
+// fail to commit.
 
 // AccountTransfersMax is the most transfers one page of history returns.
 const AccountTransfersMax = 1000
@@ -17,7 +18,28 @@ const AccountTransfersMax = 1000
 // Account returns an account with its balances and counters, or
 // ErrAccountNotFound.
 func (l *Ledger) Account(ctx context.Context, id tongbao.ID) (AccountRecord, error) {
-	return l.store.Account(ctx, id)
+	a, ok := l.committed.get(id)
+	if !ok {
+		return AccountRecord{}, ErrAccountNotFound
+	}
+	return a, nil
+}
+
+// Accounts returns the accounts named, all as of the same commit, so sums
+// over them (a supply check, say) are exact while money moves.
+// ErrAccountNotFound if one is unknown.
+func (l *Ledger) Accounts(ctx context.Context, ids []tongbao.ID) ([]AccountRecord, error) {
+	out := make([]AccountRecord, len(ids))
+	l.committed.mu.RLock()
+	defer l.committed.mu.RUnlock()
+	for k, id := range ids {
+		i, ok := l.committed.index[id]
+		if !ok {
+			return nil, ErrAccountNotFound
+		}
+		out[k] = l.committed.accounts[i]
+	}
+	return out, nil
 }
 
 // LookupTransfer returns a posted transfer, or ErrTransferNotFound.
@@ -35,7 +57,7 @@ func (l *Ledger) AccountTransfers(ctx context.Context, account tongbao.ID, curso
 	if cursor < 0 {
 		return nil, 0, tongbao.Errorf(tongbao.EINVALID, "cursor must not be negative")
 	}
-	a, err := l.store.Account(ctx, account)
+	a, err := l.Account(ctx, account)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -66,10 +88,9 @@ func previousOn(t *Transfer, account tongbao.ID) int64 {
 // balance now, less the effects of its transfers since. It costs one read
 // per transfer on the account after at.
 func (l *Ledger) BalanceAt(ctx context.Context, account tongbao.ID, at time.Time) (Balance, error) {
-	// The account row and the history are read apart; the row's head pins
-	// the walk to the transfers its balance includes, whatever commits
-	// meanwhile.
-	a, err := l.store.Account(ctx, account)
+	// The balance and the history are read apart; the balance's head pins
+	// the walk to the transfers it includes, whatever commits meanwhile.
+	a, err := l.Account(ctx, account)
 	if err != nil {
 		return Balance{}, err
 	}

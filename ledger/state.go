@@ -39,6 +39,14 @@ type state struct {
 	batchSeq uint64
 	batch    *Batch
 	undo     []undoEntry
+
+	// Balance rows are written lazily (see checkpoint.go): dirty[i] is the
+	// timestamp from which account i has changes its stored row lacks (zero
+	// when none), and dirtyQueue lists such accounts in that order.
+	dirty      []int64
+	dirtyQueue []int32
+	dirtyHead  int
+	flushAll   bool
 }
 
 type openHold struct {
@@ -93,6 +101,7 @@ func (s *state) load(ctx context.Context) error {
 		s.index[a.ID] = int32(len(s.accounts))
 		s.accounts = append(s.accounts, a)
 		s.touched = append(s.touched, 0)
+		s.dirty = append(s.dirty, 0)
 		return nil
 	})
 	if err != nil {
@@ -112,8 +121,10 @@ func (s *state) load(ctx context.Context) error {
 	if err := s.store.LoadIDs(ctx, func(id tongbao.ID) error { s.ids.add(id); return nil }); err != nil {
 		return err
 	}
-	s.lastTimestamp, err = s.store.LastTimestamp(ctx)
-	return err
+	if s.lastTimestamp, err = s.store.LastTimestamp(ctx); err != nil {
+		return err
+	}
+	return s.replay(ctx)
 }
 
 // startBatch begins a new batch. The batch before the previous one has
@@ -128,13 +139,16 @@ func (s *state) startBatch() *Batch {
 	return s.batch
 }
 
-// finishBatch copies the touched accounts' balances into the batch.
-func (s *state) finishBatch() {
-	s.batch.Balances = make([]AccountRecord, 0, len(s.touchedList))
+// finishBatch returns the touched accounts as they stand at the end of the
+// batch, and adds the balance rows due for writing to the batch.
+func (s *state) finishBatch() []AccountRecord {
+	touched := make([]AccountRecord, 0, len(s.touchedList))
 	for _, i := range s.touchedList {
-		s.batch.Balances = append(s.batch.Balances, s.accounts[i])
+		touched = append(touched, s.accounts[i])
 	}
 	s.touchedList = s.touchedList[:0]
+	s.checkpoint()
+	return touched
 }
 
 // touch marks account i as changed in this batch and, inside a linked
@@ -143,6 +157,12 @@ func (s *state) touch(i int32, chained bool) *AccountRecord {
 	if s.touched[i] != s.batchSeq {
 		s.touched[i] = s.batchSeq
 		s.touchedList = append(s.touchedList, i)
+	}
+	if s.dirty[i] == 0 {
+		// The transfer about to change the account already has its
+		// timestamp, so replay from here includes it.
+		s.dirty[i] = s.lastTimestamp
+		s.dirtyQueue = append(s.dirtyQueue, i)
 	}
 	a := &s.accounts[i]
 	if chained {
@@ -200,10 +220,11 @@ func (s *state) createAccount(a Account, now time.Time) error {
 		return nil
 	}
 	a.Timestamp = s.nextTimestamp(now)
-	rec := AccountRecord{Account: a}
+	rec := AccountRecord{Account: a, Checkpoint: a.Timestamp}
 	s.index[a.ID] = int32(len(s.accounts))
 	s.accounts = append(s.accounts, rec)
-	s.touched = append(s.touched, s.batchSeq)
+	s.touched = append(s.touched, 0)
+	s.dirty = append(s.dirty, 0)
 	s.batch.Accounts = append(s.batch.Accounts, rec)
 	return nil
 }
@@ -582,16 +603,12 @@ func (s *state) post(t *Transfer, hash uint64, now time.Time, chained bool) Resu
 	}
 	dr = s.touch(di, chained)
 	cr = s.touch(ci, chained)
-	if pending {
-		dr.DebitsPending += amount
-		cr.CreditsPending += amount
-	} else {
-		dr.DebitsPosted += amount
-		cr.CreditsPosted += amount
-	}
-	dr.Day, dr.DayDebits, dr.Year, dr.YearDebits = day, dayDebits, year, yearDebits
 	t.PendingAmount = 0
 	s.link(t, dr, cr)
+	s.effect(t, dr, cr, 0)
+	if dr.Day != day || dr.DayDebits != dayDebits || dr.YearDebits != yearDebits {
+		panic("ledger: counters differ from the ones checked")
+	}
 	s.batch.Transfers = append(s.batch.Transfers, PostedTransfer{Transfer: *t, Hash: hash})
 	s.remember(t.ID, recentID{hash: hash, timestamp: t.Timestamp, flags: t.Flags}, chained)
 	if pending {
@@ -609,12 +626,10 @@ func (s *state) post(t *Transfer, hash uint64, now time.Time, chained bool) Resu
 	return ResultOK
 }
 
-// link appends a transfer to its accounts' histories: it records each
-// account's previous transfer and becomes the new head. The accounts must
-// have been touched already.
+// link records in a transfer each account's previous transfer; effect then
+// makes it the accounts' new head.
 func (s *state) link(t *Transfer, dr, cr *AccountRecord) {
 	t.DebitPrevious, t.CreditPrevious = dr.LastTransfer, cr.LastTransfer
-	dr.LastTransfer, cr.LastTransfer = t.Timestamp, t.Timestamp
 }
 
 // resolve posts or voids a hold.
@@ -673,33 +688,20 @@ func (s *state) resolve(ctx context.Context, t *Transfer, hash uint64, now time.
 	} else {
 		rec.Amount = amount
 	}
-	s.settleHold(h, amount, &rec, chained)
+	s.settleHold(h, &rec, chained)
 	s.batch.Transfers = append(s.batch.Transfers, PostedTransfer{Transfer: rec, Hash: hash})
 	s.remember(t.ID, recentID{hash: hash, timestamp: t.Timestamp, flags: t.Flags}, chained)
 	s.resolved[0][h.ID] = t.Flags
 	return ResultOK, nil
 }
 
-// settleHold releases a hold's pending amounts, posts amount of it, gives
-// back the unposted part of the day's and year's debit counters, and links
-// rec, the record of the post, void or expiry, into the accounts' histories.
-func (s *state) settleHold(h *openHold, amount tongbao.Amount, rec *Transfer, chained bool) {
+// settleHold applies rec, the record of a post, void or expiry of the hold,
+// and closes the hold.
+func (s *state) settleHold(h *openHold, rec *Transfer, chained bool) {
 	dr := s.touch(s.index[h.DebitAccountID], chained)
 	cr := s.touch(s.index[h.CreditAccountID], chained)
 	s.link(rec, dr, cr)
-	dr.DebitsPending -= h.Amount
-	cr.CreditsPending -= h.Amount
-	dr.DebitsPosted += amount
-	cr.CreditsPosted += amount
-	if released := h.Amount - amount; released > 0 {
-		day, year := s.dayOf(h.Timestamp)
-		if dr.Day == day {
-			dr.DayDebits = max(0, dr.DayDebits-released)
-		}
-		if dr.Year == year {
-			dr.YearDebits = max(0, dr.YearDebits-released)
-		}
-	}
+	s.effect(rec, dr, cr, h.Timestamp)
 	if dr.DebitsPending < 0 || cr.CreditsPending < 0 {
 		panic("ledger: pending amount below zero")
 	}
@@ -722,7 +724,7 @@ func (s *state) expire(h *openHold, now time.Time, chained bool) {
 		Timestamp:       s.nextTimestamp(now),
 		PendingAmount:   h.Amount,
 	}
-	s.settleHold(h, 0, &rec, chained)
+	s.settleHold(h, &rec, chained)
 	s.batch.Transfers = append(s.batch.Transfers, PostedTransfer{Transfer: rec})
 	s.resolved[0][h.ID] = rec.Flags
 }

@@ -14,9 +14,14 @@ type Batch struct {
 	Transfers []PostedTransfer
 	// Failures are recorded against their ids.
 	Failures []Failure
-	// Balances replace the balances, counters and history heads of the
-	// accounts touched, as they stand at the end of the batch.
+	// Balances replace the balances, counters, history heads and
+	// checkpoints of some accounts. Balance rows are written lazily: a row
+	// may lag its account, by transfers that are all stored and that the
+	// engine replays from ReplayFrom on start.
 	Balances []AccountRecord
+	// ReplayFrom is the timestamp from which the transfers must be replayed
+	// over the stored balance rows to rebuild every account.
+	ReplayFrom int64
 	// Updated replace the state flags, freeze, credit line and limits of
 	// the accounts changed by UpdateAccounts. Every updated account is in
 	// Balances too.
@@ -48,6 +53,11 @@ type Store interface {
 	LoadIDs(ctx context.Context, fn func(tongbao.ID) error) error
 	// LastTimestamp returns the largest timestamp stored, or zero.
 	LastTimestamp(ctx context.Context) (int64, error)
+	// ReplayFrom returns the ReplayFrom of the last batch committed, or zero.
+	ReplayFrom(ctx context.Context) (int64, error)
+	// ScanTransfers calls fn for every stored transfer with a timestamp at
+	// or after from, oldest first.
+	ScanTransfers(ctx context.Context, from int64, fn func(Transfer) error) error
 
 	// LookupID returns what is stored under a transfer id; ok is false if none.
 	LookupID(ctx context.Context, id tongbao.ID) (rec IDRecord, ok bool, err error)

@@ -24,10 +24,10 @@ const RowsPerStatementMax = 128
 
 // Columns of the statements of Commit, and the most of them any row has.
 const (
-	accountColumnsN  = 20
+	accountColumnsN  = 21
 	transferColumnsN = 14
 	failureColumnsN  = 12
-	balanceColumnsN  = 10
+	balanceColumnsN  = 11
 	updatedColumnsN  = 8
 	columnsMax       = accountColumnsN
 	// idColumnsMax is the most id columns of a row: a transfer's.
@@ -41,7 +41,7 @@ var statementSizes = bits.Len(RowsPerStatementMax)
 const accountColumns = `id, currency, code, flags, credit_line,
 	balance_max, debit_max, daily_debit_max, yearly_debit_max, frozen_until,
 	debits_pending, debits_posted, credits_pending, credits_posted,
-	day, day_debits, year, year_debits, last_transfer, timestamp`
+	day, day_debits, year, year_debits, last_transfer, checkpoint, timestamp`
 
 const transferColumns = `timestamp, id, debit_account_id, credit_account_id, amount,
 	pending_id, pending_amount, debit_previous, credit_previous,
@@ -95,6 +95,7 @@ type inserts struct {
 	balances    multiRow
 	holdsOpened multiRow
 	holdsClosed multiRow
+	replay      *sql.Stmt
 
 	args []any  // reused for each statement's arguments
 	ids  []byte // backing store of the id arguments of one statement
@@ -128,7 +129,7 @@ func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
 					debits_pending = v.column2, debits_posted = v.column3,
 					credits_pending = v.column4, credits_posted = v.column5,
 					day = v.column6, day_debits = v.column7, year = v.column8, year_debits = v.column9,
-					last_transfer = v.column10
+					last_transfer = v.column10, checkpoint = v.column11
 					FROM (VALUES ` + strings.Repeat(valuesRow(balanceColumnsN)+", ", rows-1) + valuesRow(balanceColumnsN) + `) AS v
 					WHERE accounts.id = v.column1`
 			}},
@@ -165,12 +166,21 @@ func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
 			m.stmts[k] = stmt
 		}
 	}
+	stmt, err := db.PrepareContext(ctx, `UPDATE replay SET from_timestamp = ?`)
+	if err != nil {
+		in.close()
+		return nil, fmt.Errorf("prepare replay: %w", err)
+	}
+	in.replay = stmt
 	in.args = make([]any, 0, RowsPerStatementMax*columnsMax)
 	in.ids = make([]byte, 0, RowsPerStatementMax*idColumnsMax*len(tongbao.ID{}))
 	return in, nil
 }
 
 func (in *inserts) close() {
+	if in.replay != nil {
+		in.replay.Close()
+	}
 	for _, m := range in.all() {
 		for _, stmt := range m.stmts {
 			if stmt != nil {
@@ -232,7 +242,7 @@ func (in *inserts) appendAccount(a *ledger.AccountRecord) {
 		int64(a.Limits.BalanceMax), int64(a.Limits.DebitMax), int64(a.Limits.DailyDebitMax), int64(a.Limits.YearlyDebitMax),
 		a.FrozenUntil,
 		int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending), int64(a.CreditsPosted),
-		int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits), a.LastTransfer, a.Account.Timestamp)
+		int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits), a.LastTransfer, a.Checkpoint, a.Account.Timestamp)
 }
 
 // Commit writes the batch in one transaction, and returns once SQLite has
@@ -336,7 +346,7 @@ func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
 		a := &balances[i]
 		in.args = append(in.args, in.id(a.ID),
 			int64(a.DebitsPending), int64(a.DebitsPosted), int64(a.CreditsPending), int64(a.CreditsPosted),
-			int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits), a.LastTransfer)
+			int64(a.Day), int64(a.DayDebits), int64(a.Year), int64(a.YearDebits), a.LastTransfer, a.Checkpoint)
 	})
 	if err != nil {
 		return err
@@ -357,6 +367,9 @@ func (s *Store) commit(ctx context.Context, b *ledger.Batch) error {
 	})
 	if err != nil {
 		return err
+	}
+	if _, err := tx.Stmt(in.replay).ExecContext(ctx, b.ReplayFrom); err != nil {
+		return fmt.Errorf("replay: %w", err)
 	}
 	return tx.Commit()
 }

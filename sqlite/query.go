@@ -136,7 +136,7 @@ func scanAccount(r row) (ledger.AccountRecord, error) {
 	err := r.Scan(idColumn{&a.ID}, &currency, ints(&a.Code), ints(&a.Flags), ints(&a.CreditLine),
 		ints(&a.Limits.BalanceMax), ints(&a.Limits.DebitMax), ints(&a.Limits.DailyDebitMax), ints(&a.Limits.YearlyDebitMax),
 		ints(&a.FrozenUntil), ints(&a.DebitsPending), ints(&a.DebitsPosted), ints(&a.CreditsPending), ints(&a.CreditsPosted),
-		ints(&a.Day), ints(&a.DayDebits), ints(&a.Year), ints(&a.YearDebits), ints(&a.LastTransfer), ints(&a.Account.Timestamp))
+		ints(&a.Day), ints(&a.DayDebits), ints(&a.Year), ints(&a.YearDebits), ints(&a.LastTransfer), ints(&a.Checkpoint), ints(&a.Account.Timestamp))
 	a.Currency = tongbao.Currency(currency)
 	return a, err
 }
@@ -281,6 +281,38 @@ func (s *Store) LastTimestamp(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("sqlite: last timestamp: %w", err)
 	}
 	return ts, nil
+}
+
+// ReplayFrom returns the ReplayFrom of the last batch committed.
+func (s *Store) ReplayFrom(ctx context.Context) (int64, error) {
+	var from int64
+	if err := s.read.QueryRowContext(ctx, `SELECT from_timestamp FROM replay`).Scan(&from); err != nil {
+		return 0, fmt.Errorf("sqlite: replay: %w", err)
+	}
+	return from, nil
+}
+
+// ScanTransfers calls fn for every transfer from timestamp from on, oldest
+// first. An error from fn stops the scan and is returned as it is.
+func (s *Store) ScanTransfers(ctx context.Context, from int64, fn func(ledger.Transfer) error) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+transferColumns+` FROM transfers WHERE timestamp >= ? ORDER BY timestamp`, from)
+	if err != nil {
+		return fmt.Errorf("sqlite: scan transfers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanTransfer(rows)
+		if err != nil {
+			return fmt.Errorf("sqlite: scan transfers: %w", err)
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: scan transfers: %w", err)
+	}
+	return nil
 }
 
 // LoadAccounts calls fn for every account. An error from fn stops the load

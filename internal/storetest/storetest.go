@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"AccountHistory", testAccountHistory},
 		{"CallbackErrors", testCallbackErrors},
 		{"LastTimestamp", testLastTimestamp},
+		{"ReplayAndScan", testReplayAndScan},
 		{"Reopen", testReopen},
 		{"ConcurrentReads", testConcurrentReads},
 	}
@@ -659,6 +660,7 @@ func testBalancesReplaced(t *testing.T, open Opener) {
 	a.Balance = ledger.Balance{DebitsPending: 1, DebitsPosted: 2, CreditsPending: 3, CreditsPosted: 4}
 	a.Counters = ledger.Counters{Day: 20260101, DayDebits: 5, Year: 2026, YearDebits: 6}
 	a.LastTransfer = 7
+	a.Checkpoint = 11
 	commit(t, s, &ledger.Batch{Balances: []ledger.AccountRecord{a}})
 	if got := mustAccount(t, s, a.ID); got != a {
 		t.Errorf("after a balance update Account =\n%+v; want\n%+v", got, a)
@@ -673,6 +675,7 @@ func testBalancesReplaced(t *testing.T, open Opener) {
 	stale.Balance = ledger.Balance{DebitsPosted: 10}
 	stale.Counters = ledger.Counters{Day: 20260102, DayDebits: 0, Year: 2026, YearDebits: 6}
 	stale.LastTransfer = 8
+	stale.Checkpoint = 12
 	stale.Currency = "USD"
 	stale.Code = 9
 	stale.Flags = 0
@@ -685,6 +688,7 @@ func testBalancesReplaced(t *testing.T, open Opener) {
 	want.Balance = stale.Balance
 	want.Counters = stale.Counters
 	want.LastTransfer = stale.LastTransfer
+	want.Checkpoint = stale.Checkpoint
 	if got := mustAccount(t, s, a.ID); got != want {
 		t.Errorf("after a second balance update Account =\n%+v; want\n%+v", got, want)
 	}
@@ -1301,4 +1305,43 @@ func checkConsistent(ctx context.Context, s ledger.Store) error {
 		return fmt.Errorf("credit balance %d is older than debit balance %d", b.CreditsPosted, a.DebitsPosted)
 	}
 	return nil
+}
+
+// testReplayAndScan checks the two things the engine's replay reads: the
+// ReplayFrom of the last batch, and the transfers from a timestamp on,
+// oldest first.
+func testReplayAndScan(t *testing.T, open Opener) {
+	s := open(t)
+	if from, err := s.ReplayFrom(ctx(t)); err != nil || from != 0 {
+		t.Fatalf("ReplayFrom of an empty store = %d, %v; want 0", from, err)
+	}
+	a, b := account(1, 1), account(2, 2)
+	a.Checkpoint = 1
+	commit(t, s, &ledger.Batch{Accounts: []ledger.AccountRecord{a, b}, ReplayFrom: 3})
+	if got := mustAccount(t, s, a.ID).Checkpoint; got != 1 {
+		t.Errorf("Checkpoint of a new account = %d; want 1", got)
+	}
+	var batch []ledger.PostedTransfer
+	for i := uint64(0); i < 10; i++ {
+		batch = append(batch, transfer(10+i, 1, 2, tongbao.Amount(1+i), int64(100+i)))
+	}
+	commit(t, s, &ledger.Batch{Transfers: batch, ReplayFrom: 105})
+	if from, err := s.ReplayFrom(ctx(t)); err != nil || from != 105 {
+		t.Fatalf("ReplayFrom = %d, %v; want 105, the last batch's", from, err)
+	}
+	var got []int64
+	err := s.ScanTransfers(ctx(t), 105, func(tr ledger.Transfer) error {
+		got = append(got, tr.Timestamp)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{105, 106, 107, 108, 109}; !slices.Equal(got, want) {
+		t.Errorf("ScanTransfers from 105 = %v; want %v", got, want)
+	}
+	stop := errors.New("stop")
+	if err := s.ScanTransfers(ctx(t), 0, func(ledger.Transfer) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("ScanTransfers with a failing callback = %v; want its error", err)
+	}
 }

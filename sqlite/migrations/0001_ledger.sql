@@ -30,6 +30,10 @@ CREATE TABLE accounts (
 	-- The timestamp of the account's latest transfer, zero if none: the
 	-- head of its history.
 	last_transfer    INTEGER NOT NULL,
+	-- The timestamp up to which the balance columns include the account's
+	-- transfers: rows are rewritten lazily, and the engine replays the
+	-- transfers after this on start.
+	checkpoint       INTEGER NOT NULL,
 	timestamp        INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
@@ -92,3 +96,10 @@ CREATE TABLE holds (
 	timestamp  INTEGER NOT NULL PRIMARY KEY,
 	expires_at INTEGER NOT NULL
 ) STRICT;
+
+-- One row: where the engine's replay over the balance rows starts.
+CREATE TABLE replay (
+	one  INTEGER NOT NULL PRIMARY KEY CHECK (one = 1),
+	from_timestamp INTEGER NOT NULL
+) STRICT;
+INSERT INTO replay (one, from_timestamp) VALUES (1, 0);
