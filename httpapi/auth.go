@@ -1,0 +1,209 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/httpapi/wire"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+// The roles a key carries.
+const (
+	RoleCentralBank   = wire.RoleCentralBank
+	RoleOperatorAdmin = wire.RoleOperatorAdmin
+	RoleMerchant      = wire.RoleMerchant
+	RoleHolder        = wire.RoleHolder
+)
+
+// Roles lists every role.
+var Roles = []string{RoleCentralBank, RoleOperatorAdmin, RoleMerchant, RoleHolder}
+
+// KeySecretBytes is the randomness in a key's secret.
+const KeySecretBytes = 24
+
+// Principal is who a key speaks for: a role and, by role, the central
+// bank or operator (Institution) or the wallet it is bound to.
+type Principal struct {
+	KeyID       string     `json:"key_id"`
+	Role        string     `json:"role"`
+	Institution tongbao.ID `json:"institution,omitzero"`
+	Wallet      tongbao.ID `json:"wallet,omitzero"`
+	Name        string     `json:"name,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
+// subject names the caller for idempotency: every key of one operator
+// admin or one holder shares it, so a retry after a key rotation is still
+// recognised.
+func (p Principal) subject() string {
+	return p.Role + "/" + p.Institution.String() + "/" + p.Wallet.String()
+}
+
+// storedKey is a key as kept on disk: its hash, never its secret.
+type storedKey struct {
+	Hash string `json:"hash"`
+	Principal
+}
+
+// Keys holds the API keys and holder tokens, by the SHA-256 of their
+// secret, in memory and (when it has a path) in a JSON file rewritten
+// atomically on every change.
+type Keys struct {
+	path string
+	mu   sync.RWMutex
+	keys map[string]Principal
+}
+
+// OpenKeys opens the key file at path (created on the first key); an
+// empty path keeps the keys in memory only.
+func OpenKeys(path string) (*Keys, error) {
+	k := &Keys{path: path, keys: make(map[string]Principal)}
+	if path == "" {
+		return k, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return k, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: open keys: %w", err)
+	}
+	var stored []storedKey
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return nil, fmt.Errorf("httpapi: open keys %s: %w", path, err)
+	}
+	for _, s := range stored {
+		k.keys[s.Hash] = s.Principal
+	}
+	return k, nil
+}
+
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Create makes a key for p and returns its secret, which is not kept.
+func (k *Keys) Create(p Principal) (string, Principal, error) {
+	if !slices.Contains(Roles, p.Role) {
+		return "", Principal{}, tongbao.Errorf(tongbao.EINVALID, "role %q is unknown", p.Role)
+	}
+	var b [KeySecretBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", Principal{}, err
+	}
+	secret := "tb_" + strings.ReplaceAll(p.Role, "_", "") + "_" + base64.RawURLEncoding.EncodeToString(b[:])
+	h := hashSecret(secret)
+	p.KeyID = h[:16]
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = time.Now().UTC()
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.keys[h] = p
+	if err := k.save(); err != nil {
+		delete(k.keys, h)
+		return "", Principal{}, err
+	}
+	return secret, p, nil
+}
+
+// Lookup returns the principal of a secret.
+func (k *Keys) Lookup(secret string) (Principal, bool) {
+	h := hashSecret(secret)
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	p, ok := k.keys[h]
+	return p, ok
+}
+
+// Len returns how many keys there are.
+func (k *Keys) Len() int {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return len(k.keys)
+}
+
+// save writes the file: to a temporary file, synced, then renamed over
+// the old one, so a crash leaves either the old or the new keys.
+func (k *Keys) save() error {
+	if k.path == "" {
+		return nil
+	}
+	stored := make([]storedKey, 0, len(k.keys))
+	for h, p := range k.keys {
+		stored = append(stored, storedKey{Hash: h, Principal: p})
+	}
+	slices.SortFunc(stored, func(a, b storedKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	b, err := json.MarshalIndent(stored, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(k.path), ".keys-*")
+	if err != nil {
+		return fmt.Errorf("httpapi: save keys: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("httpapi: save keys: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("httpapi: save keys: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("httpapi: save keys: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
+		return fmt.Errorf("httpapi: save keys: %w", err)
+	}
+	return os.Rename(tmp.Name(), k.path)
+}
+
+// bearer returns the secret of an Authorization: Bearer header.
+func bearer(h string) string {
+	const prefix = "Bearer "
+	if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
+		return strings.TrimSpace(h[len(prefix):])
+	}
+	return ""
+}
+
+// Bootstrap makes sure the service has a central bank, creating one named
+// name if it has none, and a central bank key if the key store has none.
+// It returns the new key's secret, or "" when a key existed: the secret
+// is shown once and never kept.
+func Bootstrap(ctx context.Context, svc *twotier.Service, keys *Keys, name string) (string, error) {
+	cb, err := svc.CentralBank()
+	if err != nil {
+		cb = tongbao.NewID()
+		if err := svc.CreateCentralBank(ctx, cb, name); err != nil {
+			return "", err
+		}
+	}
+	keys.mu.RLock()
+	for _, p := range keys.keys {
+		if p.Role == RoleCentralBank && p.Institution == cb {
+			keys.mu.RUnlock()
+			return "", nil
+		}
+	}
+	keys.mu.RUnlock()
+	secret, _, err := keys.Create(Principal{Role: RoleCentralBank, Institution: cb, Name: "bootstrap"})
+	return secret, err
+}

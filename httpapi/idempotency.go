@@ -1,0 +1,115 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"hash/maphash"
+	"sync"
+
+	tongbao "github.com/tongbao/tongbao"
+)
+
+// Limits of the idempotency cache.
+const (
+	// IdempotencyKeyMax is the longest Idempotency-Key accepted, in bytes.
+	IdempotencyKeyMax = 255
+	// IdempotencyEntriesMax bounds the answers kept in memory. An answer
+	// evicted (or lost in a restart) is still safe: the transfer ids are
+	// derived from the caller and the key, so the ledger recognises the
+	// retry and answers it as a duplicate, or as a conflict if the body
+	// changed.
+	IdempotencyEntriesMax = 1 << 20
+	idempotencyShards     = 64
+)
+
+// answer is a stored first answer to a money-moving request.
+type answer struct {
+	hash   [32]byte // of method, path and body
+	done   chan struct{}
+	status int
+	body   []byte
+	ctype  string
+}
+
+// idempotency keeps the first answer to each (caller, key), sharded to
+// keep the lock short under many clients, each shard evicting its oldest
+// entries first.
+type idempotency struct {
+	seed   maphash.Seed
+	shards [idempotencyShards]idempotencyShard
+}
+
+type idempotencyShard struct {
+	mu      sync.Mutex
+	answers map[string]*answer
+	order   []string // insertion order, for eviction
+	head    int
+}
+
+func newIdempotency() *idempotency {
+	c := &idempotency{seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		c.shards[i].answers = make(map[string]*answer)
+	}
+	return c
+}
+
+// begin returns the answer under key: either a new one (first true) that
+// the caller must finish with finish, or an existing one, which the caller
+// waits on with <-a.done before reading.
+func (c *idempotency) begin(key string, hash [32]byte) (a *answer, first bool) {
+	s := &c.shards[maphash.String(c.seed, key)%idempotencyShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.answers[key]; ok {
+		return a, false
+	}
+	a = &answer{hash: hash, done: make(chan struct{})}
+	s.answers[key] = a
+	perShard := IdempotencyEntriesMax / idempotencyShards
+	if len(s.order) < perShard {
+		s.order = append(s.order, key)
+	} else {
+		old := s.order[s.head]
+		if o, ok := s.answers[old]; ok {
+			select {
+			case <-o.done:
+				delete(s.answers, old)
+			default: // still running: keep it, evict nothing this time
+			}
+		}
+		s.order[s.head] = key
+		s.head = (s.head + 1) % perShard
+	}
+	return a, true
+}
+
+// forget drops an answer that must not be replayed (an internal error or
+// an unavailable ledger: the outcome is unknown, and the retry must reach
+// the ledger, which knows it by the derived id).
+func (c *idempotency) forget(key string) {
+	s := &c.shards[maphash.String(c.seed, key)%idempotencyShards]
+	s.mu.Lock()
+	delete(s.answers, key)
+	s.mu.Unlock()
+}
+
+// deriveID returns the id of the i-th transfer a caller's request under
+// an Idempotency-Key makes: the same caller, key and index always give the
+// same id, across restarts.
+func deriveID(subject, key string, i int) tongbao.ID {
+	h := sha256.New()
+	h.Write([]byte("tongbao/httpapi/idempotency\x00"))
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(len(subject)))
+	h.Write(b[:])
+	h.Write([]byte(subject))
+	binary.BigEndian.PutUint64(b[:], uint64(len(key)))
+	h.Write(b[:])
+	h.Write([]byte(key))
+	binary.BigEndian.PutUint64(b[:], uint64(i))
+	h.Write(b[:])
+	var id tongbao.ID
+	copy(id[:], h.Sum(nil))
+	return id
+}

@@ -1,0 +1,67 @@
+package httpapi
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tongbao/tongbao/ledger"
+)
+
+// metrics are the server's Prometheus metrics: requests and latencies by
+// route, and the ledger writer's counters read from ledger.Stats at each
+// scrape.
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry, l *ledger.Ledger) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tongbao_http_requests_total", Help: "HTTP requests answered, by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tongbao_http_request_duration_seconds", Help: "Time to answer an HTTP request, by route.",
+			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5},
+		}, []string{"route"}),
+	}
+	st := l.Stats()
+	collectors := []prometheus.Collector{
+		m.requests, m.latency,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tongbao_ledger_batches_total", Help: "Batches the ledger's writer committed."},
+			func() float64 { return float64(st.Batches.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tongbao_ledger_transfers_total", Help: "Transfers the ledger's writer committed; divided by batches, the batch size."},
+			func() float64 { return float64(st.Transfers.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tongbao_ledger_commit_seconds_total", Help: "Time spent committing batches; divided by batches, the commit time."},
+			func() float64 { return float64(st.CommitNanos.Load()) / 1e9 }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tongbao_ledger_batch_size_mean", Help: "Mean transfers per committed batch since the ledger opened."},
+			func() float64 {
+				if b := st.Batches.Load(); b > 0 {
+					return float64(st.Transfers.Load()) / float64(b)
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tongbao_ledger_commit_seconds_mean", Help: "Mean time to commit a batch since the ledger opened."},
+			func() float64 {
+				if b := st.Batches.Load(); b > 0 {
+					return float64(st.CommitNanos.Load()) / 1e9 / float64(b)
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tongbao_ledger_queue_depth", Help: "Requests waiting for the ledger's writer when it last took a batch."},
+			func() float64 { return float64(st.QueueDepthLast.Load()) }),
+	}
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observe(method, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}

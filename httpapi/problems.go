@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/httpapi/wire"
+	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+// This file is the one place where errors become HTTP: every failure the
+// API answers has a stable problem type URI, a title and a status. Clients
+// branch on the type; the title and detail are for people.
+
+// ProblemBase prefixes every problem type URI.
+const ProblemBase = "https://tongbao.dev/problems/"
+
+// ProblemType is a kind of failure the API answers.
+type ProblemType struct {
+	Name   string // the last segment of the type URI
+	Title  string
+	Status int
+}
+
+// URI returns the problem type's stable URI.
+func (t ProblemType) URI() string { return ProblemBase + t.Name }
+
+// The problem types. Never rename one: clients match on them.
+var (
+	ProblemMalformedJSON       = ProblemType{"malformed-json", "The body is not the JSON this endpoint takes", http.StatusBadRequest}
+	ProblemInvalidRequest      = ProblemType{"invalid-request", "The request is invalid", http.StatusBadRequest}
+	ProblemInvalidAmount       = ProblemType{"invalid-amount", "The amount is invalid", http.StatusBadRequest}
+	ProblemCurrencyMismatch    = ProblemType{"currency-mismatch", "The currency is not the ledger's", http.StatusBadRequest}
+	ProblemIdempotencyRequired = ProblemType{"idempotency-key-required", "This request moves money and needs an Idempotency-Key header", http.StatusBadRequest}
+	ProblemIdempotencyConflict = ProblemType{"idempotency-key-conflict", "The Idempotency-Key was used with a different request", http.StatusConflict}
+	ProblemUnauthorized        = ProblemType{"unauthorized", "A valid API key or holder token is required", http.StatusUnauthorized}
+	ProblemForbidden           = ProblemType{"forbidden", "The caller's role may not do this", http.StatusForbidden}
+	ProblemNotFound            = ProblemType{"not-found", "No such resource", http.StatusNotFound}
+	ProblemWalletNotFound      = ProblemType{"wallet-not-found", "No such wallet", http.StatusNotFound}
+	ProblemInstitutionNotFound = ProblemType{"institution-not-found", "No such institution", http.StatusNotFound}
+	ProblemMethodNotAllowed    = ProblemType{"method-not-allowed", "The method is not allowed on this resource", http.StatusMethodNotAllowed}
+	ProblemTooLarge            = ProblemType{"request-too-large", "The request is too large", http.StatusRequestEntityTooLarge}
+	ProblemInsufficientFunds   = ProblemType{"insufficient-funds", "Insufficient funds", http.StatusUnprocessableEntity}
+	ProblemBalanceCap          = ProblemType{"balance-cap-exceeded", "The payee's balance cap would be exceeded", http.StatusUnprocessableEntity}
+	ProblemSingleCap           = ProblemType{"single-payment-cap-exceeded", "The single-payment cap would be exceeded", http.StatusUnprocessableEntity}
+	ProblemDailyCap            = ProblemType{"daily-cap-exceeded", "The daily payment cap would be exceeded", http.StatusUnprocessableEntity}
+	ProblemYearlyCap           = ProblemType{"yearly-cap-exceeded", "The yearly payment cap would be exceeded", http.StatusUnprocessableEntity}
+	ProblemNetDebitCap         = ProblemType{"net-debit-cap-exceeded", "The payer operator's net debit cap would be breached", http.StatusUnprocessableEntity}
+	ProblemWalletClosed        = ProblemType{"wallet-closed", "The wallet is closed", http.StatusUnprocessableEntity}
+	ProblemWalletFrozen        = ProblemType{"wallet-frozen", "The wallet is frozen", http.StatusUnprocessableEntity}
+	ProblemDebitsDisabled      = ProblemType{"wallet-may-not-pay", "The paying wallet may not pay in its state", http.StatusUnprocessableEntity}
+	ProblemCreditsDisabled     = ProblemType{"wallet-may-not-receive", "The receiving wallet may not receive in its state", http.StatusUnprocessableEntity}
+	ProblemWalletNotEmpty      = ProblemType{"wallet-not-empty", "The wallet still holds money", http.StatusConflict}
+	ProblemCategoryChange      = ProblemType{"category-change-refused", "The category change is refused", http.StatusUnprocessableEntity}
+	ProblemConflict            = ProblemType{"conflict", "The request conflicts with the present state", http.StatusConflict}
+	ProblemUnprocessable       = ProblemType{"unprocessable", "The rules refuse the request", http.StatusUnprocessableEntity}
+	ProblemUnavailable         = ProblemType{"unavailable", "Try again later", http.StatusServiceUnavailable}
+	ProblemInternal            = ProblemType{"internal", "Internal error", http.StatusInternalServerError}
+)
+
+// sentinelProblems maps the domain's and the engine's sentinels to problem
+// types, most specific first: errors.Is picks the first that matches.
+var sentinelProblems = []struct {
+	err error
+	typ ProblemType
+}{
+	{errIdempotencyRequired, ProblemIdempotencyRequired},
+	{errIdempotencyConflict, ProblemIdempotencyConflict},
+	{errUnauthorized, ProblemUnauthorized},
+	{errForbidden, ProblemForbidden},
+	{errTooLarge, ProblemTooLarge},
+	{wire.ErrAmountSyntax, ProblemInvalidAmount},
+	{twotier.ErrAmountInvalid, ProblemInvalidAmount},
+	{ledger.ErrAmountInvalid, ProblemInvalidAmount},
+	{tongbao.ErrOverflow, ProblemInvalidAmount},
+	{ledger.ErrOverflow, ProblemInvalidAmount},
+	{twotier.ErrCurrencyMismatch, ProblemCurrencyMismatch},
+	{ledger.ErrCurrencyMismatch, ProblemCurrencyMismatch},
+	{twotier.ErrIDConflict, ProblemIdempotencyConflict},
+	{ledger.ErrIDConflict, ProblemIdempotencyConflict},
+	{twotier.ErrNetDebitCap, ProblemNetDebitCap},
+	{twotier.ErrWalletNotFound, ProblemWalletNotFound},
+	{ledger.ErrDebitAccountNotFound, ProblemWalletNotFound},
+	{ledger.ErrCreditAccountNotFound, ProblemWalletNotFound},
+	{twotier.ErrInstitutionNotFound, ProblemInstitutionNotFound},
+	{twotier.ErrWindowNotFound, ProblemNotFound},
+	{twotier.ErrWalletClosed, ProblemWalletClosed},
+	{ledger.ErrAccountClosed, ProblemWalletClosed},
+	{ledger.ErrAccountFrozen, ProblemWalletFrozen},
+	{ledger.ErrDebitsDisabled, ProblemDebitsDisabled},
+	{ledger.ErrCreditsDisabled, ProblemCreditsDisabled},
+	{ledger.ErrAccountNotEmpty, ProblemWalletNotEmpty},
+	{ledger.ErrInsufficientFunds, ProblemInsufficientFunds},
+	{ledger.ErrBalanceLimit, ProblemBalanceCap},
+	{ledger.ErrDebitLimit, ProblemSingleCap},
+	{ledger.ErrDailyLimit, ProblemDailyCap},
+	{ledger.ErrYearlyLimit, ProblemYearlyCap},
+	{twotier.ErrNotUpgrade, ProblemCategoryChange},
+	{twotier.ErrNotDowngrade, ProblemCategoryChange},
+	{ledger.ErrRequestTooLarge, ProblemTooLarge},
+	{ledger.ErrClosed, ProblemUnavailable},
+}
+
+// codeProblems maps tongbao error codes to the problem type of an error
+// that no sentinel names.
+var codeProblems = map[string]ProblemType{
+	tongbao.EINVALID:       ProblemInvalidRequest,
+	tongbao.ENOTFOUND:      ProblemNotFound,
+	tongbao.ECONFLICT:      ProblemConflict,
+	tongbao.EFORBIDDEN:     ProblemUnprocessable,
+	tongbao.EUNPROCESSABLE: ProblemUnprocessable,
+	tongbao.EUNAVAILABLE:   ProblemUnavailable,
+	tongbao.EINTERNAL:      ProblemInternal,
+}
+
+// Errors of the HTTP layer itself, mapped above.
+var (
+	errIdempotencyRequired = tongbao.Errorf(tongbao.EINVALID, "the Idempotency-Key header is missing")
+	errIdempotencyConflict = tongbao.Errorf(tongbao.ECONFLICT, "the Idempotency-Key was used with a different request")
+	errUnauthorized        = tongbao.Errorf(tongbao.EFORBIDDEN, "no valid API key or holder token")
+	errForbidden           = tongbao.Errorf(tongbao.EFORBIDDEN, "outside the caller's part")
+	errTooLarge            = tongbao.Errorf(tongbao.EINVALID, "the body is too large")
+)
+
+// malformed marks a body that did not decode.
+type malformed struct{ err error }
+
+func (m *malformed) Error() string { return m.err.Error() }
+func (m *malformed) Unwrap() error { return m.err }
+
+// problemOf returns the problem type of err and whether it is internal
+// (its detail must not reach the client).
+func problemOf(err error) (ProblemType, bool) {
+	for _, sp := range sentinelProblems {
+		if errors.Is(err, sp.err) {
+			return sp.typ, false
+		}
+	}
+	var m *malformed
+	if errors.As(err, &m) {
+		return ProblemMalformedJSON, false
+	}
+	code := tongbao.ErrorCode(err)
+	t, ok := codeProblems[code]
+	if !ok {
+		t = ProblemInternal
+	}
+	return t, t == ProblemInternal
+}
+
+// Problem returns the problem detail the API answers for err.
+func Problem(err error) *wire.Problem {
+	t, internal := problemOf(err)
+	p := &wire.Problem{Type: t.URI(), Title: t.Title, Status: t.Status}
+	if !internal {
+		p.Detail = tongbao.ErrorMessage(err)
+		var m *malformed
+		if errors.As(err, &m) && tongbao.ErrorCode(m.err) == tongbao.EINTERNAL {
+			p.Detail = m.err.Error() // a JSON syntax error: safe and useful
+		}
+	}
+	return p
+}
+
+// writeProblem writes a problem+json answer.
+func writeProblem(w http.ResponseWriter, p *wire.Problem) {
+	b, _ := json.Marshal(p)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	w.Write(append(b, '\n'))
+}

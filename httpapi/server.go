@@ -1,0 +1,417 @@
+// Package httpapi is tongbao's HTTP API over the two-tier domain: thin
+// handlers that parse, authorise, call twotier and render JSON. Errors are
+// RFC 9457 problem details with a stable type (problems.go is the one place
+// that maps errors to them); every request that moves money needs an
+// Idempotency-Key; lists page with opaque cursors; callers authenticate
+// with API keys and holder tokens whose roles each reach only their part.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/httpapi/wire"
+	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+// Limits of a request.
+const (
+	// BodyMax is the largest request body, in bytes: room for a full
+	// batch of payments.
+	BodyMax = 4 << 20
+	// PageMax is the most items one page of a list holds; PageDefault is
+	// what a list returns without ?limit.
+	PageMax     = 1000
+	PageDefault = 100
+	// RequestIDMax is the longest X-Request-Id taken from a client.
+	RequestIDMax = 64
+)
+
+// Config configures a Server. Service, Ledger and Keys are required.
+type Config struct {
+	Service *twotier.Service
+	Ledger  *ledger.Ledger
+	Keys    *Keys
+	// Logger gets one line per request, each with its request id;
+	// slog.Default() when nil.
+	Logger *slog.Logger
+	// Registry gets the server's metrics; a new one when nil.
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	svc     *twotier.Service
+	ledger  *ledger.Ledger
+	keys    *Keys
+	log     *slog.Logger
+	mux     *http.ServeMux
+	idem    *idempotency
+	metrics *metrics
+	routes  []route
+	closing atomic.Bool
+}
+
+// New returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Service == nil || cfg.Ledger == nil || cfg.Keys == nil {
+		return nil, errors.New("httpapi: service, ledger and keys are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{svc: cfg.Service, ledger: cfg.Ledger, keys: cfg.Keys, log: cfg.Logger, mux: http.NewServeMux(), idem: newIdempotency()}
+	m, err := newMetrics(cfg.Registry, cfg.Ledger)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.routes = s.routeTable()
+	for i := range s.routes {
+		rt := &s.routes[i]
+		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	ops := []route{
+		{method: "GET", pattern: "/healthz", summary: "Liveness: the process answers", response: "Health", public: true, raw: s.healthz},
+		{method: "GET", pattern: "/readyz", summary: "Readiness: the ledger is open and the central bank exists", response: "Health", public: true, raw: s.readyz},
+		{method: "GET", pattern: "/metrics", summary: "Prometheus metrics", public: true, raw: promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP},
+		{method: "GET", pattern: "/openapi.json", summary: "This API's OpenAPI 3.1 document", public: true, raw: s.openapi},
+	}
+	for i := range ops {
+		rt := &ops[i]
+		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	s.routes = append(s.routes, ops...)
+	s.mux.Handle("/", s.wrap(&route{pattern: "/", public: true, raw: s.notFound}))
+	return s, nil
+}
+
+// SetClosing makes /readyz answer 503, so a load balancer drains the
+// server before it shuts down.
+func (s *Server) SetClosing() { s.closing.Store(true) }
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// route is one endpoint: what it is (for the OpenAPI document and the
+// authorisation matrix) and its handler.
+type route struct {
+	method, pattern string
+	summary         string
+	roles           []string // who may call it at all; scope is checked by the handler
+	money           bool     // moves money: needs an Idempotency-Key
+	request         string   // schema name of the body, "" for none
+	response        string   // schema name of the answer
+	status          int      // of a success; 200 when zero
+	query           []string // query parameters
+	public          bool     // no key needed
+	handle          func(*call) (any, error)
+	raw             http.HandlerFunc
+}
+
+// call is one request as a handler sees it.
+type call struct {
+	r         *http.Request
+	ctx       context.Context
+	p         Principal
+	body      []byte
+	key       string // Idempotency-Key
+	status    int
+	requestID string
+}
+
+// id returns the i-th transfer id of this request, derived from the caller
+// and the Idempotency-Key.
+func (c *call) id(i int) tongbao.ID { return deriveID(c.p.subject(), c.key, i) }
+
+// decode reads the body into v strictly.
+func (c *call) decode(v any) error {
+	if len(c.body) == 0 {
+		return &malformed{tongbao.Errorf(tongbao.EINVALID, "the body is empty")}
+	}
+	if err := wire.Decode(c.body, v); err != nil {
+		if errors.Is(err, wire.ErrAmountSyntax) {
+			return err
+		}
+		return &malformed{err}
+	}
+	return nil
+}
+
+// pathID reads an id from the path.
+func (c *call) pathID(name string) (tongbao.ID, error) {
+	return tongbao.ParseID(c.r.PathValue(name))
+}
+
+type ctxKey struct{}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestID returns the client's X-Request-Id if it is short and plain,
+// else a new one.
+func requestID(r *http.Request) string {
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > RequestIDMax {
+		return newRequestID()
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return newRequestID()
+		}
+	}
+	return id
+}
+
+// Logger returns the request's logger (with its request id) from a
+// handler's context.
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(ctxKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// wrap is every request's path: request id, logger, metrics, auth, role,
+// idempotency, body, handler, rendering.
+func (s *Server) wrap(rt *route) http.Handler {
+	label := rt.pattern
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := requestID(r)
+		log := s.log.With("request_id", rid)
+		ctx := context.WithValue(r.Context(), ctxKey{}, log)
+		r = r.WithContext(ctx)
+		w.Header().Set("X-Request-Id", rid)
+		sw := &statusWriter{ResponseWriter: w}
+		var p Principal
+		if rt.raw != nil {
+			rt.raw(sw, r)
+		} else {
+			p = s.serve(sw, r, rt, rid)
+		}
+		elapsed := time.Since(start)
+		s.metrics.observe(r.Method, label, sw.status, elapsed)
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		if log.Enabled(ctx, level) {
+			log.LogAttrs(ctx, level, "request", slog.String("method", r.Method), slog.String("route", label), slog.String("path", r.URL.Path),
+				slog.Int("status", sw.status), slog.Duration("duration", elapsed), slog.String("role", p.Role), slog.String("key_id", p.KeyID))
+		}
+	})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid string) Principal {
+	fail := func(err error) {
+		p := Problem(err)
+		p.Instance, p.RequestID = r.URL.Path, rid
+		if t, internal := problemOf(err); internal || t == ProblemUnavailable {
+			Logger(r.Context()).Error("request failed", "err", err)
+		}
+		writeProblem(w, p)
+	}
+	p, ok := s.keys.Lookup(bearer(r.Header.Get("Authorization")))
+	if !ok {
+		fail(errUnauthorized)
+		return Principal{}
+	}
+	if !slices.Contains(rt.roles, p.Role) {
+		fail(errForbidden)
+		return p
+	}
+	c := &call{r: r, ctx: r.Context(), p: p, status: rt.status, requestID: rid}
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	if r.Method == http.MethodPost {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, BodyMax))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				fail(errTooLarge)
+			} else {
+				fail(&malformed{err})
+			}
+			return p
+		}
+		c.body = body
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if rt.money && key == "" {
+		fail(errIdempotencyRequired)
+		return p
+	}
+	if len(key) > IdempotencyKeyMax {
+		fail(tongbao.Errorf(tongbao.EINVALID, "the Idempotency-Key is longer than %d bytes", IdempotencyKeyMax))
+		return p
+	}
+	c.key = key
+	if key == "" || r.Method != http.MethodPost {
+		v, err := rt.handle(c)
+		if err != nil {
+			fail(err)
+			return p
+		}
+		writeJSON(w, c.status, v)
+		return p
+	}
+	// A POST with a key: the first answer is kept and replayed.
+	h := sha256.New()
+	h.Write([]byte(r.Method + " " + r.URL.Path + "\x00"))
+	h.Write(c.body)
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	cacheKey := p.subject() + "\x00" + key
+	a, first := s.idem.begin(cacheKey, sum)
+	if !first {
+		select {
+		case <-a.done:
+		case <-r.Context().Done():
+			fail(tongbao.Errorf(tongbao.EUNAVAILABLE, "the first request under this key is still running"))
+			return p
+		}
+		if a.hash != sum {
+			fail(errIdempotencyConflict)
+			return p
+		}
+		w.Header().Set("Content-Type", a.ctype)
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.WriteHeader(a.status)
+		w.Write(a.body)
+		return p
+	}
+	v, err := rt.handle(c)
+	if err != nil {
+		pr := Problem(err)
+		pr.Instance = r.URL.Path
+		t, internal := problemOf(err)
+		if internal || t == ProblemUnavailable {
+			s.idem.forget(cacheKey)
+			close(a.done)
+			fail(err)
+			return p
+		}
+		b, _ := json.Marshal(pr)
+		a.status, a.body, a.ctype = pr.Status, append(b, '\n'), "application/problem+json"
+	} else {
+		b, merr := json.Marshal(v)
+		if merr != nil {
+			s.idem.forget(cacheKey)
+			close(a.done)
+			fail(merr)
+			return p
+		}
+		a.status, a.body, a.ctype = c.status, append(b, '\n'), "application/json"
+	}
+	close(a.done)
+	w.Header().Set("Content-Type", a.ctype)
+	w.WriteHeader(a.status)
+	w.Write(a.body)
+	return p
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeProblem(w, Problem(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	// The mux sends a known path with another method here too.
+	for _, rt := range s.routes {
+		if rt.method != r.Method && matchPattern(rt.pattern, r.URL.Path) {
+			p := &wire.Problem{Type: ProblemMethodNotAllowed.URI(), Title: ProblemMethodNotAllowed.Title, Status: ProblemMethodNotAllowed.Status, Instance: r.URL.Path}
+			writeProblem(w, p)
+			return
+		}
+	}
+	p := &wire.Problem{Type: ProblemNotFound.URI(), Title: ProblemNotFound.Title, Status: ProblemNotFound.Status, Instance: r.URL.Path}
+	writeProblem(w, p)
+}
+
+// matchPattern reports whether a path matches a route pattern with
+// {name} segments.
+func matchPattern(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if strings.HasPrefix(ps[i], "{") {
+			if xs[i] == "" {
+				return false
+			}
+			continue
+		}
+		if ps[i] != xs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, wire.Health{Status: "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.closing.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: "closing"})
+		return
+	}
+	if _, err := s.svc.CentralBank(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: "no central bank"})
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.Health{Status: "ready"})
+}
