@@ -8,7 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"sync"
@@ -20,7 +20,6 @@ import (
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/ledger"
-	"github.com/tongbao/tongbao/sqlite"
 )
 
 // Defaults and limits of `tongbao bench ledger`. The limits keep a typo
@@ -78,6 +77,11 @@ type benchLedgerOptions struct {
 	request   int
 	hot       float64
 	json      bool
+	// memoryLimitMiB is the Go runtime's soft memory limit (GOMEMLIMIT):
+	// the engine keeps every account in memory twice (the writer's and the
+	// committed copy), and without a limit the collector lets the heap
+	// grow to twice what is live before it runs.
+	memoryLimitMiB int
 }
 
 func (m *Main) benchLedgerCommand() *cobra.Command {
@@ -110,7 +114,7 @@ phase; peak_rss_mb is the process's peak resident memory in MiB.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "dir", "", "folder in which the temporary data folder is made (default: the system's temporary folder)")
-	f.StringVar(&o.db, "db", "sqlite", "storage engine: only sqlite for now")
+	f.StringVar(&o.db, "db", "sqlite", benchDBUsage)
 	f.IntVar(&o.accounts, "accounts", benchAccountsDefault, "wallets to create (besides the one issuer account)")
 	f.IntVar(&o.transfers, "transfers", benchTransfersDefault, "transfers to submit in the timed phase")
 	f.IntVar(&o.clients, "clients", benchClientsDefault, "concurrent clients, each with one request in flight")
@@ -118,13 +122,14 @@ phase; peak_rss_mb is the process's peak resident memory in MiB.`,
 	f.IntVar(&o.request, "request", benchRequestDefault, "transfers per client request, at most --batch-max")
 	f.Float64Var(&o.hot, "hot", benchHotDefault, "share of transfers, 0 to 1, that have the hot (issuer) account on one side")
 	f.BoolVar(&o.json, "json", false, "print the figures as one JSON object on stdout")
+	f.IntVar(&o.memoryLimitMiB, "memory-limit", 768, "soft memory limit of the Go runtime in MiB, as GOMEMLIMIT (0: none)")
 	return cmd
 }
 
 // check validates the flags and fills in the request size.
 func (o *benchLedgerOptions) check() error {
-	if o.db != "sqlite" {
-		return fmt.Errorf("--db %q is not supported yet: the only storage engine is sqlite", o.db)
+	if err := checkBenchDB(o.db); err != nil {
+		return err
 	}
 	switch {
 	case o.accounts < 2 || o.accounts > benchAccountsMax:
@@ -178,6 +183,9 @@ type benchClient struct {
 }
 
 func runBenchLedger(ctx context.Context, o *benchLedgerOptions, stdout, stderr io.Writer) (err error) {
+	if o.memoryLimitMiB > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(o.memoryLimitMiB) << 20))
+	}
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -190,12 +198,16 @@ func runBenchLedger(ctx context.Context, o *benchLedgerOptions, stdout, stderr i
 			err = fmt.Errorf("bench ledger: remove data folder: %w", rerr)
 		}
 	}()
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "ledger.db"))
+	store, where, drop, err := openBenchStore(ctx, o.db, dir)
 	if err != nil {
 		return fmt.Errorf("bench ledger: %w", err)
 	}
 	defer func() {
-		if cerr := store.Close(); cerr != nil && err == nil {
+		cerr := store.Close()
+		if derr := drop(); cerr == nil {
+			cerr = derr
+		}
+		if cerr != nil && err == nil {
 			err = fmt.Errorf("bench ledger: %w", cerr)
 		}
 	}()
@@ -210,7 +222,7 @@ func runBenchLedger(ctx context.Context, o *benchLedgerOptions, stdout, stderr i
 	}()
 
 	b := &benchLedger{o: o, ledger: l, issuer: tongbao.IDFromUint64(benchIssuerNumber)}
-	fmt.Fprintf(stderr, "bench ledger: creating and funding %d wallets in %s\n", o.accounts, dir)
+	fmt.Fprintf(stderr, "bench ledger: creating and funding %d wallets in %s\n", o.accounts, where)
 	if err := b.setup(ctx); err != nil {
 		return fmt.Errorf("bench ledger: setup: %w", err)
 	}
@@ -480,7 +492,7 @@ func round(x float64, decimals int) float64 {
 func printBenchLedger(w io.Writer, o *benchLedgerOptions, res benchLedgerResult, requests int, failures map[string]int64) {
 	fmt.Fprintf(w, "bench ledger: %d transfers between %d wallets in %.3f s\n", res.Transfers, o.accounts, res.Seconds)
 	fmt.Fprintf(w, "  setup        %s, %d clients, %d transfers per request, batch max %d, %.0f%% hot\n",
-		o.db, o.clients, o.request, o.batchMax, o.hot*100)
+		benchEngine(o.db), o.clients, o.request, o.batchMax, o.hot*100)
 	fmt.Fprintf(w, "  throughput   %.0f transfers/s\n", res.TransfersPerSec)
 	fmt.Fprintf(w, "  latency      p50 %.3f ms, p99 %.3f ms per request (%d requests)\n", res.LatencyP50Ms, res.LatencyP99Ms, requests)
 	fmt.Fprintf(w, "  mean batch   %.1f transfers per commit\n", res.MeanBatch)

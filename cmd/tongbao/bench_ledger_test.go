@@ -131,7 +131,7 @@ func TestBenchLedgerRefusesBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--db", "postgres"}, `--db "postgres" is not supported yet`},
+		{[]string{"--db", "postgres"}, `--db "postgres": want sqlite or a postgres:// URL`},
 		{[]string{"--accounts", "1"}, "--accounts 1"},
 		{[]string{"--transfers", "0"}, "--transfers 0"},
 		{[]string{"--clients", "0"}, "--clients 0"},

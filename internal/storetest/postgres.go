@@ -6,13 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"net/url"
 	"os"
-	"strings"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/tongbao/tongbao/postgres"
 )
 
 // PostgresEnv is the environment variable that runs the tests on
@@ -60,49 +56,18 @@ func CreateSchema(ctx context.Context, schema string) (string, error) {
 	if base == "" {
 		return "", errors.New(PostgresEnv + " is not set")
 	}
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", fmt.Errorf("create schema: %w", err)
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize())
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "42P06") {
-		err = nil // created at the same moment by another process
-	}
-	if err != nil {
-		return "", fmt.Errorf("create schema: %w", err)
-	}
-	return WithSearchPath(base, schema)
+	return postgres.CreateSchema(ctx, base, schema)
 }
 
 // DropSchema drops the schema and everything in it.
 func DropSchema(ctx context.Context, schema string) error {
-	conn, err := pgx.Connect(ctx, Postgres())
-	if err != nil {
-		return fmt.Errorf("drop schema: %w", err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
-		return fmt.Errorf("drop schema: %w", err)
-	}
-	return nil
+	return postgres.DropSchema(ctx, Postgres(), schema)
 }
 
-// WithSearchPath returns the connection string dsn (a URL or keyword=value
-// pairs) with its search_path set to schema.
+// WithSearchPath returns the connection string dsn with its search_path
+// set to schema.
 func WithSearchPath(dsn, schema string) (string, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", PostgresEnv, err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String(), nil
-	}
-	return dsn + " search_path=" + schema, nil
+	return postgres.WithSearchPath(dsn, schema)
 }
 
 // cleaner is what can run a function when a test ends: a *testing.T, a
