@@ -52,3 +52,21 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/v1/supply", summary: "The supply check: issued − redeemed against every operator's liabilities", roles: cbOnly, response: "Supply", handle: s.supply},
 	}
 }
+
+// RouteInfo describes one endpoint of the API.
+type RouteInfo struct {
+	Method, Pattern string
+	// Roles may call it (scope permitting); empty for a public endpoint.
+	Roles []string
+	// Money says it moves money and needs an Idempotency-Key.
+	Money bool
+}
+
+// Routes lists every endpoint the server serves.
+func (s *Server) Routes() []RouteInfo {
+	out := make([]RouteInfo, 0, len(s.routes))
+	for _, rt := range s.routes {
+		out = append(out, RouteInfo{Method: rt.method, Pattern: rt.pattern, Roles: rt.roles, Money: rt.money})
+	}
+	return out
+}

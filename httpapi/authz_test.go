@@ -1,0 +1,147 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/client"
+	"github.com/tongbao/tongbao/httpapi"
+	"github.com/tongbao/tongbao/httpapi/wire"
+)
+
+// TestAuthorisationMatrix runs every role against every route: a role the
+// route does not name gets 403; a role it names, on its own operator or
+// wallet, is not refused; on another's, it gets 403; without a key, 401.
+func TestAuthorisationMatrix(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx
+	a, adminA := e.operator("Operator A", 50_000*yuan, 1_000_000*yuan)
+	b, adminB := e.operator("Operator B", 50_000*yuan, 1_000_000*yuan)
+	w, holder := e.wallet(adminA, a, wire.OpenWallet{Category: 2, HolderName: "李四", Phone: "13800000002"})
+	shop, err := adminA.OpenWallet(ctx, client.NewKey(), a, wire.OpenWallet{Category: 2, HolderName: "Shop", Merchant: true, MerchantCategory: "5812", Region: "310000"})
+	must(t, err)
+	mk, err := adminA.CreateKey(ctx, wire.CreateKey{Role: wire.RoleMerchant, Wallet: &shop.ID})
+	must(t, err)
+	merchant := adminA.WithKey(mk.Secret)
+	v, _ := e.wallet(adminB, b, wire.OpenWallet{Category: 2, HolderName: "赵六", Phone: "13900000002"})
+	for _, id := range []tongbao.ID{w.ID, shop.ID} {
+		_, err := adminA.TopUp(ctx, client.NewKey(), id, 1_000*yuan)
+		must(t, err)
+	}
+	_, err = adminB.TopUp(ctx, client.NewKey(), v.ID, 1_000*yuan)
+	must(t, err)
+
+	type who struct {
+		role   string
+		cl     *client.Client
+		op     tongbao.ID // its own operator
+		wallet tongbao.ID // its own wallet (for the wallet routes)
+	}
+	roles := []who{
+		{httpapi.RoleCentralBank, e.cb, a, w.ID},
+		{httpapi.RoleOperatorAdmin, adminA, a, w.ID},
+		{httpapi.RoleHolder, holder, a, w.ID},
+		{httpapi.RoleMerchant, merchant, a, shop.ID},
+	}
+	// body returns a plausible body for a route, naming the caller's own
+	// wallet, so that only authorisation can refuse it.
+	body := func(pattern string, own tongbao.ID) string {
+		switch pattern {
+		case "/v1/keys":
+			if own == a {
+				return fmt.Sprintf(`{"role":"operator_admin","operator":%q}`, a)
+			}
+			return fmt.Sprintf(`{"role":"holder","wallet":%q}`, own)
+		case "/v1/operators":
+			return `{"name":"Operator X","net_debit_cap":"1000.00"}`
+		case "/v1/operators/{operator}/caps":
+			return `{"effective_from":"2020-01-01T00:00:00Z","caps":{"2":{"balance_max":"500000","debit_max":"50000","daily_debit_max":"100000","yearly_debit_max":"0"},"3":{"balance_max":"20000","debit_max":"5000","daily_debit_max":"10000","yearly_debit_max":"0"},"4":{"balance_max":"10000","debit_max":"2000","daily_debit_max":"5000","yearly_debit_max":"0"}}}`
+		case "/v1/operators/{operator}/wallets":
+			return `{"category":3,"holder_name":"周九"}`
+		case "/v1/wallets/{wallet}/state":
+			return `{"state":"active"}`
+		case "/v1/wallets/{wallet}/freeze":
+			return `{}`
+		case "/v1/wallets/{wallet}/category":
+			return `{"category":2}`
+		case "/v1/payments":
+			return fmt.Sprintf(`{"from":%q,"to":%q,"amount":"0.01"}`, own, v.ID)
+		case "/v1/payments/batch":
+			return fmt.Sprintf(`{"payments":[{"from":%q,"to":%q,"amount":"0.01"}]}`, own, v.ID)
+		case "/v1/settlement-windows/close":
+			return `{}`
+		}
+		return `{"amount":"0.01"}`
+	}
+	path := func(pattern string, op, wallet tongbao.ID) string {
+		p := strings.ReplaceAll(pattern, "{operator}", op.String())
+		p = strings.ReplaceAll(p, "{wallet}", wallet.String())
+		if pattern == "/v1/resolve" {
+			p += "?alias=13900000002"
+		}
+		return p
+	}
+	status := func(err error) int {
+		if err == nil {
+			return 200
+		}
+		if p, ok := err.(*wire.Problem); ok {
+			return p.Status
+		}
+		t.Fatalf("not a problem: %v", err)
+		return 0
+	}
+	for _, rt := range e.srv.Routes() {
+		if len(rt.Roles) == 0 {
+			continue // public
+		}
+		for _, r := range roles {
+			t.Run(rt.Method+" "+rt.Pattern+" as "+r.role, func(t *testing.T) {
+				var in any
+				if rt.Method == "POST" {
+					own := r.wallet
+					if r.role == httpapi.RoleCentralBank {
+						own = a
+					}
+					in = []byte(body(rt.Pattern, own))
+				}
+				err := r.cl.Do(ctx, rt.Method, path(rt.Pattern, r.op, r.wallet), client.NewKey(), in, nil)
+				allowed := slices.Contains(rt.Roles, r.role)
+				switch got := status(err); {
+				case !allowed && got != 403:
+					t.Fatalf("got %d (%v); want 403", got, err)
+				case allowed && (got == 401 || got == 403):
+					t.Fatalf("got %d (%v); want it allowed", got, err)
+				}
+				// Another's operator or wallet is outside the caller's part.
+				if allowed && r.role != httpapi.RoleCentralBank && (strings.Contains(rt.Pattern, "{operator}") || strings.Contains(rt.Pattern, "{wallet}") || strings.HasPrefix(rt.Pattern, "/v1/payments")) {
+					if rt.Pattern == "/v1/keys" {
+						return
+					}
+					var in any
+					if rt.Method == "POST" {
+						in = []byte(body(rt.Pattern, v.ID))
+					}
+					var batch wire.PayBatchResults
+					err := r.cl.Do(ctx, rt.Method, path(rt.Pattern, b, v.ID), client.NewKey(), in, &batch)
+					if err == nil && len(batch.Results) == 1 && batch.Results[0].Problem != nil {
+						err = batch.Results[0].Problem // each payment of a batch is authorised on its own
+					}
+					if got := status(err); got != 403 {
+						t.Fatalf("on another's: got %d (%v); want 403", got, err)
+					}
+				}
+			})
+		}
+		t.Run(rt.Method+" "+rt.Pattern+" without a key", func(t *testing.T) {
+			err := e.cb.WithKey("").Do(ctx, rt.Method, path(rt.Pattern, a, w.ID), client.NewKey(), nil, nil)
+			if got := status(err); got != 401 {
+				t.Fatalf("got %d (%v); want 401", got, err)
+			}
+		})
+	}
+	e.supplyOK("the matrix")
+}
