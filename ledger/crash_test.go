@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,7 +15,6 @@ import (
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/ledger"
-	"github.com/tongbao/tongbao/sqlite"
 )
 
 const (
@@ -95,7 +93,7 @@ func TestCrashRecovery(t *testing.T) {
 func verifyAfterCrash(t *testing.T, dir string, acked map[tongbao.ID]bool, run int) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "ledger.db"))
+	st, err := openStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +168,7 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("run by TestCrashRecovery")
 	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "ledger.db"))
+	st, err := openStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/internal/storetest"
+	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/sqlite"
 )
 
@@ -34,7 +37,7 @@ type harness struct {
 	t     failer
 	dir   string
 	clock *tongbao.ManualClock
-	store *sqlite.Store
+	store ledger.Store
 	l     *ledger.Ledger
 	cfg   ledger.Config
 }
@@ -56,7 +59,7 @@ func newHarnessIn(t failer, dir string) *harness {
 
 func (h *harness) open() {
 	h.t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(h.dir, "ledger.db"))
+	st, err := openStore(h.t, h.dir)
 	if err != nil {
 		h.t.Fatalf("open store: %v", err)
 	}
@@ -68,6 +71,35 @@ func (h *harness) open() {
 	}
 	h.store, h.l = st, l
 }
+
+// openStore opens the store the tests run on, kept in dir: a SQLite file
+// in it, or, when TONGBAO_TEST_POSTGRES names a database, a schema of the
+// folder's own in that database, the same from any process (the crash
+// test's child finds its parent's). The first time a process opens a
+// folder's schema it is dropped when t ends, if t can say when.
+func openStore(t failer, dir string) (ledger.Store, error) {
+	if storetest.Postgres() == "" {
+		return sqlite.Open(context.Background(), filepath.Join(dir, "ledger.db"))
+	}
+	schema := storetest.SchemaFor(dir)
+	dsn, err := storetest.CreateSchema(context.Background(), schema)
+	if err != nil {
+		return nil, err
+	}
+	if _, seen := schemasOpened.LoadOrStore(schema, true); !seen {
+		if c, ok := t.(interface{ Cleanup(func()) }); ok {
+			c.Cleanup(func() {
+				if err := storetest.DropSchema(context.Background(), schema); err != nil {
+					t.Errorf("%v", err)
+				}
+			})
+		}
+	}
+	return postgres.Open(context.Background(), dsn)
+}
+
+// schemasOpened are the schemas openStore has opened in this process.
+var schemasOpened sync.Map
 
 func (h *harness) close() {
 	if h.l == nil {

@@ -88,28 +88,28 @@ type Ledger struct {
 // committed holds every account as of the last commit: what queries read.
 // The committer updates it after each commit and before answering, so a
 // caller sees its own transfers, and nobody sees a batch that may fail.
+// Its slots are the writer's: account i here is account i of the state, and
+// index is the state's own map, which the writer only changes under mu.
 type committed struct {
 	mu       sync.RWMutex
 	index    map[tongbao.ID]int32
 	accounts []AccountRecord
 }
 
-func (c *committed) load(accounts []AccountRecord) {
-	c.index = make(map[tongbao.ID]int32, len(accounts))
-	c.accounts = append([]AccountRecord(nil), accounts...)
-	for i := range c.accounts {
-		c.index[c.accounts[i].ID] = int32(i)
-	}
+func (c *committed) load(s *state) {
+	c.index = s.index
+	s.indexMu = &c.mu
+	c.accounts = append([]AccountRecord(nil), s.accounts...)
 }
 
 func (c *committed) publish(pb *pendingBatch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, a := range pb.batch.Accounts {
-		if _, ok := c.index[a.ID]; !ok {
-			c.index[a.ID] = int32(len(c.accounts))
-			c.accounts = append(c.accounts, a)
+		if c.index[a.ID] != int32(len(c.accounts)) {
+			panic("ledger: accounts committed out of order")
 		}
+		c.accounts = append(c.accounts, a)
 	}
 	for _, a := range pb.touched {
 		c.accounts[c.index[a.ID]] = a
@@ -120,7 +120,7 @@ func (c *committed) get(id tongbao.ID) (AccountRecord, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	i, ok := c.index[id]
-	if !ok {
+	if !ok || int(i) >= len(c.accounts) { // created, not yet committed
 		return AccountRecord{}, false
 	}
 	return c.accounts[i], true
@@ -195,7 +195,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	if err := l.state.load(ctx); err != nil {
 		return nil, fmt.Errorf("ledger: load: %w", err)
 	}
-	l.committed.load(l.state.accounts)
+	l.committed.load(l.state)
 	go l.write()
 	go l.commitLoop()
 	return l, nil

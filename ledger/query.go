@@ -34,7 +34,7 @@ func (l *Ledger) Accounts(ctx context.Context, ids []tongbao.ID) ([]AccountRecor
 	defer l.committed.mu.RUnlock()
 	for k, id := range ids {
 		i, ok := l.committed.index[id]
-		if !ok {
+		if !ok || int(i) >= len(l.committed.accounts) {
 			return nil, ErrAccountNotFound
 		}
 		out[k] = l.committed.accounts[i]

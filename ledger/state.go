@@ -3,6 +3,7 @@ package ledger
 import (
 	"container/heap"
 	"context"
+	"sync"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -18,6 +19,8 @@ type state struct {
 
 	accounts []AccountRecord
 	index    map[tongbao.ID]int32
+	// indexMu guards the writer's changes to index, which queries read.
+	indexMu *sync.RWMutex
 	// touched[i] is the number of the batch that last changed account i;
 	// touchedList lists those accounts once each.
 	touched     []uint64
@@ -221,7 +224,9 @@ func (s *state) createAccount(a Account, now time.Time) error {
 	}
 	a.Timestamp = s.nextTimestamp(now)
 	rec := AccountRecord{Account: a, Checkpoint: a.Timestamp}
+	s.indexMu.Lock()
 	s.index[a.ID] = int32(len(s.accounts))
+	s.indexMu.Unlock()
 	s.accounts = append(s.accounts, rec)
 	s.touched = append(s.touched, 0)
 	s.dirty = append(s.dirty, 0)

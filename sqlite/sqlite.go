@@ -34,8 +34,11 @@ const (
 	// another connection (a checkpoint, another process) before failing.
 	BusyTimeoutMs = 10_000
 	// WriteCacheKiB is the page cache of the write connection, which keeps
-	// the accounts and the indexes a batch changes in memory across batches.
-	WriteCacheKiB = 256 << 10
+	// the pages commits change in memory across batches. Commits append
+	// (transfers, the id index) and rewrite balance rows lazily, so the hot
+	// pages are few; pages beyond it are read back from the operating
+	// system's cache, which does not count against the process.
+	WriteCacheKiB = 64 << 10
 	// ReadCacheKiB is the page cache of each read connection.
 	ReadCacheKiB = 16 << 10
 	// PageSizeBytes is the page size of a new database. Each page a commit
