@@ -2,474 +2,457 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
-	"text/tabwriter"
+	"sync"
 
 	"github.com/spf13/cobra"
 
 	tongbao "github.com/tongbao/tongbao"
-	"github.com/tongbao/tongbao/ledger"
-	"github.com/tongbao/tongbao/sqlite"
+	"github.com/tongbao/tongbao/client"
+	"github.com/tongbao/tongbao/httpapi/wire"
 )
 
 // The demo's economy and its data folder.
 const (
-	demoDataDefault  = "tongbao-data"
-	demoDatabaseFile = "ledger.db"
+	demoDataDefault = "tongbao-data"
+	// demoKeysFile keeps the demo's keys in the clear, so that a second
+	// start can print the same curl lines: a demo convenience that a real
+	// node never has (serve keeps only hashes).
+	demoKeysFile = "demo-keys.json"
 
-	demoWallets = 300
-	// demoPaymentsFirst and demoPaymentsAgain are the payments between
-	// wallets made on the first start and on every later one.
-	demoPaymentsFirst = 1000
-	demoPaymentsAgain = 50
-	// demoRequestMax is the most payments sent in one request.
-	demoRequestMax = 250
-	// demoWalletsShown is how many wallets the balance table lists.
-	demoWalletsShown = 5
+	// demoWalletsPerCategory are the personal wallets each operator opens
+	// in categories 1 to 4; demoMerchants the merchant wallets.
+	demoMerchants = 20
+	// demoPaymentsFirst and demoPaymentsAgain are the payments made on
+	// the first start and on every later one; demoBatch is how many go in
+	// one batch request.
+	demoPaymentsFirst = 2000
+	demoPaymentsAgain = 200
+	demoBatch         = 100
+	// demoWorkers open and load wallets concurrently.
+	demoWorkers = 8
 
-	// demoTopUpMinYuan and demoTopUpMaxYuan bound what a wallet is loaded
-	// with from its operator, in whole yuan.
 	demoTopUpMinYuan = 500
 	demoTopUpMaxYuan = 3000
-	// demoPaymentMin and demoPaymentMax bound a payment between wallets.
-	demoPaymentMin = tongbao.Amount(1_00)
-	demoPaymentMax = tongbao.Amount(200_00)
-
-	// demoHoldTimeoutSeconds is how long the demo's holds would wait
-	// before the ledger voids them by itself.
-	demoHoldTimeoutSeconds = 3600
+	demoPaymentMin   = tongbao.Amount(1_00)
+	demoPaymentMax   = tongbao.Amount(200_00)
 )
 
-// Account numbers (the low 64 bits of the ids): fixed, so that a second
-// start finds the accounts the first one made.
-const (
-	demoIssuerNumber = 1
-	demoVaultNumber  = 101  // operator k's vault is demoVaultNumber+k
-	demoWalletNumber = 1001 // wallet k is demoWalletNumber+k
-)
+var demoWalletsPerCategory = [5]int{1: 30, 2: 60, 3: 60, 4: 60}
 
-// Account codes: what kind of account it is.
-const (
-	demoCodeIssuer uint16 = 1
-	demoCodeVault  uint16 = 2
-	demoCodeWallet uint16 = 3
-)
-
-// Transfer codes: what a transfer was for.
-const (
-	demoCodeIssuance uint16 = 1
-	demoCodeTopUp    uint16 = 2
-	demoCodePayment  uint16 = 3
-	demoCodePurchase uint16 = 4
-)
-
-// demoOperators are the operators the central bank issues to, and how much.
+// demoOperators are the operators the central bank authorises, with their
+// net debit cap and what is issued to them.
 var demoOperators = []struct {
-	name, kind string
-	issuance   tongbao.Amount
+	name     string
+	cap      tongbao.Amount
+	issuance tongbao.Amount
 }{
-	{"operator 1", "a commercial bank", 5_000_000_00},
-	{"operator 2", "a payment institution", 3_000_000_00},
+	{"Bank of Tongbao (a commercial bank)", 1_000_000_00, 5_000_000_00},
+	{"Pay Institution (a payment institution)", 1_000_000_00, 3_000_000_00},
 }
 
-// demoCategories are the wallet categories the demo opens, strongest
-// identity first, with the limits each sets: the weaker the identity, the
-// lower the caps.
-var demoCategories = []struct {
-	category int
-	limits   ledger.Limits
-}{
-	{2, ledger.Limits{BalanceMax: 500_000_00, DebitMax: 50_000_00, DailyDebitMax: 100_000_00}},
-	{3, ledger.Limits{BalanceMax: 20_000_00, DebitMax: 5_000_00, DailyDebitMax: 10_000_00}},
-	{4, ledger.Limits{BalanceMax: 10_000_00, DebitMax: 2_000_00, DailyDebitMax: 5_000_00, YearlyDebitMax: 50_000_00}},
+// demoKeys is what demoKeysFile holds.
+type demoKeys struct {
+	CentralBank string             `json:"central_bank"`
+	Operators   []demoOperatorKeys `json:"operators"`
+}
+
+type demoOperatorKeys struct {
+	ID       tongbao.ID `json:"id"`
+	Name     string     `json:"name"`
+	Admin    string     `json:"admin"`
+	Holder   string     `json:"holder"`
+	Wallet   tongbao.ID `json:"wallet"`
+	Phone    string     `json:"phone"`
+	Merchant string     `json:"merchant"`
+	Shop     tongbao.ID `json:"shop"`
+}
+
+type demoOptions struct {
+	data     string
+	addr     string
+	seedOnly bool
 }
 
 func (m *Main) demoCommand() *cobra.Command {
-	var data string
+	o := &demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a small two-tier economy on a local data folder",
-		Long: `demo opens (or creates) a data folder with a SQLite ledger in it. On the
-first start it opens a central bank's issued-currency account, two operator
-vaults and ` + fmt.Sprint(demoWallets) + ` wallets, issues currency to the operators, tops
-the wallets up, makes payments between them and places two holds (one
-posted, one voided). Every later start reuses the data and makes a few more
-payments. Each run ends with a table of balances and a check that no money
-was created or lost.`,
+		Short: "Run the two-tier system with a seeded economy and serve its API",
+		Long: `demo serves the HTTP API on --addr over a SQLite data folder. On the first
+start it creates a central bank and two operators, issues currency to them,
+opens some hundreds of wallets in every KYC category and a few dozen
+merchant wallets, loads them, makes payments within and across the
+operators through the API and closes a settlement window. A later start
+reuses the data and makes a few more payments. It then prints what to try
+next (curl lines with keys) and serves until interrupted; --seed-only
+stops after seeding instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), data, m.Stdout)
+			return runDemo(cmd.Context(), o, m.Stdout, m.Stderr)
 		},
 	}
-	cmd.Flags().StringVar(&data, "data", demoDataDefault, "data folder (created if missing)")
+	cmd.Flags().StringVar(&o.data, "data", demoDataDefault, "data folder (created if missing)")
+	cmd.Flags().StringVar(&o.addr, "addr", serveAddrDefault, "address to serve the API on")
+	cmd.Flags().BoolVar(&o.seedOnly, "seed-only", false, "seed (or add payments) and exit instead of serving")
 	return cmd
 }
 
-// demo is one run of the demo.
+func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n, err := openNode(ctx, o.data, log)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	addr, stop, err := n.listen(o.addr, log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	base := "http://" + addr
+	d := &demo{ctx: ctx, out: stdout, base: base, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	keysPath := filepath.Join(o.data, demoKeysFile)
+	b, err := os.ReadFile(keysPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if n.cbKey == "" {
+			return fmt.Errorf("%s has a central bank but no %s: it was not made by the demo; use tongbao serve on it", o.data, demoKeysFile)
+		}
+		fmt.Fprintf(stdout, "First start: seeding a two-tier economy in %s\n\n", o.data)
+		if err := d.seed(n.cbKey); err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(d.keys, "", "  ")
+		if err := os.WriteFile(keysPath, b, 0o600); err != nil {
+			return err
+		}
+		if err := d.payments(demoPaymentsFirst); err != nil {
+			return err
+		}
+		if err := d.settle(); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		if err := json.Unmarshal(b, &d.keys); err != nil {
+			return fmt.Errorf("%s: %w", keysPath, err)
+		}
+		d.cb = client.New(base, d.keys.CentralBank, nil)
+		if err := d.load(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Found the economy of an earlier run: %d wallets at %d operators\n\n", d.walletCount(), len(d.keys.Operators))
+		if err := d.payments(demoPaymentsAgain); err != nil {
+			return err
+		}
+	}
+	if err := d.report(); err != nil {
+		return err
+	}
+	d.tryNext(o)
+	if o.seedOnly {
+		return nil
+	}
+	fmt.Fprintf(stdout, "\nServing on %s until Ctrl-C.\n", base)
+	<-ctx.Done()
+	return nil
+}
+
+// demo is one run of the demo, speaking to its own server over HTTP.
 type demo struct {
-	ledger *ledger.Ledger
-	out    io.Writer
-	rng    *rand.Rand
+	ctx     context.Context
+	out     io.Writer
+	base    string
+	rng     *rand.Rand
+	keys    demoKeys
+	cb      *client.Client
+	admins  []*client.Client
+	wallets [][]tongbao.ID // per operator, personal and merchant
+	shops   [][]tongbao.ID
 }
 
-func runDemo(ctx context.Context, data string, out io.Writer) (err error) {
-	if err := os.MkdirAll(data, 0o750); err != nil {
-		return fmt.Errorf("demo: data folder: %w", err)
+func (d *demo) walletCount() int {
+	n := 0
+	for _, ws := range d.wallets {
+		n += len(ws)
 	}
-	path := filepath.Join(data, demoDatabaseFile)
-	store, err := sqlite.Open(ctx, path)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	defer func() {
-		if cerr := store.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("demo: %w", cerr)
-		}
-	}()
-	l, err := ledger.Open(ctx, ledger.Config{Store: store})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	defer func() {
-		if cerr := l.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("demo: close: %w", cerr)
-		}
-	}()
+	return n
+}
 
-	d := &demo{ledger: l, out: out}
-	seeded, err := d.seeded(ctx)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	fmt.Fprintf(out, "tongbao demo: ledger in %s\n\n", path)
-	if !seeded {
-		// The first start is the same every time, so its story reads the same.
-		d.rng = rand.New(rand.NewPCG(1, 2))
-		err = d.seed(ctx)
-	} else {
-		d.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-		fmt.Fprintf(out, "Found the economy of an earlier run: %d wallets at %d operators.\n\n", demoWallets, len(demoOperators))
-		err = d.payment(ctx, 0, 1)
-		if err == nil {
-			err = d.payments(ctx, demoPaymentsAgain)
+func (d *demo) seed(cbKey string) error {
+	ctx := d.ctx
+	d.keys.CentralBank = cbKey
+	d.cb = client.New(d.base, cbKey, nil)
+	for i, spec := range demoOperators {
+		op, err := d.cb.CreateOperator(ctx, fmt.Sprintf("demo-operator-%d", i), wire.CreateOperator{Name: spec.name, NetDebitCap: wire.Amount(spec.cap)})
+		if err != nil {
+			return fmt.Errorf("authorise operator: %w", err)
 		}
+		if _, err := d.cb.DepositReserves(ctx, client.NewKey(), op.ID, spec.issuance*2); err != nil {
+			return err
+		}
+		if _, err := d.cb.Issue(ctx, client.NewKey(), op.ID, spec.issuance); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "  authorised %-42s issued %16s CNY\n", spec.name, formatMoney(spec.issuance))
+		k, err := d.cb.CreateKey(ctx, wire.CreateKey{Role: wire.RoleOperatorAdmin, Operator: &op.ID, Name: "demo admin"})
+		if err != nil {
+			return err
+		}
+		admin := d.cb.WithKey(k.Secret)
+		d.admins = append(d.admins, admin)
+		ok := demoOperatorKeys{ID: op.ID, Name: spec.name, Admin: k.Secret}
+		ws, shops, err := d.openWallets(i, admin, op.ID)
+		if err != nil {
+			return err
+		}
+		d.wallets, d.shops = append(d.wallets, ws), append(d.shops, shops)
+		ok.Wallet, ok.Phone = ws[demoWalletsPerCategory[1]], demoPhone(i, demoWalletsPerCategory[1]) // the first category 2 wallet
+		ok.Shop = shops[0]
+		hk, err := admin.CreateKey(ctx, wire.CreateKey{Role: wire.RoleHolder, Wallet: &ok.Wallet, Name: "demo holder"})
+		if err != nil {
+			return err
+		}
+		mk, err := admin.CreateKey(ctx, wire.CreateKey{Role: wire.RoleMerchant, Wallet: &ok.Shop, Name: "demo merchant"})
+		if err != nil {
+			return err
+		}
+		ok.Holder, ok.Merchant = hk.Secret, mk.Secret
+		d.keys.Operators = append(d.keys.Operators, ok)
 	}
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	if err := d.report(ctx); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	d.next(data)
 	return nil
 }
 
-func issuerID() tongbao.ID      { return tongbao.IDFromUint64(demoIssuerNumber) }
-func vaultID(k int) tongbao.ID  { return tongbao.IDFromUint64(demoVaultNumber + uint64(k)) }
-func walletID(k int) tongbao.ID { return tongbao.IDFromUint64(demoWalletNumber + uint64(k)) }
-func walletOperator(k int) int  { return k % len(demoOperators) }
-func walletCategory(k int) int  { return k % len(demoCategories) }
-func walletName(k int) string   { return fmt.Sprintf("wallet %d", demoWalletNumber+k) }
-func vaultName(k int) string    { return demoOperators[k].name + " vault" }
+func demoPhone(op, k int) string { return fmt.Sprintf("13%d%08d", 8+op, k+1) }
 
-// seeded reports whether an earlier run has issued currency. The accounts
-// alone are not enough: a first run stopped between creating them and
-// issuing is seeded again, which CreateAccounts allows because it accepts
-// an account that exists with the same content.
-func (d *demo) seeded(ctx context.Context) (bool, error) {
-	issuer, err := d.ledger.Account(ctx, issuerID())
-	if errors.Is(err, ledger.ErrAccountNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("look up the issuer: %w", err)
-	}
-	return issuer.DebitsPosted > 0, nil
-}
+var demoSurnames = []string{"张", "王", "李", "赵", "陈", "杨", "黄", "周", "吴", "刘"}
 
-// seed opens the accounts and moves the first money: issuance, top-ups,
-// payments and two holds.
-func (d *demo) seed(ctx context.Context) error {
-	out := d.out
-	accounts := []ledger.Account{{ID: issuerID(), Currency: tongbao.CNY, Code: demoCodeIssuer}}
-	for k := range demoOperators {
-		accounts = append(accounts, ledger.Account{
-			ID:       vaultID(k),
-			Currency: tongbao.CNY,
-			Code:     demoCodeVault,
-			Flags:    ledger.FlagDebitsMustNotExceedCredits,
-		})
+// openWallets opens and loads an operator's wallets, concurrently.
+func (d *demo) openWallets(op int, admin *client.Client, opID tongbao.ID) ([]tongbao.ID, []tongbao.ID, error) {
+	type job struct {
+		k    int
+		spec wire.OpenWallet
 	}
-	for k := range demoWallets {
-		accounts = append(accounts, ledger.Account{
-			ID:       walletID(k),
-			Currency: tongbao.CNY,
-			Code:     demoCodeWallet,
-			Flags:    ledger.FlagDebitsMustNotExceedCredits,
-			Limits:   demoCategories[walletCategory(k)].limits,
-		})
-	}
-	errs, err := d.ledger.CreateAccounts(ctx, accounts)
-	if err != nil {
-		return fmt.Errorf("create accounts: %w", err)
-	}
-	for i, err := range errs {
-		if err != nil {
-			return fmt.Errorf("create account %s: %w", accounts[i].ID, err)
-		}
-	}
-	fmt.Fprintf(out, "First start: opened the central bank's issued-currency account, %d operator vaults and %d wallets\n", len(demoOperators), demoWallets)
-	fmt.Fprintf(out, "(categories 2 to 4, each with its balance, payment and daily caps).\n\n")
-
-	// Issuance: the central bank's issued-currency account is debited, the
-	// operators' vaults are credited.
-	var issuance []ledger.Transfer
-	for k, op := range demoOperators {
-		issuance = append(issuance, ledger.Transfer{
-			ID: tongbao.NewID(), DebitAccountID: issuerID(), CreditAccountID: vaultID(k),
-			Amount: op.issuance, Code: demoCodeIssuance,
-		})
-	}
-	if err := d.submitAll(ctx, "issue currency", issuance); err != nil {
-		return err
-	}
-	for _, op := range demoOperators {
-		fmt.Fprintf(out, "  issued      %16s CNY to %s (%s)\n", formatMoney(op.issuance), op.name, op.kind)
-	}
-
-	// Top-ups: each operator loads its wallets from its vault.
-	topUps := make([]ledger.Transfer, 0, demoWallets)
-	var loaded tongbao.Amount
-	for k := range demoWallets {
-		yuan := demoTopUpMinYuan + d.rng.IntN(demoTopUpMaxYuan-demoTopUpMinYuan+1)
-		amount := tongbao.Amount(yuan) * 100
-		loaded += amount
-		topUps = append(topUps, ledger.Transfer{
-			ID: tongbao.NewID(), DebitAccountID: vaultID(walletOperator(k)), CreditAccountID: walletID(k),
-			Amount: amount, Code: demoCodeTopUp,
-		})
-	}
-	if err := d.submitAll(ctx, "top up wallets", topUps); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "  topped up   %16s CNY into %d wallets from their operators' vaults\n", formatMoney(loaded), demoWallets)
-
-	if err := d.payments(ctx, demoPaymentsFirst); err != nil {
-		return err
-	}
-	if err := d.hold(ctx, 0, 1, 88_00, 66_00); err != nil {
-		return err
-	}
-	return d.hold(ctx, 2, 3, 120_00, 0)
-}
-
-// submitAll submits transfers that must all succeed.
-func (d *demo) submitAll(ctx context.Context, what string, transfers []ledger.Transfer) error {
-	for chunk := range slices.Chunk(transfers, demoRequestMax) {
-		results, err := d.ledger.Submit(ctx, chunk)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		for i, r := range results {
-			if r.Err != nil {
-				return fmt.Errorf("%s: transfer %s: %w", what, chunk[i].ID, r.Err)
+	var jobs []job
+	k := 0
+	for c := 1; c <= 4; c++ {
+		for j := 0; j < demoWalletsPerCategory[c]; j++ {
+			spec := wire.OpenWallet{Category: c, Phone: demoPhone(op, k)}
+			if c < 4 {
+				spec.HolderName = demoSurnames[k%len(demoSurnames)] + "小明"
 			}
+			if c == 1 {
+				spec.HolderLimits = &wire.Limits{BalanceMax: wire.Amount(1_000_000_00), DebitMax: wire.Amount(100_000_00)}
+			}
+			jobs = append(jobs, job{k, spec})
+			k++
 		}
+	}
+	for j := 0; j < demoMerchants; j++ {
+		jobs = append(jobs, job{k, wire.OpenWallet{Category: 2, HolderName: fmt.Sprintf("Shop %d-%d", op+1, j+1), Merchant: true, MerchantCategory: []string{"5812", "5411", "5999", "4111"}[j%4], Region: "310000"}})
+		k++
+	}
+	ids := make([]tongbao.ID, len(jobs))
+	amounts := make([]tongbao.Amount, len(jobs))
+	for i := range amounts {
+		amounts[i] = tongbao.Amount(demoTopUpMinYuan+d.rng.IntN(demoTopUpMaxYuan-demoTopUpMinYuan+1)) * 100
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, demoWorkers)
+	next := make(chan int)
+	for w := 0; w < demoWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				key := fmt.Sprintf("demo-wallet-%d-%d", op, jobs[i].k)
+				wl, err := admin.OpenWallet(d.ctx, key, opID, jobs[i].spec)
+				if err == nil {
+					_, err = admin.TopUp(d.ctx, key+"-top-up", wl.ID, amounts[i])
+				}
+				if err != nil {
+					select {
+					case errs <- fmt.Errorf("open wallet: %w", err):
+					default:
+					}
+					continue
+				}
+				ids[i] = wl.ID
+			}
+		}()
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, nil, err
+	default:
+	}
+	personal := len(jobs) - demoMerchants
+	var total tongbao.Amount
+	for _, a := range amounts {
+		total += a
+	}
+	fmt.Fprintf(d.out, "  opened %d wallets (categories 1-4: %d/%d/%d/%d) and %d merchant wallets, topped up %s CNY\n",
+		personal, demoWalletsPerCategory[1], demoWalletsPerCategory[2], demoWalletsPerCategory[3], demoWalletsPerCategory[4], demoMerchants, formatMoney(total))
+	return ids, ids[personal:], nil
+}
+
+// load finds the wallets of an earlier run through the operators' admins.
+func (d *demo) load() error {
+	for _, ok := range d.keys.Operators {
+		admin := d.cb.WithKey(ok.Admin)
+		d.admins = append(d.admins, admin)
+		var ws, shops []tongbao.ID
+		for page := (client.Page{Limit: 1000}); ; {
+			p, err := admin.Wallets(d.ctx, ok.ID, page)
+			if err != nil {
+				return err
+			}
+			for _, w := range p.Items {
+				ws = append(ws, w.ID)
+				if w.Kind == "merchant" {
+					shops = append(shops, w.ID)
+				}
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			page.Cursor = p.NextCursor
+		}
+		d.wallets, d.shops = append(d.wallets, ws), append(d.shops, shops)
 	}
 	return nil
 }
 
-// payments makes n payments between random distinct wallets. The ledger may
-// refuse some (a payer short of money, a payee at its balance cap); those
-// are counted by reason.
-func (d *demo) payments(ctx context.Context, n int) error {
-	transfers := make([]ledger.Transfer, 0, n)
-	for range n {
-		payer := d.rng.IntN(demoWallets)
-		payee := d.rng.IntN(demoWallets - 1)
-		if payee >= payer {
-			payee++
+// payments makes n payments from random wallets to random wallets and
+// merchants of either operator, in batches sent by the payer's operator.
+func (d *demo) payments(n int) error {
+	var ok, cross, failed int
+	failures := map[string]int{}
+	for sent := 0; sent < n; {
+		op := d.rng.IntN(len(d.admins))
+		size := min(demoBatch, n-sent)
+		var batch wire.PayBatch
+		for i := 0; i < size; i++ {
+			from := d.wallets[op][d.rng.IntN(len(d.wallets[op]))]
+			to := from
+			for to == from {
+				payee := d.rng.IntN(len(d.admins))
+				if d.rng.IntN(3) == 0 {
+					to = d.shops[payee][d.rng.IntN(len(d.shops[payee]))]
+				} else {
+					to = d.wallets[payee][d.rng.IntN(len(d.wallets[payee]))]
+				}
+			}
+			amount := demoPaymentMin + tongbao.Amount(d.rng.Int64N(int64(demoPaymentMax-demoPaymentMin)))
+			batch.Payments = append(batch.Payments, wire.Pay{From: from, To: to.String(), Amount: wire.Amount(amount)})
 		}
-		amount := demoPaymentMin + tongbao.Amount(d.rng.Int64N(int64(demoPaymentMax-demoPaymentMin)+1))
-		transfers = append(transfers, ledger.Transfer{
-			ID: tongbao.NewID(), DebitAccountID: walletID(payer), CreditAccountID: walletID(payee),
-			Amount: amount, Code: demoCodePayment,
-		})
-	}
-	var paid tongbao.Amount
-	done := 0
-	refused := make(map[string]int)
-	for chunk := range slices.Chunk(transfers, demoRequestMax) {
-		results, err := d.ledger.Submit(ctx, chunk)
+		rs, err := d.admins[op].PayBatch(d.ctx, client.NewKey(), batch)
 		if err != nil {
 			return fmt.Errorf("payments: %w", err)
 		}
-		for i, r := range results {
-			if r.Err != nil {
-				refused[r.Err.Error()]++
-				continue
+		for _, r := range rs.Results {
+			switch {
+			case r.Payment != nil:
+				ok++
+				if r.Payment.CrossOperator {
+					cross++
+				}
+			default:
+				failed++
+				failures[strings.TrimPrefix(r.Problem.Type, client.ProblemBase)]++
 			}
-			done++
-			paid += chunk[i].Amount
 		}
+		sent += size
 	}
-	fmt.Fprintf(d.out, "  paid        %16s CNY in %d payments between wallets", formatMoney(paid), done)
-	if len(refused) == 0 {
-		fmt.Fprintf(d.out, "\n")
-		return nil
+	fmt.Fprintf(d.out, "  made %d payments between wallets (%d across operators)", ok, cross)
+	if failed > 0 {
+		fmt.Fprintf(d.out, "; %d refused by the rules (%v)", failed, failures)
 	}
-	reasons := make([]string, 0, len(refused))
-	for msg, count := range refused {
-		reasons = append(reasons, fmt.Sprintf("%d %s", count, msg))
-	}
-	sort.Strings(reasons)
-	fmt.Fprintf(d.out, " (refused: %s)\n", strings.Join(reasons, ", "))
+	fmt.Fprintln(d.out)
 	return nil
 }
 
-// payment makes one payment from a wallet to another, of a random amount,
-// so that a later start changes a balance in the table.
-func (d *demo) payment(ctx context.Context, payer, payee int) error {
-	amount := demoPaymentMin + tongbao.Amount(d.rng.Int64N(int64(demoPaymentMax-demoPaymentMin)+1))
-	t := ledger.Transfer{
-		ID: tongbao.NewID(), DebitAccountID: walletID(payer), CreditAccountID: walletID(payee),
-		Amount: amount, Code: demoCodePayment,
-	}
-	_, err := d.ledger.Transfer(ctx, t)
-	switch {
-	case err == nil:
-		fmt.Fprintf(d.out, "  paid        %16s CNY from %s to %s\n", formatMoney(amount), walletName(payer), walletName(payee))
-	case tongbao.ErrorCode(err) == tongbao.EUNPROCESSABLE:
-		fmt.Fprintf(d.out, "  refused     %16s CNY from %s to %s: %v\n", formatMoney(amount), walletName(payer), walletName(payee), err)
-	default:
-		return fmt.Errorf("payment from %s: %w", walletName(payer), err)
-	}
-	return nil
-}
-
-// hold reserves amount from one wallet to another, as a purchase whose
-// price is only known later, then posts it for post (less than the hold
-// is fine; the rest goes back) or, when post is zero, voids it.
-func (d *demo) hold(ctx context.Context, payer, payee int, amount, post tongbao.Amount) error {
-	pending := ledger.Transfer{
-		ID: tongbao.NewID(), DebitAccountID: walletID(payer), CreditAccountID: walletID(payee),
-		Amount: amount, Code: demoCodePurchase, Flags: ledger.FlagPending, TimeoutSeconds: demoHoldTimeoutSeconds,
-	}
-	if _, err := d.ledger.Transfer(ctx, pending); err != nil {
-		return fmt.Errorf("hold %s from %s: %w", formatMoney(amount), walletName(payer), err)
-	}
-	resolve := ledger.Transfer{ID: tongbao.NewID(), PendingID: pending.ID, Code: demoCodePurchase}
-	outcome := "voided: the reserved money went back to the payer"
-	if post > 0 {
-		resolve.Flags = ledger.FlagPostPending
-		resolve.Amount = post
-		outcome = fmt.Sprintf("posted for %s, the remaining %s released", formatMoney(post), formatMoney(amount-post))
-	} else {
-		resolve.Flags = ledger.FlagVoidPending
-	}
-	if _, err := d.ledger.Transfer(ctx, resolve); err != nil {
-		return fmt.Errorf("resolve the hold from %s: %w", walletName(payer), err)
-	}
-	fmt.Fprintf(d.out, "  held        %16s CNY from %s for %s, then %s\n",
-		formatMoney(amount), walletName(payer), walletName(payee), outcome)
-	return nil
-}
-
-// report prints a table of balances and the supply check: the issuer's
-// debit equals what the operators and wallets hold, so that the balances
-// of all accounts sum to zero. A non-zero sum is an error.
-func (d *demo) report(ctx context.Context) error {
-	issuer, err := d.ledger.Account(ctx, issuerID())
+func (d *demo) settle() error {
+	st, err := d.cb.CloseWindow(d.ctx, client.NewKey(), 0)
 	if err != nil {
-		return fmt.Errorf("issuer: %w", err)
+		return err
 	}
-	vaults := make([]ledger.AccountRecord, len(demoOperators))
-	for k := range vaults {
-		if vaults[k], err = d.ledger.Account(ctx, vaultID(k)); err != nil {
-			return fmt.Errorf("%s: %w", vaultName(k), err)
-		}
+	fmt.Fprintf(d.out, "  closed settlement window %d:", st.Window)
+	for _, ok := range d.keys.Operators {
+		fmt.Fprintf(d.out, " %s %s", strings.Fields(ok.Name)[0], formatMoney(tongbao.Amount(st.Positions[ok.ID.String()])))
 	}
-	wallets := make([]ledger.AccountRecord, demoWallets)
-	for k := range wallets {
-		if wallets[k], err = d.ledger.Account(ctx, walletID(k)); err != nil {
-			return fmt.Errorf("%s: %w", walletName(k), err)
-		}
-	}
-
-	type line struct {
-		name               string
-		balance, available tongbao.Amount
-	}
-	lines := []line{{"central bank, issued currency", issuer.Net(), issuer.Available()}}
-	for k, v := range vaults {
-		lines = append(lines, line{vaultName(k), v.Net(), v.Available()})
-	}
-	shown := min(demoWalletsShown, demoWallets)
-	for k := range shown {
-		name := fmt.Sprintf("%s (category %d, %s)", walletName(k), demoCategories[walletCategory(k)].category, demoOperators[walletOperator(k)].name)
-		lines = append(lines, line{name, wallets[k].Net(), wallets[k].Available()})
-	}
-	width := 0
-	for _, l := range lines {
-		width = max(width, len(l.name))
-	}
-	fmt.Fprintf(d.out, "\nBalances (CNY):\n")
-	fmt.Fprintf(d.out, "  %-*s  %16s  %16s\n", width, "account", "balance", "available")
-	for _, l := range lines {
-		fmt.Fprintf(d.out, "  %-*s  %16s  %16s\n", width, l.name, formatMoney(l.balance), formatMoney(l.available))
-	}
-	fmt.Fprintf(d.out, "  … and %d more wallets\n", demoWallets-shown)
-
-	var inVaults, inWallets tongbao.Amount
-	for _, v := range vaults {
-		inVaults += v.Net()
-	}
-	for _, w := range wallets {
-		inWallets += w.Net()
-	}
-	issued := -issuer.Net()
-	sum := issuer.Net() + inVaults + inWallets
-	supply := []line{
-		{name: "issued by the central bank", balance: issued},
-		{name: fmt.Sprintf("held in %d operator vaults", len(vaults)), balance: inVaults},
-		{name: fmt.Sprintf("held in %d wallets", len(wallets)), balance: inWallets},
-		{name: "sum of all account balances", balance: sum},
-	}
-	fmt.Fprintf(d.out, "\nSupply check (CNY):\n")
-	for _, l := range supply {
-		fmt.Fprintf(d.out, "  %-*s  %16s\n", width, l.name, formatMoney(l.balance))
-	}
-	if sum != 0 {
-		return fmt.Errorf("supply check failed: the balances sum to %s, not zero", formatMoney(sum))
-	}
-	fmt.Fprintf(d.out, "  money is conserved: everything issued is held by an operator or a wallet.\n")
+	fmt.Fprintln(d.out)
 	return nil
 }
 
-// next says what to try after the demo.
-func (d *demo) next(data string) {
-	demoCmd := "go run ./cmd/tongbao demo"
-	if data != demoDataDefault {
-		demoCmd += " --data " + data
+// report prints the supply check and each operator's reconciliation.
+func (d *demo) report() error {
+	s, err := d.cb.Supply(d.ctx)
+	if err != nil {
+		return err
 	}
-	tw := tabwriter.NewWriter(d.out, 0, 0, 3, ' ', 0)
-	fmt.Fprintf(d.out, "\nTry next:\n")
-	fmt.Fprintf(tw, "  %s\tstart again: the data is kept and more payments are made\n", demoCmd)
-	fmt.Fprintf(tw, "  go run ./cmd/tongbao bench ledger --transfers 200000\tmeasure the ledger's throughput and latency\n")
-	fmt.Fprintf(tw, "  rm -r %s\tstart the economy over\n", data)
-	tw.Flush()
+	fmt.Fprintf(d.out, "\nSupply (CNY): issued %s\n", formatMoney(tongbao.Amount(s.Issued)))
+	for i, o := range s.Operators {
+		name := o.Operator.String()
+		if i < len(d.keys.Operators) {
+			name = d.keys.Operators[i].Name
+		}
+		fmt.Fprintf(d.out, "  %-42s backing %16s = vault %16s + wallets %14s + clearing %12s  %s\n", name,
+			formatMoney(tongbao.Amount(o.Backing)), formatMoney(tongbao.Amount(o.Vault)), formatMoney(tongbao.Amount(o.Wallets)), formatMoney(tongbao.Amount(o.Clearing)), okWord(o.OK))
+	}
+	if !s.OK {
+		return errors.New("the supply check failed: issued currency does not equal the operators' liabilities")
+	}
+	fmt.Fprintln(d.out, "  issued - redeemed = every operator's liabilities: the supply check holds")
+	for _, ok := range d.keys.Operators {
+		r, err := d.cb.Reconcile(d.ctx, ok.ID, "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "  reconciliation of %s today: %d payment legs, %d differences\n", strings.Fields(ok.Name)[0], r.Records, len(r.Differences))
+	}
+	return nil
 }
 
-// formatMoney writes an amount of fen as yuan with two decimals and
-// thousands separators: 123456789 is "1,234,567.89".
+func okWord(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISMATCH"
+}
+
+func (d *demo) tryNext(o *demoOptions) {
+	a := d.keys.Operators[0]
+	b := d.keys.Operators[len(d.keys.Operators)-1]
+	w := d.out
+	fmt.Fprintf(w, "\nTry next (the keys are in %s):\n\n", filepath.Join(o.data, demoKeysFile))
+	fmt.Fprintf(w, "  # the supply check, as the central bank\n  curl -s %s/v1/supply -H 'Authorization: Bearer %s'\n\n", d.base, d.keys.CentralBank)
+	fmt.Fprintf(w, "  # a holder's wallet and balance\n  curl -s %s/v1/wallets/%s -H 'Authorization: Bearer %s'\n\n", d.base, a.Wallet, a.Holder)
+	fmt.Fprintf(w, "  # pay 12.34 CNY to a phone number at the other operator (retrying with the same key pays once)\n  curl -s %s/v1/payments -H 'Authorization: Bearer %s' -H 'Idempotency-Key: try-1' \\\n    -d '{\"from\":\"%s\",\"to\":\"%s\",\"amount\":\"12.34\"}'\n\n", d.base, a.Holder, a.Wallet, b.Phone)
+	fmt.Fprintf(w, "  # a merchant's incoming payments\n  curl -s %s/v1/wallets/%s/transfers -H 'Authorization: Bearer %s'\n\n", d.base, a.Shop, a.Merchant)
+	fmt.Fprintf(w, "  # an operator's wallets, a page at a time\n  curl -s '%s/v1/operators/%s/wallets?limit=5' -H 'Authorization: Bearer %s'\n\n", d.base, a.ID, a.Admin)
+	fmt.Fprintf(w, "  # close the settlement window and settle it\n  curl -s -X POST %s/v1/settlement-windows/close -H 'Authorization: Bearer %s' -H 'Idempotency-Key: close-1'\n\n", d.base, d.keys.CentralBank)
+	fmt.Fprintf(w, "  # the same from the CLI\n  TONGBAO_ADDR=%s TONGBAO_KEY=%s go run ./cmd/tongbao supply\n\n", d.base, d.keys.CentralBank)
+	fmt.Fprintf(w, "  # the API's description, metrics and health\n  curl -s %s/openapi.json | head -c 300; curl -s %s/metrics | grep tongbao_; curl -s %s/readyz\n", d.base, d.base, d.base)
+	fmt.Fprintf(w, "\nRun again with: go run ./cmd/tongbao demo --data %s\n", o.data)
+}
+
+// formatMoney formats an amount with thousands separators: 1,234.56.
 func formatMoney(a tongbao.Amount) string {
 	s := a.String()
 	sign := ""

@@ -73,6 +73,7 @@ answers only once a transfer is durable.`,
 	root.AddCommand(
 		m.benchCommand(),
 		m.demoCommand(),
+		m.serveCommand(),
 		m.versionCommand(),
 	)
 	return root
