@@ -15,6 +15,6 @@ func (m *Main) benchCommand() *cobra.Command {
 at the end. Progress goes to stderr; the figures go to stdout.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(m.benchLedgerCommand())
+	cmd.AddCommand(m.benchLedgerCommand(), m.benchAPICommand())
 	return cmd
 }

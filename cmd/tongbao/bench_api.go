@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/client"
+	"github.com/tongbao/tongbao/httpapi/wire"
+)
+
+// Defaults and limits of `tongbao bench api`.
+const (
+	benchAPIClientsDefault  = 64
+	benchAPIWalletsDefault  = 1024
+	benchAPIDurationDefault = 10 * time.Second
+	benchAPIBatchDefault    = 128
+	benchAPIClientsMax      = 4096
+	benchAPIWalletsMax      = 1_000_000
+	// benchAPIFunding is what each wallet is loaded with: far more than
+	// the timed payments (0.01 to 1.00 each) take out.
+	benchAPIFunding = tongbao.Amount(100_000_00)
+)
+
+type benchAPIOptions struct {
+	dir      string
+	clients  int
+	wallets  int
+	duration time.Duration
+	batch    int
+	json     bool
+}
+
+func (m *Main) benchAPICommand() *cobra.Command {
+	o := &benchAPIOptions{}
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Measure the HTTP API: payments per second and request latency",
+		Long: `api starts the whole system and its HTTP API on loopback over a fresh
+SQLite data folder, opens wallets at one operator, and runs two timed
+phases with concurrent clients, each with one request in flight:
+
+  single   each client is a holder paying from its own wallet, one payment
+           per POST /v1/payments
+  batched  each client is the operator paying between random wallets,
+           --batch payments per POST /v1/payments/batch
+
+Every payment is durable (fsynced) before it is answered. Latencies are
+per request. With --json, stdout gets one JSON object and nothing else.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchAPI(cmd.Context(), o, m.Stdout, m.Stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "dir", "", "where to make the temporary data folder (default: the system's temporary folder)")
+	f.IntVar(&o.clients, "clients", benchAPIClientsDefault, "concurrent clients")
+	f.IntVar(&o.wallets, "wallets", benchAPIWalletsDefault, "wallets to pay between (at least --clients)")
+	f.DurationVar(&o.duration, "duration", benchAPIDurationDefault, "length of each timed phase")
+	f.IntVar(&o.batch, "batch", benchAPIBatchDefault, "payments per batch request")
+	f.BoolVar(&o.json, "json", false, "print the figures as one JSON object on stdout")
+	return cmd
+}
+
+// benchAPIPhase is one phase's figures.
+type benchAPIPhase struct {
+	PaymentsPerSec float64 `json:"payments_per_sec"`
+	P50Ms          float64 `json:"p50_ms"`
+	P99Ms          float64 `json:"p99_ms"`
+	BatchSize      int     `json:"batch_size,omitempty"`
+	Payments       int64   `json:"payments"`
+	Failed         int64   `json:"failed"`
+	Seconds        float64 `json:"seconds"`
+}
+
+// benchAPIResult is what `bench api --json` prints.
+type benchAPIResult struct {
+	Single  benchAPIPhase `json:"single"`
+	Batched benchAPIPhase `json:"batched"`
+}
+
+func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writer) (err error) {
+	switch {
+	case o.clients < 1 || o.clients > benchAPIClientsMax:
+		return fmt.Errorf("--clients %d: want 1 to %d", o.clients, benchAPIClientsMax)
+	case o.wallets < o.clients || o.wallets < 2 || o.wallets > benchAPIWalletsMax:
+		return fmt.Errorf("--wallets %d: want %d to %d", o.wallets, max(o.clients, 2), benchAPIWalletsMax)
+	case o.batch < 1 || o.batch > wire.PayBatchMax:
+		return fmt.Errorf("--batch %d: want 1 to %d", o.batch, wire.PayBatchMax)
+	case o.duration <= 0:
+		return fmt.Errorf("--duration %v: want more than zero", o.duration)
+	}
+	dir, err := os.MkdirTemp(o.dir, "tongbao-bench-api-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	n, err := openNode(ctx, dir, log)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	addr, stop, err := n.listen("127.0.0.1:0", log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	base := "http://" + addr
+	cb := client.New(base, n.cbKey, nil)
+	op, err := cb.CreateOperator(ctx, "bench-operator", wire.CreateOperator{Name: "Bench Operator", NetDebitCap: wire.Amount(1_000_000_00)})
+	if err != nil {
+		return err
+	}
+	total := benchAPIFunding * tongbao.Amount(o.wallets)
+	if _, err := cb.DepositReserves(ctx, "bench-reserves", op.ID, total); err != nil {
+		return err
+	}
+	if _, err := cb.Issue(ctx, "bench-issue", op.ID, total); err != nil {
+		return err
+	}
+	k, err := cb.CreateKey(ctx, wire.CreateKey{Role: wire.RoleOperatorAdmin, Operator: &op.ID})
+	if err != nil {
+		return err
+	}
+	admin := cb.WithKey(k.Secret)
+	fmt.Fprintf(stderr, "opening and loading %d wallets\n", o.wallets)
+	wallets := make([]tongbao.ID, o.wallets)
+	holders := make([]*client.Client, o.clients)
+	var setup sync.WaitGroup
+	var setupErr atomic.Value
+	next := atomic.Int64{}
+	for w := 0; w < 16; w++ {
+		setup.Add(1)
+		go func() {
+			defer setup.Done()
+			for i := int(next.Add(1) - 1); i < o.wallets; i = int(next.Add(1) - 1) {
+				// Category 1 with no caps set: the benchmark measures the
+				// path, not the limits.
+				wl, err := admin.OpenWallet(ctx, fmt.Sprintf("bench-wallet-%d", i), op.ID, wire.OpenWallet{Category: 1, HolderName: "Bench", HolderLimits: &wire.Limits{}})
+				if err == nil {
+					_, err = admin.TopUp(ctx, fmt.Sprintf("bench-top-up-%d", i), wl.ID, benchAPIFunding)
+				}
+				if err == nil && i < o.clients {
+					var hk wire.Key
+					hk, err = admin.CreateKey(ctx, wire.CreateKey{Role: wire.RoleHolder, Wallet: &wl.ID})
+					holders[i] = cb.WithKey(hk.Secret)
+				}
+				if err != nil {
+					setupErr.Store(err)
+					return
+				}
+				wallets[i] = wl.ID
+			}
+		}()
+	}
+	setup.Wait()
+	if err, ok := setupErr.Load().(error); ok {
+		return fmt.Errorf("bench api: setup: %w", err)
+	}
+
+	single := benchAPIRun(ctx, o, stderr, "single payments", 1, func(c int, rng *rand.Rand) (int, int, error) {
+		to := wallets[rng.IntN(len(wallets))]
+		for to == wallets[c] {
+			to = wallets[rng.IntN(len(wallets))]
+		}
+		_, err := holders[c].Pay(ctx, client.NewKey(), wire.Pay{From: wallets[c], To: to.String(), Amount: wire.Amount(1 + rng.Int64N(100))})
+		if err != nil {
+			return 0, 1, err
+		}
+		return 1, 0, nil
+	})
+	batched := benchAPIRun(ctx, o, stderr, "batched payments", o.batch, func(c int, rng *rand.Rand) (int, int, error) {
+		batch := wire.PayBatch{Payments: make([]wire.Pay, o.batch)}
+		for i := range batch.Payments {
+			from := rng.IntN(len(wallets))
+			to := rng.IntN(len(wallets) - 1)
+			if to >= from {
+				to++
+			}
+			batch.Payments[i] = wire.Pay{From: wallets[from], To: wallets[to].String(), Amount: wire.Amount(1 + rng.Int64N(100))}
+		}
+		rs, err := admin.PayBatch(ctx, client.NewKey(), batch)
+		if err != nil {
+			return 0, len(batch.Payments), err
+		}
+		ok := 0
+		for _, r := range rs.Results {
+			if r.Payment != nil {
+				ok++
+			}
+		}
+		return ok, len(rs.Results) - ok, nil
+	})
+	batched.BatchSize = o.batch
+	s, err := cb.Supply(ctx)
+	if err != nil {
+		return err
+	}
+	if !s.OK {
+		return fmt.Errorf("bench api: the supply check failed after the run")
+	}
+	res := benchAPIResult{Single: single, Batched: batched}
+	if o.json {
+		b, _ := json.Marshal(res)
+		_, err := fmt.Fprintln(stdout, string(b))
+		return err
+	}
+	for _, p := range []struct {
+		name string
+		ph   benchAPIPhase
+	}{{"single", single}, {"batched", batched}} {
+		fmt.Fprintf(stdout, "%-8s %10.0f payments/s  p50 %6.2f ms  p99 %6.2f ms  (%d payments, %d failed, %.1f s)\n",
+			p.name, p.ph.PaymentsPerSec, p.ph.P50Ms, p.ph.P99Ms, p.ph.Payments, p.ph.Failed, p.ph.Seconds)
+	}
+	return nil
+}
+
+// benchAPIRun runs one timed phase: o.clients goroutines each call do in
+// a loop until the duration is over, timing every call.
+func benchAPIRun(ctx context.Context, o *benchAPIOptions, stderr io.Writer, what string, per int, do func(c int, rng *rand.Rand) (ok, failed int, err error)) benchAPIPhase {
+	var okCount, failCount atomic.Int64
+	var firstErr atomic.Value
+	lat := make([][]time.Duration, o.clients)
+	deadline := time.Now().Add(o.duration)
+	bar := progressbar.NewOptions64(int64(o.duration/time.Millisecond),
+		progressbar.OptionSetWriter(struct{ io.Writer }{stderr}),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < o.clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), uint64(per)))
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				t0 := time.Now()
+				ok, failed, err := do(c, rng)
+				lat[c] = append(lat[c], time.Since(t0))
+				okCount.Add(int64(ok))
+				failCount.Add(int64(failed))
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		}(c)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case <-done:
+			break loop
+		case <-tick.C:
+			bar.Set64(min(int64(time.Since(start)/time.Millisecond), int64(o.duration/time.Millisecond)))
+			bar.Describe(fmt.Sprintf("%s: %d", what, okCount.Load()))
+		}
+	}
+	bar.Finish()
+	elapsed := time.Since(start)
+	if err, ok := firstErr.Load().(error); ok {
+		fmt.Fprintf(stderr, "%s: first failure: %v\n", what, err)
+	}
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return benchAPIPhase{
+		PaymentsPerSec: float64(okCount.Load()) / elapsed.Seconds(),
+		P50Ms:          ms(percentile(all, 0.50)),
+		P99Ms:          ms(percentile(all, 0.99)),
+		Payments:       okCount.Load(),
+		Failed:         failCount.Load(),
+		Seconds:        elapsed.Seconds(),
+	}
+}
