@@ -9,8 +9,8 @@ import (
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
-	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/internal/storetest"
+	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/sqlite"
 )

@@ -10,9 +10,12 @@ import (
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/internal/storetest"
 	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
+	"github.com/tongbao/tongbao/twotier/twotierpg"
 	"github.com/tongbao/tongbao/twotier/twotiersqlite"
 )
 
@@ -27,19 +30,29 @@ var shanghai = func() *time.Location {
 	return loc
 }()
 
-// env is a central bank and two operators, A and B, on a real ledger in
-// SQLite and the domain's SQLite store, in a directory of the test's own.
+// env is a central bank and two operators, A and B, on a real ledger and
+// the domain's store: SQLite files in a directory of the test's own, or,
+// when TONGBAO_TEST_POSTGRES names a database, a schema of the test's own
+// in it.
 type env struct {
 	tb     testing.TB
 	ctx    context.Context
 	dir    string
 	clock  *tongbao.ManualClock
 	ledger *ledger.Ledger
-	lstore *sqlite.Store
-	store  *twotiersqlite.Store
-	svc    *twotier.Service
-	cb     tongbao.ID
-	a, b   tongbao.ID
+	lstore ledger.Store
+	store  domainStore
+	// dsn is the PostgreSQL schema's connection string; empty on SQLite.
+	dsn  string
+	svc  *twotier.Service
+	cb   tongbao.ID
+	a, b tongbao.ID
+}
+
+// domainStore is the domain's store of either kind.
+type domainStore interface {
+	twotier.Store
+	Close() error
 }
 
 // netDebitCap is the operators' net debit cap in the tests.
@@ -49,6 +62,11 @@ func newEnv(tb testing.TB, start time.Time) *env {
 	tb.Helper()
 	e := &env{tb: tb, ctx: context.Background(), dir: tb.TempDir(), clock: tongbao.NewManualClock(start),
 		cb: tongbao.IDFromUint64(1), a: tongbao.IDFromUint64(2), b: tongbao.IDFromUint64(3)}
+	if storetest.Postgres() != "" {
+		var err error
+		e.dsn, err = storetest.TempSchema(tb)
+		must(tb, err)
+	}
 	e.open()
 	tb.Cleanup(e.close)
 	must(tb, e.svc.CreateCentralBank(e.ctx, e.cb, "People's Bank"))
@@ -60,11 +78,19 @@ func newEnv(tb testing.TB, start time.Time) *env {
 func (e *env) open() {
 	e.tb.Helper()
 	var err error
-	e.lstore, err = sqlite.Open(e.ctx, filepath.Join(e.dir, "ledger.db"))
+	if e.dsn != "" {
+		e.lstore, err = postgres.Open(e.ctx, e.dsn)
+	} else {
+		e.lstore, err = sqlite.Open(e.ctx, filepath.Join(e.dir, "ledger.db"))
+	}
 	must(e.tb, err)
 	e.ledger, err = ledger.Open(e.ctx, ledger.Config{Store: e.lstore, Clock: e.clock})
 	must(e.tb, err)
-	e.store, err = twotiersqlite.Open(e.ctx, filepath.Join(e.dir, "twotier.db"))
+	if e.dsn != "" {
+		e.store, err = twotierpg.Open(e.ctx, e.dsn)
+	} else {
+		e.store, err = twotiersqlite.Open(e.ctx, filepath.Join(e.dir, "twotier.db"))
+	}
 	must(e.tb, err)
 	e.svc, err = twotier.Open(e.ctx, twotier.Config{Ledger: e.ledger, Store: e.store, Clock: e.clock})
 	must(e.tb, err)
