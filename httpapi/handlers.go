@@ -654,7 +654,11 @@ func (s *Server) payBatch(c *call) (any, error) {
 			continue
 		}
 		if c.p.Role == RoleOperatorAdmin {
-			if _, err := s.ownWallet(c, x.From); err != nil {
+			op, err := s.svc.WalletOperator(c.ctx, x.From)
+			if err == nil && op != c.p.Institution {
+				err = errForbidden
+			}
+			if err != nil {
 				fail(i, err)
 				continue
 			}

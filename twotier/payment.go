@@ -49,11 +49,11 @@ func (s *Service) Pay(ctx context.Context, p Payment) (PaymentResult, error) {
 	if err := s.checkMoney(p.Amount, p.Currency); err != nil {
 		return PaymentResult{}, err
 	}
-	from, err := s.store.Wallet(ctx, p.From)
+	from, err := s.paymentWallet(ctx, p.From)
 	if err != nil {
 		return PaymentResult{}, wrap("payer wallet", err)
 	}
-	to, err := s.store.Wallet(ctx, p.To)
+	to, err := s.paymentWallet(ctx, p.To)
 	if err != nil {
 		return PaymentResult{}, wrap("payee wallet", err)
 	}

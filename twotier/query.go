@@ -100,12 +100,12 @@ func (s *Service) PayBatch(ctx context.Context, ps []Payment) ([]PaymentOutcome,
 			out[i].Err = err
 			continue
 		}
-		from, err := s.store.Wallet(ctx, p.From)
+		from, err := s.paymentWallet(ctx, p.From)
 		if err != nil {
 			out[i].Err = wrap("payer wallet", err)
 			continue
 		}
-		to, err := s.store.Wallet(ctx, p.To)
+		to, err := s.paymentWallet(ctx, p.To)
 		if err != nil {
 			out[i].Err = wrap("payee wallet", err)
 			continue
@@ -134,4 +134,37 @@ func (s *Service) PayBatch(ctx context.Context, ps []Payment) ([]PaymentOutcome,
 		within, index = within[n:], index[n:]
 	}
 	return out, nil
+}
+
+// WalletCacheMax bounds the wallets whose operator the service remembers.
+const WalletCacheMax = 1 << 21
+
+// WalletOperator returns the operator of a wallet, or ErrWalletNotFound.
+// A wallet's operator never changes and a wallet is never deleted, so the
+// answer is remembered: the payment path then reads no table to route a
+// payment (states, freezes and caps are the ledger's to check).
+func (s *Service) WalletOperator(ctx context.Context, id tongbao.ID) (tongbao.ID, error) {
+	if v, ok := s.walletOps.Load(id); ok {
+		return v.(tongbao.ID), nil
+	}
+	w, err := s.store.Wallet(ctx, id)
+	if err != nil {
+		return tongbao.ID{}, err
+	}
+	if s.walletOpsLen.Load() < WalletCacheMax {
+		if _, loaded := s.walletOps.LoadOrStore(id, w.Operator); !loaded {
+			s.walletOpsLen.Add(1)
+		}
+	}
+	return w.Operator, nil
+}
+
+// paymentWallet returns what routing a payment needs of a wallet: its id
+// and operator.
+func (s *Service) paymentWallet(ctx context.Context, id tongbao.ID) (Wallet, error) {
+	op, err := s.WalletOperator(ctx, id)
+	if err != nil {
+		return Wallet{}, err
+	}
+	return Wallet{ID: id, Operator: op}, nil
 }

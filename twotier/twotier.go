@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -116,6 +117,10 @@ type Service struct {
 	mu      sync.RWMutex
 	central tongbao.ID // zero until the central bank exists
 	window  uint64     // the current settlement window
+
+	// walletOps remembers each wallet's operator (see WalletOperator).
+	walletOps    sync.Map
+	walletOpsLen atomic.Int64
 }
 
 // Open returns a Service on a ledger and a store, finishing the settlement
