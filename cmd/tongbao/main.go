@@ -3,9 +3,13 @@
 //
 // Usage:
 //
-//	tongbao demo                 seed a small two-tier economy in ./tongbao-data and move money
+//	tongbao demo                 seed a two-tier economy in ./tongbao-data and serve its API
+//	tongbao serve                serve the HTTP API on a data folder
 //	tongbao bench ledger --json  measure the ledger engine, durably, on a fresh data folder
+//	tongbao bench api --json     measure the HTTP API with 64 clients on loopback
 //	tongbao version              print the build's version
+//	tongbao operator|wallet|pay|settle|windows|check supply|supply|reconcile|key
+//	                             speak to a running server ($TONGBAO_ADDR, $TONGBAO_KEY)
 //
 // Each subcommand lives in its own file. Main holds where the program
 // writes, so the tests run the real commands in process.
@@ -75,6 +79,15 @@ answers only once a transfer is durable.`,
 		m.demoCommand(),
 		m.serveCommand(),
 		m.versionCommand(),
+		m.operatorCommand(),
+		m.walletCommand(),
+		m.payCommand(),
+		m.settleCommand(),
+		m.windowsCommand(),
+		m.checkCommand(),
+		m.supplyCommand("supply"),
+		m.reconcileCommand(),
+		m.keyCommand(),
 	)
 	return root
 }

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/tongbao/tongbao/client"
+	"github.com/tongbao/tongbao/httpapi/wire"
+)
+
+// keyCommand creates keys and shows the caller's.
+func (m *Main) keyCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Create API keys and holder tokens, show who a key speaks for", Args: cobra.NoArgs}
+	var name string
+	create := m.clientCommand("create ROLE ID", "Create a key: operator_admin OPERATOR (central bank), holder or merchant WALLET (operator admin)", 2, false,
+		func(cmd *cobra.Command, c *client.Client, args []string, _ string) (any, error) {
+			id, err := parseID(args[1])
+			if err != nil {
+				return nil, err
+			}
+			in := wire.CreateKey{Role: args[0], Name: name}
+			if args[0] == wire.RoleOperatorAdmin {
+				in.Operator = &id
+			} else {
+				in.Wallet = &id
+			}
+			return c.CreateKey(cmd.Context(), in)
+		})
+	create.Flags().StringVar(&name, "name", "", "a note on the key")
+	cmd.AddCommand(create, m.clientCommand("whoami", "Show what the key speaks for", 0, false, func(cmd *cobra.Command, c *client.Client, _ []string, _ string) (any, error) {
+		return c.Me(cmd.Context())
+	}))
+	return cmd
+}

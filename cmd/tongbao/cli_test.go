@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// TestCLIAgainstServer drives a real server through the CLI: authorise an
+// operator, issue, open and load wallets, pay, settle, check the supply.
+func TestCLIAgainstServer(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	n, err := openNode(ctx, t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	addr, stop, err := n.listen("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	t.Setenv("TONGBAO_ADDR", "http://"+addr)
+	cli := func(key string, args ...string) map[string]any {
+		t.Helper()
+		out, _, err := run(t, append(args, "--key", key)...)
+		if err != nil {
+			t.Fatalf("tongbao %s: %v", strings.Join(args, " "), err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("tongbao %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return v
+	}
+	cb := n.cbKey
+	op := cli(cb, "operator", "add", "Operator A", "50000")["id"].(string)
+	cli(cb, "operator", "deposit-reserves", op, "1000000")
+	cli(cb, "operator", "issue", op, "1000000", "--idempotency-key", "issue-1")
+	if again := cli(cb, "operator", "issue", op, "1000000", "--idempotency-key", "issue-1"); again["duplicate"] == true {
+		t.Logf("replayed: %v", again)
+	}
+	admin := cli(cb, "key", "create", "operator_admin", op)["secret"].(string)
+	w1 := cli(admin, "wallet", "open", op, "--category", "2", "--holder", "李四", "--phone", "13800000002")["id"].(string)
+	w2 := cli(admin, "wallet", "open", op, "--category", "4", "--phone", "13800000004")["id"].(string)
+	cli(admin, "wallet", "top-up", w1, "1000")
+	holder := cli(admin, "key", "create", "holder", w1)["secret"].(string)
+	cli(holder, "pay", w1, "13800000004", "12.34")
+	if got := cli(admin, "wallet", "show", w2)["balance"]; got != "12.34" {
+		t.Fatalf("payee balance %v; want 12.34", got)
+	}
+	cli(cb, "settle")
+	if s := cli(cb, "check", "supply"); s["ok"] != true || s["issued"] != "1000000.00" {
+		t.Fatalf("supply %v", s)
+	}
+	if _, _, err := run(t, "pay", w1, w2, "1", "--key", "nonsense"); err == nil || !strings.Contains(err.Error(), "valid API key") {
+		t.Fatalf("bad key: %v; want an unauthorized problem", err)
+	}
+}
