@@ -1,12 +1,18 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"runtime/pprof"
+
 	"github.com/spf13/cobra"
 )
 
 // benchCommand groups the benchmarks. Each measures one layer in process,
 // durably, on a fresh data folder, and can print its figures as JSON.
 func (m *Main) benchCommand() *cobra.Command {
+	var cpuProfile string
+	var profile *os.File
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure throughput and latency",
@@ -14,7 +20,26 @@ func (m *Main) benchCommand() *cobra.Command {
 (every commit is fsynced), on a fresh temporary data folder that is removed
 at the end. Progress goes to stderr; the figures go to stdout.`,
 		Args: cobra.NoArgs,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if cpuProfile == "" {
+				return nil
+			}
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+			profile = f
+			return pprof.StartCPUProfile(f)
+		},
+		PersistentPostRunE: func(*cobra.Command, []string) error {
+			if profile == nil {
+				return nil
+			}
+			pprof.StopCPUProfile()
+			return profile.Close()
+		},
 	}
+	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	cmd.AddCommand(m.benchLedgerCommand(), m.benchAPICommand())
 	return cmd
 }
