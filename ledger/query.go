@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -71,17 +72,43 @@ func (l *Ledger) AccountTransfers(ctx context.Context, account tongbao.ID, curso
 	}
 	var next int64
 	if len(ts) == limit {
-		next = previousOn(&ts[len(ts)-1], account)
+		next = ts[len(ts)-1].PreviousOn(account)
 	}
 	return ts, next, nil
 }
 
-// previousOn returns the timestamp of the transfer before t on account.
-func previousOn(t *Transfer, account tongbao.ID) int64 {
+// PreviousOn returns the timestamp of the transfer before t on account:
+// the link of t on that account's side.
+func (t *Transfer) PreviousOn(account tongbao.ID) int64 {
 	if t.DebitAccountID == account {
 		return t.DebitPrevious
 	}
 	return t.CreditPrevious
+}
+
+// CheckHistory checks a page of an account's history as a store walked it:
+// it starts at from, follows the account's links, and stops only at the
+// limit or at the account's first transfer. Stores run it on every walk,
+// so a broken chain is an error, never a silently short history.
+func CheckHistory(account tongbao.ID, from int64, limit int, transfers []Transfer) error {
+	if len(transfers) > limit {
+		return fmt.Errorf("%d transfers for a limit of %d", len(transfers), limit)
+	}
+	next := from
+	for i := range transfers {
+		t := &transfers[i]
+		if t.Timestamp != next {
+			return fmt.Errorf("account %v: transfer %d where its link leads to %d", account, t.Timestamp, next)
+		}
+		if t.DebitAccountID != account && t.CreditAccountID != account {
+			return fmt.Errorf("account %v: its link leads to transfer %d of other accounts", account, t.Timestamp)
+		}
+		next = t.PreviousOn(account)
+	}
+	if len(transfers) > 0 && len(transfers) < limit && next != 0 {
+		return fmt.Errorf("account %v: history breaks at %d, where no transfer of the account is", account, next)
+	}
+	return nil
 }
 
 // BalanceAt returns the account's balance as it was at moment at: its
@@ -110,7 +137,7 @@ func (l *Ledger) BalanceAt(ctx context.Context, account tongbao.ID, at time.Time
 			}
 			undoOnBalance(&b, account, &ts[i])
 		}
-		from = previousOn(&ts[len(ts)-1], account)
+		from = ts[len(ts)-1].PreviousOn(account)
 	}
 	return b, nil
 }

@@ -177,41 +177,10 @@ func (s *Store) AccountHistory(ctx context.Context, account tongbao.ID, from int
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: account history: %w", err)
 	}
-	if err := checkHistory(account, from, limit, transfers); err != nil {
+	if err := ledger.CheckHistory(account, from, limit, transfers); err != nil {
 		return nil, fmt.Errorf("postgres: account history: %w", err)
 	}
 	return transfers, nil
-}
-
-// checkHistory checks that the walk started at from, followed the account's
-// links and stopped only at the limit or at the account's first transfer.
-func checkHistory(account tongbao.ID, from int64, limit int, transfers []ledger.Transfer) error {
-	if len(transfers) > limit {
-		return fmt.Errorf("%d transfers for a limit of %d", len(transfers), limit)
-	}
-	next := from
-	for i := range transfers {
-		t := &transfers[i]
-		if t.Timestamp != next {
-			return fmt.Errorf("account %v: transfer %d where its link leads to %d", account, t.Timestamp, next)
-		}
-		if t.DebitAccountID != account && t.CreditAccountID != account {
-			return fmt.Errorf("account %v: its link leads to transfer %d of other accounts", account, t.Timestamp)
-		}
-		next = previousOn(t, account)
-	}
-	if len(transfers) > 0 && len(transfers) < limit && next != 0 {
-		return fmt.Errorf("account %v: history breaks at %d, where no transfer of the account is", account, next)
-	}
-	return nil
-}
-
-// previousOn returns the link of t on the account's side.
-func previousOn(t *ledger.Transfer, account tongbao.ID) int64 {
-	if t.DebitAccountID == account {
-		return t.DebitPrevious
-	}
-	return t.CreditPrevious
 }
 
 // LastTimestamp returns the largest timestamp of any account, transfer or

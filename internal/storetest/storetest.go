@@ -219,7 +219,7 @@ func wholeHistory(ctx context.Context, s ledger.Store, id tongbao.ID) (ledger.Ac
 			return ledger.AccountRecord{}, nil, fmt.Errorf("AccountHistory(%v, %d) gave nothing: the history breaks", id, from)
 		}
 		all = append(all, page...)
-		from = previousOn(&page[len(page)-1], id)
+		from = page[len(page)-1].PreviousOn(id)
 	}
 	return a, all, nil
 }
@@ -239,13 +239,6 @@ func (l links) link(ts ...*ledger.PostedTransfer) {
 	}
 }
 
-// previousOn returns the timestamp of the transfer before t on the account.
-func previousOn(t *ledger.Transfer, account tongbao.ID) int64 {
-	if t.DebitAccountID == account {
-		return t.DebitPrevious
-	}
-	return t.CreditPrevious
-}
 
 func timestamps(ts []ledger.Transfer) []int64 {
 	out := make([]int64, len(ts))
@@ -1105,7 +1098,7 @@ func testAccountHistory(t *testing.T, open Opener) {
 				t.Fatalf("limit %d: page of %d from %d", limit, len(page), from)
 			}
 			got = append(got, timestamps(page)...)
-			from = previousOn(&page[len(page)-1], accountID(1))
+			from = page[len(page)-1].PreviousOn(accountID(1))
 		}
 		if !slices.Equal(got, mine) {
 			t.Errorf("limit %d: pages gave %v; want %v", limit, got, mine)
