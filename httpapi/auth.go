@@ -62,34 +62,66 @@ type storedKey struct {
 // Keys holds the API keys and holder tokens, by the SHA-256 of their
 // secret, in memory and (when it has a path) in a JSON file rewritten
 // atomically on every change.
+//
+// Processes that serve one database share the file: a lookup that finds
+// no key reads the file again if it changed since, and Create reads it
+// before adding to it, so a key made at one process works at the others.
+// Only the process that holds the writer makes keys, so two do not write
+// the file at once.
 type Keys struct {
 	path string
 	mu   sync.RWMutex
 	keys map[string]Principal
+	// stamp is the file's as last read or written.
+	stamp keysStamp
+}
+
+// keysStamp tells whether the key file changed.
+type keysStamp struct {
+	mod  time.Time
+	size int64
 }
 
 // OpenKeys opens the key file at path (created on the first key); an
 // empty path keeps the keys in memory only.
 func OpenKeys(path string) (*Keys, error) {
 	k := &Keys{path: path, keys: make(map[string]Principal)}
-	if path == "" {
-		return k, nil
+	if err := k.reload(); err != nil {
+		return nil, err
 	}
-	b, err := os.ReadFile(path)
+	return k, nil
+}
+
+// reload reads the key file again if it changed since it was last read or
+// written; k.mu must be held for writing.
+func (k *Keys) reload() error {
+	if k.path == "" {
+		return nil
+	}
+	fi, err := os.Stat(k.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return k, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("httpapi: open keys: %w", err)
+		return fmt.Errorf("httpapi: open keys: %w", err)
+	}
+	stamp := keysStamp{mod: fi.ModTime(), size: fi.Size()}
+	if stamp == k.stamp {
+		return nil
+	}
+	b, err := os.ReadFile(k.path)
+	if err != nil {
+		return fmt.Errorf("httpapi: open keys: %w", err)
 	}
 	var stored []storedKey
 	if err := json.Unmarshal(b, &stored); err != nil {
-		return nil, fmt.Errorf("httpapi: open keys %s: %w", path, err)
+		return fmt.Errorf("httpapi: open keys %s: %w", k.path, err)
 	}
 	for _, s := range stored {
 		k.keys[s.Hash] = s.Principal
 	}
-	return k, nil
+	k.stamp = stamp
+	return nil
 }
 
 func hashSecret(secret string) string {
@@ -114,6 +146,9 @@ func (k *Keys) Create(p Principal) (string, Principal, error) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if err := k.reload(); err != nil {
+		return "", Principal{}, err
+	}
 	k.keys[h] = p
 	if err := k.save(); err != nil {
 		delete(k.keys, h)
@@ -126,8 +161,18 @@ func (k *Keys) Create(p Principal) (string, Principal, error) {
 func (k *Keys) Lookup(secret string) (Principal, bool) {
 	h := hashSecret(secret)
 	k.mu.RLock()
-	defer k.mu.RUnlock()
 	p, ok := k.keys[h]
+	k.mu.RUnlock()
+	if ok || k.path == "" {
+		return p, ok
+	}
+	// Another process may have made the key since the file was read.
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.reload(); err != nil {
+		return Principal{}, false
+	}
+	p, ok = k.keys[h]
 	return p, ok
 }
 
@@ -172,7 +217,13 @@ func (k *Keys) save() error {
 	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
 		return fmt.Errorf("httpapi: save keys: %w", err)
 	}
-	return os.Rename(tmp.Name(), k.path)
+	if err := os.Rename(tmp.Name(), k.path); err != nil {
+		return fmt.Errorf("httpapi: save keys: %w", err)
+	}
+	if fi, err := os.Stat(k.path); err == nil {
+		k.stamp = keysStamp{mod: fi.ModTime(), size: fi.Size()}
+	}
+	return nil
 }
 
 // bearer returns the secret of an Authorization: Bearer header.

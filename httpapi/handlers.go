@@ -50,7 +50,7 @@ func (s *Server) ownWallet(c *call, id tongbao.ID) (twotier.Wallet, error) {
 	default:
 		return twotier.Wallet{}, errForbidden
 	}
-	w, err := s.svc.Wallet(c.ctx, id)
+	w, err := c.svc.Wallet(c.ctx, id)
 	if err != nil {
 		return twotier.Wallet{}, err
 	}
@@ -149,7 +149,7 @@ func (s *Server) createKey(c *call) (any, error) {
 		if err := c.ownOperator(*in.Operator); err != nil {
 			return nil, err
 		}
-		in, err := s.svc.Institution(c.ctx, *in.Operator)
+		in, err := c.svc.Institution(c.ctx, *in.Operator)
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +200,7 @@ func (s *Server) listOperators(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ops, err := s.svc.Operators(c.ctx)
+	ops, err := c.svc.Operators(c.ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -232,10 +232,10 @@ func (s *Server) createOperator(c *call) (any, error) {
 	default:
 		id = tongbao.NewID()
 	}
-	if err := s.svc.AddOperator(c.ctx, id, in.Name, tongbao.Amount(in.NetDebitCap)); err != nil {
+	if err := c.svc.AddOperator(c.ctx, id, in.Name, tongbao.Amount(in.NetDebitCap)); err != nil {
 		return nil, err
 	}
-	op, err := s.svc.Institution(c.ctx, id)
+	op, err := c.svc.Institution(c.ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +247,7 @@ func (s *Server) getOperator(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := s.svc.Institution(c.ctx, id)
+	in, err := c.svc.Institution(c.ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -283,10 +283,14 @@ func (s *Server) moveOperator(c *call, f func(ctx context.Context, op twotier.Op
 	return receiptOut(op.ID, r), nil
 }
 
-func (s *Server) depositReserves(c *call) (any, error)  { return s.moveOperator(c, s.svc.DepositReserves) }
-func (s *Server) withdrawReserves(c *call) (any, error) { return s.moveOperator(c, s.svc.WithdrawReserves) }
-func (s *Server) issue(c *call) (any, error)            { return s.moveOperator(c, s.svc.Issue) }
-func (s *Server) redeem(c *call) (any, error)           { return s.moveOperator(c, s.svc.Redeem) }
+func (s *Server) depositReserves(c *call) (any, error) {
+	return s.moveOperator(c, c.svc.DepositReserves)
+}
+func (s *Server) withdrawReserves(c *call) (any, error) {
+	return s.moveOperator(c, c.svc.WithdrawReserves)
+}
+func (s *Server) issue(c *call) (any, error)  { return s.moveOperator(c, c.svc.Issue) }
+func (s *Server) redeem(c *call) (any, error) { return s.moveOperator(c, c.svc.Redeem) }
 
 func limitsOut(l ledger.Limits) wire.Limits {
 	return wire.Limits{BalanceMax: wire.Amount(l.BalanceMax), DebitMax: wire.Amount(l.DebitMax), DailyDebitMax: wire.Amount(l.DailyDebitMax), YearlyDebitMax: wire.Amount(l.YearlyDebitMax)}
@@ -312,10 +316,10 @@ func (s *Server) getCaps(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.svc.Institution(c.ctx, op); err != nil {
+	if _, err := c.svc.Institution(c.ctx, op); err != nil {
 		return nil, err
 	}
-	vs, err := s.svc.CapSchedule(c.ctx, op)
+	vs, err := c.svc.CapSchedule(c.ctx, op)
 	if err != nil {
 		return nil, err
 	}
@@ -343,11 +347,11 @@ func (s *Server) setCaps(c *call) (any, error) {
 		}
 		caps[twotier.Category(n)] = *limitsIn(&l)
 	}
-	v, err := s.svc.SetCaps(c.ctx, op, in.EffectiveFrom, caps, "key "+c.p.KeyID)
+	v, err := c.svc.SetCaps(c.ctx, op, in.EffectiveFrom, caps, "key "+c.p.KeyID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.svc.ApplyDueCaps(c.ctx); err != nil {
+	if _, err := c.svc.ApplyDueCaps(c.ctx); err != nil {
 		return nil, err
 	}
 	return capVersionOut(v), nil
@@ -385,7 +389,7 @@ func (s *Server) openWallet(c *call) (any, error) {
 	case c.key != "":
 		spec.ID = c.id(0)
 	}
-	w, err := s.svc.OpenWallet(c.ctx, spec)
+	w, err := c.svc.OpenWallet(c.ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +416,7 @@ func (s *Server) listWallets(c *call) (any, error) {
 		}
 		copy(after[:], cur)
 	}
-	ws, err := s.svc.Wallets(c.ctx, op, after, limit)
+	ws, err := c.svc.Wallets(c.ctx, op, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +440,7 @@ func (s *Server) getWallet(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.svc.WalletBalance(c.ctx, id)
+	b, err := c.svc.WalletBalance(c.ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -468,7 +472,7 @@ func (s *Server) walletTransfers(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts, next, err := s.svc.WalletTransfers(c.ctx, id, int64(cur), limit)
+	ts, next, err := c.svc.WalletTransfers(c.ctx, id, int64(cur), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -511,8 +515,8 @@ func (s *Server) walletMoney(c *call, f func(ctx context.Context, op twotier.Wal
 	return receiptOut(op.ID, r), nil
 }
 
-func (s *Server) topUp(c *call) (any, error)    { return s.walletMoney(c, s.svc.TopUp) }
-func (s *Server) withdraw(c *call) (any, error) { return s.walletMoney(c, s.svc.Withdraw) }
+func (s *Server) topUp(c *call) (any, error)    { return s.walletMoney(c, c.svc.TopUp) }
+func (s *Server) withdraw(c *call) (any, error) { return s.walletMoney(c, c.svc.Withdraw) }
 
 func (s *Server) setState(c *call) (any, error) {
 	id, err := c.walletPath()
@@ -526,7 +530,7 @@ func (s *Server) setState(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	w, err := s.svc.SetState(c.ctx, id, twotier.WalletState(in.State), in.Reason)
+	w, err := c.svc.SetState(c.ctx, id, twotier.WalletState(in.State), in.Reason)
 	if err != nil {
 		return nil, err
 	}
@@ -549,7 +553,7 @@ func (s *Server) freeze(c *call) (any, error) {
 	if in.Until != nil {
 		until = *in.Until
 	}
-	w, err := s.svc.Freeze(c.ctx, id, until, in.Reason)
+	w, err := c.svc.Freeze(c.ctx, id, until, in.Reason)
 	if err != nil {
 		return nil, err
 	}
@@ -570,9 +574,9 @@ func (s *Server) changeCategory(c *call) (any, error) {
 		return nil, err
 	}
 	to := twotier.Category(in.Category)
-	change := s.svc.Upgrade
+	change := c.svc.Upgrade
 	if to > cur.Category {
-		change = s.svc.Downgrade
+		change = c.svc.Downgrade
 	}
 	w, err := change(c.ctx, id, to, limitsIn(in.HolderLimits))
 	if err != nil {
@@ -586,7 +590,7 @@ func (s *Server) resolve(c *call) (any, error) {
 	if alias == "" {
 		return nil, tongbao.Errorf(tongbao.EINVALID, "alias is required")
 	}
-	w, err := s.svc.Resolve(c.ctx, alias)
+	w, err := c.svc.Resolve(c.ctx, alias)
 	if err != nil {
 		return nil, err
 	}
@@ -602,7 +606,7 @@ func (s *Server) payee(c *call, to string) (tongbao.ID, error) {
 	if to == "" {
 		return tongbao.ID{}, tongbao.Errorf(tongbao.EINVALID, "the payee (to) is required")
 	}
-	w, err := s.svc.Resolve(c.ctx, to)
+	w, err := c.svc.Resolve(c.ctx, to)
 	if err != nil {
 		return tongbao.ID{}, err
 	}
@@ -626,7 +630,7 @@ func (s *Server) pay(c *call) (any, error) {
 		return nil, err
 	}
 	p := twotier.Payment{ID: c.id(0), From: in.From, To: to, Amount: tongbao.Amount(in.Amount), Currency: in.Currency}
-	r, err := s.svc.Pay(c.ctx, p)
+	r, err := c.svc.Pay(c.ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -654,7 +658,7 @@ func (s *Server) payBatch(c *call) (any, error) {
 			continue
 		}
 		if c.p.Role == RoleOperatorAdmin {
-			op, err := s.svc.WalletOperator(c.ctx, x.From)
+			op, err := c.svc.WalletOperator(c.ctx, x.From)
 			if err == nil && op != c.p.Institution {
 				err = errForbidden
 			}
@@ -671,7 +675,7 @@ func (s *Server) payBatch(c *call) (any, error) {
 		ps = append(ps, twotier.Payment{ID: c.id(i), From: x.From, To: to, Amount: tongbao.Amount(x.Amount), Currency: x.Currency})
 		index = append(index, i)
 	}
-	rs, err := s.svc.PayBatch(c.ctx, ps)
+	rs, err := c.svc.PayBatch(c.ctx, ps)
 	if err != nil {
 		return nil, err
 	}
@@ -720,7 +724,7 @@ func (s *Server) listWindows(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, err := s.svc.Windows(c.ctx, from)
+	ws, err := c.svc.Windows(c.ctx, from)
 	if err != nil {
 		return nil, err
 	}
@@ -757,10 +761,10 @@ func (s *Server) closeWindow(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	if in.Window != 0 && in.Window != s.svc.CurrentWindow() {
-		return nil, tongbao.Errorf(tongbao.ECONFLICT, "window %d is not the current window (%d)", in.Window, s.svc.CurrentWindow())
+	if in.Window != 0 && in.Window != c.svc.CurrentWindow() {
+		return nil, tongbao.Errorf(tongbao.ECONFLICT, "window %d is not the current window (%d)", in.Window, c.svc.CurrentWindow())
 	}
-	st, err := s.svc.Settle(c.ctx)
+	st, err := c.svc.Settle(c.ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -768,7 +772,7 @@ func (s *Server) closeWindow(c *call) (any, error) {
 }
 
 func (s *Server) supply(c *call) (any, error) {
-	r, err := s.svc.SupplyReport(c.ctx)
+	r, err := c.svc.SupplyReport(c.ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -785,7 +789,7 @@ func (s *Server) reconcile(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	day := s.svc.Now()
+	day := c.svc.Now()
 	if v := c.r.URL.Query().Get("day"); v != "" {
 		d, err := time.ParseInLocation(time.DateOnly, v, shanghai)
 		if err != nil {
@@ -793,7 +797,7 @@ func (s *Server) reconcile(c *call) (any, error) {
 		}
 		day = d.Add(12 * time.Hour)
 	}
-	r, err := s.svc.Reconcile(c.ctx, op, day)
+	r, err := c.svc.Reconcile(c.ctx, op, day)
 	if err != nil {
 		return nil, err
 	}

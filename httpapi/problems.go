@@ -8,6 +8,7 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/twotier"
 )
 
@@ -17,6 +18,10 @@ import (
 
 // ProblemBase prefixes every problem type URI.
 const ProblemBase = "https://tongbao.dev/problems/"
+
+// RetryAfterSeconds is the Retry-After of every 503 answer: about how
+// long a standby takes to notice that the writer gave its lease up.
+const RetryAfterSeconds = "1"
 
 // ProblemType is a kind of failure the API answers.
 type ProblemType struct {
@@ -58,6 +63,7 @@ var (
 	ProblemConflict            = ProblemType{"conflict", "The request conflicts with the present state", http.StatusConflict}
 	ProblemUnprocessable       = ProblemType{"unprocessable", "The rules refuse the request", http.StatusUnprocessableEntity}
 	ProblemUnavailable         = ProblemType{"unavailable", "Try again later", http.StatusServiceUnavailable}
+	ProblemNotWriter           = ProblemType{"not-the-writer", "This process does not hold the ledger's writer; retry, here or at the process that does", http.StatusServiceUnavailable}
 	ProblemInternal            = ProblemType{"internal", "Internal error", http.StatusInternalServerError}
 )
 
@@ -101,6 +107,7 @@ var sentinelProblems = []struct {
 	{twotier.ErrNotUpgrade, ProblemCategoryChange},
 	{twotier.ErrNotDowngrade, ProblemCategoryChange},
 	{ledger.ErrRequestTooLarge, ProblemTooLarge},
+	{postgres.ErrNotWriter, ProblemNotWriter},
 	{ledger.ErrClosed, ProblemUnavailable},
 }
 
@@ -130,6 +137,10 @@ type malformed struct{ err error }
 
 func (m *malformed) Error() string { return m.err.Error() }
 func (m *malformed) Unwrap() error { return m.err }
+
+// retryable reports whether a request answered with t may succeed if sent
+// again unchanged: such an answer is not kept under its Idempotency-Key.
+func (t ProblemType) retryable() bool { return t.Status == http.StatusServiceUnavailable }
 
 // problemOf returns the problem type of err and whether it is internal
 // (its detail must not reach the client).
@@ -165,9 +176,12 @@ func Problem(err error) *wire.Problem {
 	return p
 }
 
-// writeProblem writes a problem+json answer.
+// writeProblem writes a problem+json answer, with a Retry-After on a 503.
 func writeProblem(w http.ResponseWriter, p *wire.Problem) {
 	b, _ := json.Marshal(p)
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", RetryAfterSeconds)
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
 	w.Write(append(b, '\n'))

@@ -43,10 +43,17 @@ const (
 	RequestIDMax = 64
 )
 
-// Config configures a Server. Service, Ledger and Keys are required.
+// Config configures a Server. Keys is required, and either Service and
+// Ledger or Current.
 type Config struct {
 	Service *twotier.Service
 	Ledger  *ledger.Ledger
+	// Current, when set instead of Service and Ledger, returns what the
+	// server serves at the moment of each request: a process that shares
+	// its database with others serves only while it holds the ledger's
+	// writer, and in between Current returns an error, such as
+	// postgres.ErrNotWriter, that every /v1 request is answered with.
+	Current func() (*twotier.Service, *ledger.Ledger, error)
 	Keys    *Keys
 	// Logger gets one line per request, each with its request id;
 	// slog.Default() when nil.
@@ -57,8 +64,7 @@ type Config struct {
 
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
-	svc     *twotier.Service
-	ledger  *ledger.Ledger
+	current func() (*twotier.Service, *ledger.Ledger, error)
 	keys    *Keys
 	log     *slog.Logger
 	mux     *http.ServeMux
@@ -70,8 +76,12 @@ type Server struct {
 
 // New returns a Server.
 func New(cfg Config) (*Server, error) {
-	if cfg.Service == nil || cfg.Ledger == nil || cfg.Keys == nil {
-		return nil, errors.New("httpapi: service, ledger and keys are required")
+	if cfg.Current == nil && (cfg.Service == nil || cfg.Ledger == nil) || cfg.Keys == nil {
+		return nil, errors.New("httpapi: service and ledger (or current) and keys are required")
+	}
+	if cfg.Current == nil {
+		svc, l := cfg.Service, cfg.Ledger
+		cfg.Current = func() (*twotier.Service, *ledger.Ledger, error) { return svc, l, nil }
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -79,8 +89,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{svc: cfg.Service, ledger: cfg.Ledger, keys: cfg.Keys, log: cfg.Logger, mux: http.NewServeMux(), idem: newIdempotency()}
-	m, err := newMetrics(cfg.Registry, cfg.Ledger)
+	s := &Server{current: cfg.Current, keys: cfg.Keys, log: cfg.Logger, mux: http.NewServeMux(), idem: newIdempotency()}
+	m, err := newMetrics(cfg.Registry, s.stats)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	ops := []route{
 		{method: "GET", pattern: "/healthz", summary: "Liveness: the process answers", response: "Health", public: true, raw: s.healthz},
-		{method: "GET", pattern: "/readyz", summary: "Readiness: the ledger is open and the central bank exists", response: "Health", public: true, raw: s.readyz},
+		{method: "GET", pattern: "/readyz", summary: "Readiness: this process holds the ledger's writer, and the central bank exists", response: "Health", public: true, raw: s.readyz},
 		{method: "GET", pattern: "/metrics", summary: "Prometheus metrics", public: true, raw: promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP},
 		{method: "GET", pattern: "/openapi.json", summary: "This API's OpenAPI 3.1 document", public: true, raw: s.openapi},
 	}
@@ -132,6 +142,7 @@ type route struct {
 type call struct {
 	r         *http.Request
 	ctx       context.Context
+	svc       *twotier.Service // what this request is served by
 	p         Principal
 	body      []byte
 	key       string // Idempotency-Key
@@ -236,7 +247,10 @@ func (s *Server) wrap(rt *route) http.Handler {
 		elapsed := time.Since(start)
 		s.metrics.observe(r.Method, label, sw.status, elapsed)
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		switch {
+		case sw.status == http.StatusServiceUnavailable:
+			level = slog.LevelWarn // a standby's or a handover's answer, retried
+		case sw.status >= 500:
 			level = slog.LevelError
 		}
 		if log.Enabled(ctx, level) {
@@ -264,7 +278,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		fail(errForbidden)
 		return p
 	}
-	c := &call{r: r, ctx: r.Context(), p: p, status: rt.status, requestID: rid}
+	svc, _, err := s.current()
+	if err != nil {
+		fail(err)
+		return p
+	}
+	c := &call{r: r, ctx: r.Context(), svc: svc, p: p, status: rt.status, requestID: rid}
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}
@@ -330,7 +349,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		pr := Problem(err)
 		pr.Instance = r.URL.Path
 		t, internal := problemOf(err)
-		if internal || t == ProblemUnavailable {
+		if internal || t.retryable() {
 			s.idem.forget(cacheKey)
 			close(a.done)
 			fail(err)
@@ -404,14 +423,29 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wire.Health{Status: "ok"})
 }
 
+// readyz answers 200 only on a process that serves writes, so that a load
+// balancer sends traffic to the writer and drains the others.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.closing.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: "closing"})
-		return
+	svc, _, err := s.current()
+	writer := err == nil
+	switch {
+	case s.closing.Load():
+		writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: "closing", Writer: &writer})
+	case !writer:
+		writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: "standby", Writer: &writer})
+	default:
+		if _, err := svc.CentralBank(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: "no central bank", Writer: &writer})
+			return
+		}
+		writeJSON(w, http.StatusOK, wire.Health{Status: "ready", Writer: &writer})
 	}
-	if _, err := s.svc.CentralBank(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: "no central bank"})
-		return
+}
+
+// stats returns the counters of the ledger served now, nil when none is.
+func (s *Server) stats() *ledger.Stats {
+	if _, l, err := s.current(); err == nil {
+		return l.Stats()
 	}
-	writeJSON(w, http.StatusOK, wire.Health{Status: "ready"})
+	return nil
 }

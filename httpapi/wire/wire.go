@@ -353,6 +353,9 @@ type Key struct {
 // Health answers /healthz and /readyz.
 type Health struct {
 	Status string `json:"status"`
+	// Writer, in /readyz only, says whether this process holds the
+	// ledger's writer and so serves writes.
+	Writer *bool `json:"writer,omitempty"`
 }
 
 // Decode decodes one JSON value strictly: unknown fields and trailing

@@ -1,0 +1,104 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/httpapi"
+	"github.com/tongbao/tongbao/httpapi/wire"
+	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/postgres"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+// TestStandby checks what a process that does not hold the writer
+// answers: it is alive, not ready, and refuses every /v1 request,
+// reads and writes alike, with a retryable 503 not-the-writer.
+func TestStandby(t *testing.T) {
+	keys, err := httpapi.OpenKeys("")
+	must(t, err)
+	secret, _, err := keys.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
+	must(t, err)
+	srv, err := httpapi.New(httpapi.Config{
+		Current: func() (*twotier.Service, *ledger.Ledger, error) { return nil, nil, postgres.ErrNotWriter },
+		Keys:    keys,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	must(t, err)
+	do := func(method, path, key string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Idempotency-Key", "k1")
+		}
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		return w
+	}
+	if w := do("GET", "/healthz", ""); w.Code != http.StatusOK {
+		t.Errorf("/healthz: got %d; want 200", w.Code)
+	}
+	w := do("GET", "/readyz", "")
+	var h wire.Health
+	must(t, json.Unmarshal(w.Body.Bytes(), &h))
+	if w.Code != http.StatusServiceUnavailable || h.Status != "standby" || h.Writer == nil || *h.Writer {
+		t.Errorf("/readyz: got %d %s; want 503, standby, not the writer", w.Code, w.Body)
+	}
+	if w := do("GET", "/metrics", ""); w.Code != http.StatusOK {
+		t.Errorf("/metrics: got %d; want 200", w.Code)
+	}
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/v1/supply"},
+		{"POST", "/v1/settlement-windows/close"},
+		{"POST", "/v1/operators/" + tongbao.NewID().String() + "/issue"},
+	} {
+		w := do(c.method, c.path, secret)
+		var p wire.Problem
+		must(t, json.Unmarshal(w.Body.Bytes(), &p))
+		if w.Code != http.StatusServiceUnavailable || p.Type != httpapi.ProblemNotWriter.URI() || w.Header().Get("Retry-After") == "" {
+			t.Errorf("%s %s: got %d %s, Retry-After %q; want 503 %s with a Retry-After",
+				c.method, c.path, w.Code, p.Type, w.Header().Get("Retry-After"), httpapi.ProblemNotWriter.URI())
+		}
+	}
+	// A caller without a key learns nothing about the writer.
+	if w := do("GET", "/v1/supply", ""); w.Code != http.StatusUnauthorized {
+		t.Errorf("/v1/supply without a key: got %d; want 401", w.Code)
+	}
+}
+
+// TestKeysShared checks that two processes sharing a key file accept the
+// keys each other makes.
+func TestKeysShared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	a, err := httpapi.OpenKeys(path)
+	must(t, err)
+	b, err := httpapi.OpenKeys(path)
+	must(t, err)
+	made, _, err := a.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
+	must(t, err)
+	if _, ok := b.Lookup(made); !ok {
+		t.Fatal("a key made by one Keys is unknown to another on the same file")
+	}
+	// b adds to the file without losing a's key, which a then sees.
+	other, _, err := b.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
+	must(t, err)
+	c, err := httpapi.OpenKeys(path)
+	must(t, err)
+	for _, k := range []string{made, other} {
+		if _, ok := c.Lookup(k); !ok {
+			t.Errorf("key %.12s… is missing from the file", k)
+		}
+		if _, ok := a.Lookup(k); !ok {
+			t.Errorf("key %.12s… is unknown to a", k)
+		}
+	}
+	if _, ok := a.Lookup("tb_nonsense"); ok {
+		t.Error("a nonsense key was accepted")
+	}
+}
