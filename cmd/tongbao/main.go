@@ -4,7 +4,7 @@
 // Usage:
 //
 //	tongbao demo                 seed a two-tier economy in ./tongbao-data and serve its API
-//	tongbao serve                serve the HTTP API on a data folder
+//	tongbao serve                serve the HTTP API on a data folder or a PostgreSQL database
 //	tongbao bench ledger --json  measure the ledger engine, durably, on a fresh data folder
 //	tongbao bench api --json     measure the HTTP API with 64 clients on loopback
 //	tongbao version              print the build's version

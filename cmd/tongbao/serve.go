@@ -1,36 +1,61 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tongbao/tongbao/postgres"
 )
 
 // serveAddrDefault is where `tongbao serve` and the demo listen.
 const serveAddrDefault = "127.0.0.1:8080"
+
+// dbEnv names the database `tongbao serve` runs on when --db is not given.
+const dbEnv = "TONGBAO_DB"
 
 func (m *Main) serveCommand() *cobra.Command {
 	var addr, data, db string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API: central bank, operators and wallets in one process",
-		Long: `serve runs the whole two-tier system in one process on a data folder
-(SQLite: ledger.db, twotier.db, and keys.json with the hashes of the API
-keys) and serves the HTTP API on --addr until interrupted. On the first
-start it creates the central bank and prints its API key once on stderr;
-keep it, the server stores only its hash.
+		Long: `serve runs the whole two-tier system in one process and serves the HTTP
+API on --addr until interrupted.
 
-The API is described at /openapi.json; /healthz, /readyz and /metrics
-serve operations.`,
+By default it runs on SQLite in the data folder (ledger.db, twotier.db,
+and keys.json with the hashes of the API keys). With --db postgres://…
+(or ` + dbEnv + `; the flag wins) the ledger and the domain live in that
+PostgreSQL database and the data folder holds only keys.json. Several
+processes may serve one database: the one holding the database's writer
+lease serves every request; the others answer each /v1 request with 503,
+problem type not-the-writer and a Retry-After, until the writer stops or
+dies and one of them takes over (within a few seconds). Processes that
+should accept each other's keys share the data folder. See
+docs/postgres.md.
+
+On the first start (on PostgreSQL: the first time a process with this
+data folder becomes the writer) it creates the central bank if there is
+none and prints a central bank API key once on stderr; keep it, the
+server stores only its hash.
+
+The API is described at /openapi.json; /healthz, /readyz (200 only on
+the process that serves writes) and /metrics serve operations.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if db != "" && db != "sqlite" {
-				return fmt.Errorf("--db %q: only sqlite is served yet (PostgreSQL is coming)", db)
+			db, err := serveDB(db, cmd.Flags().Changed("db"), os.Getenv(dbEnv))
+			if err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			log := slog.New(slog.NewJSONHandler(m.Stderr, nil))
-			n, err := openNode(ctx, data, log)
+			announce := func(secret string) {
+				fmt.Fprintf(m.Stderr, "A central bank API key, shown once:\n\n  %s\n\n", secret)
+			}
+			n, err := openServeNode(ctx, db, data, log, announce)
 			if err != nil {
 				return err
 			}
@@ -42,7 +67,7 @@ serve operations.`,
 			if n.cbKey != "" {
 				fmt.Fprintf(m.Stderr, "Created the central bank. Its API key, shown once:\n\n  %s\n\n", n.cbKey)
 			}
-			log.Info("serving", "addr", "http://"+got, "data", data)
+			log.Info("serving", "addr", "http://"+got, "data", data, "db", benchEngine(db))
 			go n.applyCaps(ctx, log)
 			<-ctx.Done()
 			log.Info("stopping")
@@ -52,6 +77,34 @@ serve operations.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", serveAddrDefault, "address to listen on")
 	cmd.Flags().StringVar(&data, "data", demoDataDefault, "data folder (created if missing)")
-	cmd.Flags().StringVar(&db, "db", "", "database: sqlite (the default; PostgreSQL is not served yet)")
+	cmd.Flags().StringVar(&db, "db", "", "database: sqlite (the default, in --data) or a URL such as postgres://user@127.0.0.1:5432/tongbao; $"+dbEnv+" when not given")
 	return cmd
+}
+
+// serveDB chooses the database of `tongbao serve`: the --db flag if it
+// was given, else the environment's, else SQLite.
+func serveDB(flag string, flagSet bool, env string) (string, error) {
+	db := env
+	if flagSet {
+		db = flag
+	}
+	if db == "" {
+		db = "sqlite"
+	}
+	if db != "sqlite" && !postgres.IsURL(db) {
+		if strings.Contains(db, "://") {
+			db = db[:strings.Index(db, "://")+3] + "…" // not the credentials
+		}
+		return "", fmt.Errorf("database %q: want sqlite or a postgres:// URL (from --db or $%s)", db, dbEnv)
+	}
+	return db, nil
+}
+
+// openServeNode opens the node `tongbao serve` runs: on SQLite in data, or
+// on the PostgreSQL database db with its keys in data.
+func openServeNode(ctx context.Context, db, data string, log *slog.Logger, announce func(string)) (*node, error) {
+	if postgres.IsURL(db) {
+		return openPostgresNode(ctx, db, data, log, announce)
+	}
+	return openNode(ctx, data, log)
 }

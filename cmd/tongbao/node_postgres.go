@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tongbao/tongbao/httpapi"
+	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/postgres"
+	"github.com/tongbao/tongbao/twotier"
+	"github.com/tongbao/tongbao/twotier/twotierpg"
+)
+
+// nodeOpenRetry is how long a node that holds the writer but could not
+// open the domain on its ledger waits before trying again.
+const nodeOpenRetry = time.Second
+
+// openPostgresNode opens a node on the PostgreSQL database of dsn, which
+// other nodes may share: the ledger through a postgres.Writer, so that only
+// the node holding the database's writer lease writes, and the domain's
+// store in the same database. The data folder dir holds only the keys
+// file, which nodes on one machine share by sharing the folder.
+//
+// The node serves at once. Until it holds the writer, every /v1 request is
+// answered with postgres.ErrNotWriter (503, Retry-After) and /readyz says
+// it stands by; when it becomes the writer it opens the domain on the
+// ledger the Writer rebuilt from the database, makes sure the central bank
+// and a central bank key exist (announce gets a new key's secret, shown
+// once), and serves writes until it loses the lease.
+func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, announce func(secret string)) (n *node, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	n = newNode()
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	store, err := twotierpg.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() { store.Close() })
+	if n.keys, err = httpapi.OpenKeys(filepath.Join(dir, nodeKeysFile)); err != nil {
+		return nil, err
+	}
+	if n.srv, err = httpapi.New(httpapi.Config{Current: n.current, Keys: n.keys, Logger: log}); err != nil {
+		return nil, err
+	}
+	w, err := postgres.StartWriter(ctx, postgres.WriterConfig{DSN: dsn, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() { w.Close() })
+	followCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.follow(followCtx, w, store, log, announce)
+	}()
+	// Stop following before the Writer closes, so that nothing is served
+	// on a ledger being closed for longer than it takes to stop.
+	n.closers = append(n.closers, func() { cancel(); <-done })
+	return n, nil
+}
+
+// follow serves the domain on the Writer's ledger whenever this process
+// holds it, and nothing while it does not, until ctx ends.
+func (n *node) follow(ctx context.Context, w *postgres.Writer, store twotier.Store, log *slog.Logger, announce func(string)) {
+	defer n.set(nil, nil)
+	var served *ledger.Ledger // the ledger n serves, nil when none
+	for {
+		changed := w.Changed()
+		var retry <-chan time.Time
+		l, err := w.Ledger()
+		switch {
+		case err != nil:
+			n.set(nil, nil)
+			served = nil
+		case l != served:
+			n.set(nil, nil)
+			served = nil
+			svc, err := n.openService(ctx, l, store, announce)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				log.Error("open the domain on the ledger", "err", err)
+				retry = time.After(nodeOpenRetry)
+				break
+			}
+			n.set(svc, l)
+			served = l
+		}
+		select {
+		case <-changed:
+		case <-retry:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// openService opens the domain on a ledger this process has just become
+// the writer of, and bootstraps the central bank and its key if missing.
+func (n *node) openService(ctx context.Context, l *ledger.Ledger, store twotier.Store, announce func(string)) (*twotier.Service, error) {
+	svc, err := twotier.Open(ctx, twotier.Config{Ledger: l, Store: store})
+	if err != nil {
+		return nil, err
+	}
+	secret, err := httpapi.Bootstrap(ctx, svc, n.keys, centralBankName)
+	if err != nil {
+		return nil, err
+	}
+	if secret != "" && announce != nil {
+		announce(secret)
+	}
+	return svc, nil
+}
