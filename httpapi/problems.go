@@ -8,7 +8,6 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
-	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/twotier"
 )
 
@@ -107,7 +106,7 @@ var sentinelProblems = []struct {
 	{twotier.ErrNotUpgrade, ProblemCategoryChange},
 	{twotier.ErrNotDowngrade, ProblemCategoryChange},
 	{ledger.ErrRequestTooLarge, ProblemTooLarge},
-	{postgres.ErrNotWriter, ProblemNotWriter},
+	{ledger.ErrNotWriter, ProblemNotWriter},
 	{ledger.ErrClosed, ProblemUnavailable},
 }
 

@@ -52,7 +52,7 @@ type Config struct {
 	// server serves at the moment of each request: a process that shares
 	// its database with others serves only while it holds the ledger's
 	// writer, and in between Current returns an error, such as
-	// postgres.ErrNotWriter, that every /v1 request is answered with.
+	// ledger.ErrNotWriter, that every /v1 request is answered with.
 	Current func() (*twotier.Service, *ledger.Ledger, error)
 	Keys    *Keys
 	// Logger gets one line per request, each with its request id;

@@ -127,7 +127,11 @@ func (c ResultCode) Err() error {
 
 // Errors that concern a whole request or account, not one transfer.
 var (
-	ErrClosed           = tongbao.Errorf(tongbao.EUNAVAILABLE, "ledger is closed")
+	ErrClosed = tongbao.Errorf(tongbao.EUNAVAILABLE, "ledger is closed")
+	// ErrNotWriter is answered by a process that does not hold the ledger's
+	// writer (another does, by a lease in the database): retry there, or
+	// here later.
+	ErrNotWriter        = tongbao.Errorf(tongbao.EUNAVAILABLE, "not the writer")
 	ErrRequestTooLarge  = tongbao.Errorf(tongbao.EINVALID, "request holds more transfers than the batch maximum")
 	ErrAccountNotFound  = tongbao.Errorf(tongbao.ENOTFOUND, "account not found")
 	ErrAccountExists    = tongbao.Errorf(tongbao.ECONFLICT, "account id already used with different content")

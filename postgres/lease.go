@@ -5,13 +5,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/ledger"
 )
 
 // ErrNotWriter is the answer of a process that does not hold a ledger's
 // writer lease, and the error of a commit made under a lease that was lost.
 // It is retryable: the writer is, or will shortly be, another process.
-var ErrNotWriter = tongbao.Errorf(tongbao.EUNAVAILABLE, "not the writer")
+var ErrNotWriter = ledger.ErrNotWriter
 
 // Fence is the lease a Store's commits are made under: the writer lease
 // name, held by owner in epoch.
