@@ -291,3 +291,50 @@ func TestReconciliationListsDifferences(t *testing.T) {
 	}
 	e.supplyOK("reconciliation")
 }
+
+// TestSupplyWhilePaying checks the supply while payments within and across
+// operators run: the report must never show a difference, not even one
+// that is only money in flight between two of the balances it sums.
+func TestSupplyWhilePaying(t *testing.T) {
+	e := newEnv(t, time.Date(2026, 10, 1, 10, 0, 0, 0, shanghai))
+	e.fund(1_000_000*yuan, 1_000_000*yuan)
+	a1 := e.wallet(e.a, twotier.Category1, "")
+	a2 := e.wallet(e.a, twotier.Category1, "")
+	b1 := e.wallet(e.b, twotier.Category1, "")
+	e.topUp(a1, 100_000*yuan)
+	// Idle wallets make the report read for longer, across many commits.
+	for i := 0; i < 300; i++ {
+		e.wallet([]tongbao.ID{e.a, e.b}[i%2], twotier.Category1, "")
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for _, to := range []twotier.Wallet{a2, b1} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := e.pay(a1, to, yuan); err != nil {
+					t.Errorf("payment: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		r, err := e.svc.SupplyReport(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.OK {
+			t.Fatalf("supply report %d while paying: %+v", i, r)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	e.supplyOK("after the payments")
+}

@@ -46,9 +46,8 @@ type SupplyReport struct {
 // SupplyReport checks, from the ledger's balances, that issued − redeemed
 // equals the sum of the operators' backing, and that each operator's
 // backing equals its liabilities. It first waits until everything the
-// ledger accepted is durable; the balances are then read one by one, so
-// the report is exact when no money moves while it runs (payments made
-// meanwhile can show as a transient difference, never hide one).
+// ledger accepted is durable, then reads every balance it sums as of one
+// commit, so the report is exact while money moves.
 func (s *Service) SupplyReport(ctx context.Context) (SupplyReport, error) {
 	cb, err := s.centralBank()
 	if err != nil {
@@ -58,11 +57,6 @@ func (s *Service) SupplyReport(ctx context.Context) (SupplyReport, error) {
 		return SupplyReport{}, err
 	}
 	r := SupplyReport{At: s.clock.Now()}
-	issued, err := s.Balance(ctx, issuedAccount(cb))
-	if err != nil {
-		return SupplyReport{}, err
-	}
-	r.Issued = -issued
 	ops, err := s.operators(ctx)
 	if err != nil {
 		return SupplyReport{}, err
@@ -77,26 +71,28 @@ func (s *Service) SupplyReport(ctx context.Context) (SupplyReport, error) {
 			open = append(open, w.Number)
 		}
 	}
-	r.OK = true
-	for _, op := range ops {
-		o := OperatorSupply{Operator: op.ID}
-		if o.Backing, err = s.Balance(ctx, backingAccount(cb, op.ID)); err != nil {
-			return SupplyReport{}, err
-		}
-		if o.Vault, err = s.Balance(ctx, vaultAccount(op.ID)); err != nil {
-			return SupplyReport{}, err
-		}
+
+	// Name every account the report sums, then read them all at once.
+	ids := []tongbao.ID{issuedAccount(cb)}
+	type parts struct {
+		backing, vault, wallets, clearing []int
+		windows                           []uint64 // of the clearing accounts
+	}
+	perOp := make([]parts, len(ops))
+	add := func(list *[]int, id tongbao.ID) {
+		*list = append(*list, len(ids))
+		ids = append(ids, id)
+	}
+	for i, op := range ops {
+		add(&perOp[i].backing, backingAccount(cb, op.ID))
+		add(&perOp[i].vault, vaultAccount(op.ID))
 		for after := (tongbao.ID{}); ; {
 			ws, err := s.store.Wallets(ctx, op.ID, after, WalletsPageMax)
 			if err != nil {
 				return SupplyReport{}, err
 			}
 			for _, w := range ws {
-				b, err := s.Balance(ctx, w.ID)
-				if err != nil {
-					return SupplyReport{}, err
-				}
-				o.Wallets += b
+				add(&perOp[i].wallets, w.ID)
 			}
 			if len(ws) < WalletsPageMax {
 				break
@@ -104,7 +100,34 @@ func (s *Service) SupplyReport(ctx context.Context) (SupplyReport, error) {
 			after = ws[len(ws)-1].ID
 		}
 		for _, n := range open {
-			net, err := s.openPosition(ctx, op.ID, n)
+			id := clearingAccount(op.ID, n)
+			if _, err := s.ledger.Account(ctx, id); errors.Is(err, ledger.ErrAccountNotFound) {
+				continue // the window opened after this operator's last payment
+			} else if err != nil {
+				return SupplyReport{}, err
+			}
+			add(&perOp[i].clearing, id)
+			perOp[i].windows = append(perOp[i].windows, n)
+		}
+	}
+	accounts, err := s.ledger.Accounts(ctx, ids)
+	if err != nil {
+		return SupplyReport{}, err
+	}
+	sum := func(list []int) tongbao.Amount {
+		var total tongbao.Amount
+		for _, k := range list {
+			total += accounts[k].Net()
+		}
+		return total
+	}
+
+	r.Issued = -accounts[0].Net()
+	r.OK = true
+	for i, op := range ops {
+		o := OperatorSupply{Operator: op.ID, Backing: sum(perOp[i].backing), Vault: sum(perOp[i].vault), Wallets: sum(perOp[i].wallets)}
+		for j, k := range perOp[i].clearing {
+			net, err := s.openPosition(ctx, op.ID, perOp[i].windows[j], accounts[k])
 			if err != nil {
 				return SupplyReport{}, err
 			}
@@ -123,14 +146,7 @@ func (s *Service) SupplyReport(ctx context.Context) (SupplyReport, error) {
 // openPosition returns the net of an operator's clearing account in a
 // window that is not settled in the store. A window whose settlement chain
 // posted before a crash let the store record it counts as settled.
-func (s *Service) openPosition(ctx context.Context, op tongbao.ID, window uint64) (tongbao.Amount, error) {
-	a, err := s.ledger.Account(ctx, clearingAccount(op, window))
-	if errors.Is(err, ledger.ErrAccountNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
+func (s *Service) openPosition(ctx context.Context, op tongbao.ID, window uint64, a ledger.AccountRecord) (tongbao.Amount, error) {
 	if a.Net() == 0 {
 		return 0, nil
 	}
