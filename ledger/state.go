@@ -127,6 +127,12 @@ func (s *state) load(ctx context.Context) error {
 	if s.lastTimestamp, err = s.store.LastTimestamp(ctx); err != nil {
 		return err
 	}
+	// A balance row's checkpoint may be a timestamp that was handed out
+	// but never stored (a linked chain rolled back): the next transfers
+	// must come after it, or the replay would take them as included.
+	for i := range s.accounts {
+		s.lastTimestamp = max(s.lastTimestamp, s.accounts[i].Checkpoint)
+	}
 	return s.replay(ctx)
 }
 
