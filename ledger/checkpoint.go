@@ -90,9 +90,11 @@ func (s *state) effect(t *Transfer, dr, cr *AccountRecord, holdTimestamp int64) 
 // checkpoint adds to the batch the balance rows that are due: the oldest
 // changed accounts whose changes are CheckpointDelay old, or any when too
 // many wait or the ledger is closing; then the batch's ReplayFrom.
-func (s *state) checkpoint() {
+func (s *state) checkpoint(now time.Time) {
 	end := s.lastTimestamp
-	cutoff := end - int64(CheckpointDelay)
+	// The age of a change is measured by the clock, as checkpointDue does:
+	// an idle ledger's last timestamp does not move.
+	cutoff := max(end, now.UnixNano()) - int64(CheckpointDelay)
 	for n := 0; s.dirtyHead < len(s.dirtyQueue) && (n < CheckpointRowsMax || s.flushAll); n++ {
 		i := s.dirtyQueue[s.dirtyHead]
 		waiting := len(s.dirtyQueue) - s.dirtyHead

@@ -383,7 +383,7 @@ func (l *Ledger) write() {
 		}
 		select {
 		case <-ready:
-			cur.touched = l.state.finishBatch()
+			cur.touched = l.state.finishBatch(l.clock.Now())
 			l.commit <- cur
 			cur = l.newBatch()
 		case <-waitTimer:
@@ -412,7 +412,7 @@ func (l *Ledger) newBatch() *pendingBatch {
 // returns a new batch.
 func (l *Ledger) hand(cur *pendingBatch) *pendingBatch {
 	<-l.ready
-	cur.touched = l.state.finishBatch()
+	cur.touched = l.state.finishBatch(l.clock.Now())
 	l.commit <- cur
 	return l.newBatch()
 }

@@ -1,8 +1,11 @@
 package ledger_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/ledger"
 )
 
@@ -27,4 +30,37 @@ func TestRestartNeverReusesCheckpointedTimestamps(t *testing.T) {
 		t.Fatalf("account 1 after crash: %+v; want 107 debited", b)
 	}
 	checkInvariants(t, h.balances())
+}
+
+// An idle ledger writes the balance rows whose changes have grown
+// CheckpointDelay old by its clock, rather than committing empty batches
+// at every tick that never write them.
+func TestIdleLedgerWritesDueBalanceRows(t *testing.T) {
+	h := newHarness(t)
+	h.close()
+	h.cfg.ExpiryInterval = time.Millisecond
+	h.open()
+	h.accounts(acct(1, 0), acct(2, 0))
+	h.must(xfer(10, 1, 2, 100))
+	h.clock.Advance(2 * ledger.CheckpointDelay)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var debited tongbao.Amount
+		err := h.store.LoadAccounts(context.Background(), func(a ledger.AccountRecord) error {
+			if a.ID == acct(1, 0).ID {
+				debited = a.DebitsPosted
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if debited == 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("balance row still not written after %d idle batches", h.l.Stats().Batches.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

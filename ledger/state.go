@@ -150,13 +150,13 @@ func (s *state) startBatch() *Batch {
 
 // finishBatch returns the touched accounts as they stand at the end of the
 // batch, and adds the balance rows due for writing to the batch.
-func (s *state) finishBatch() []AccountRecord {
+func (s *state) finishBatch(now time.Time) []AccountRecord {
 	touched := make([]AccountRecord, 0, len(s.touchedList))
 	for _, i := range s.touchedList {
 		touched = append(touched, s.accounts[i])
 	}
 	s.touchedList = s.touchedList[:0]
-	s.checkpoint()
+	s.checkpoint(now)
 	return touched
 }
 
