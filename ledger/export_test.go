@@ -6,3 +6,7 @@ func (l *Ledger) CloseAsCrash() error {
 	l.skipCheckpoint.Store(true)
 	return l.Close()
 }
+
+// ExpiryQueueLen returns how many entries the writer's expiry queue holds.
+// Call it only while no request is in flight.
+func (l *Ledger) ExpiryQueueLen() int { return len(l.state.expiries) }

@@ -64,3 +64,28 @@ func TestIdleLedgerWritesDueBalanceRows(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Holds with a timeout that are posted before it leave no lasting trace in
+// the expiry queue: memory follows the open holds, not every hold ever made.
+func TestExpiryQueueFollowsOpenHolds(t *testing.T) {
+	h := newHarness(t)
+	h.accounts(acct(1, 0), acct(2, 0))
+	const holds = 3000
+	var ts []ledger.Transfer
+	for i := uint64(0); i < holds; i++ {
+		hold := xfer(1_000_000+i, 1, 2, 1)
+		hold.Flags = ledger.FlagPending
+		hold.TimeoutSeconds = 30 * 24 * 3600
+		post := ledger.Transfer{ID: tongbao.IDFromUint64(2_000_000 + i), PendingID: hold.ID, Flags: ledger.FlagPostPending, Code: 1}
+		ts = append(ts, hold, post)
+	}
+	for i, r := range h.submit(ts...) {
+		if r.Err != nil {
+			t.Fatalf("transfer %d: %v", i, r.Err)
+		}
+	}
+	h.must(xfer(10, 1, 2, 1))
+	if n := h.l.ExpiryQueueLen(); n > holds/2 {
+		t.Fatalf("expiry queue holds %d entries with no hold open", n)
+	}
+}

@@ -742,6 +742,19 @@ func (s *state) expire(h *openHold, now time.Time, chained bool) {
 
 // expireDue expires up to limit holds whose timeout has passed.
 func (s *state) expireDue(now time.Time, limit int) int {
+	// Resolved holds leave their entries behind until their time comes,
+	// which may be years away: drop them once they are most of the queue.
+	if len(s.expiries) > 2*len(s.holds)+1024 {
+		kept := s.expiries[:0]
+		for _, e := range s.expiries {
+			if h, ok := s.holds[e.id]; ok && h.expiresAt == e.at {
+				kept = append(kept, e)
+			}
+		}
+		clear(s.expiries[len(kept):])
+		s.expiries = kept
+		heap.Init(&s.expiries)
+	}
 	n := 0
 	for n < limit && len(s.expiries) > 0 && s.expiries[0].at <= now.UnixNano() {
 		e := heap.Pop(&s.expiries).(holdExpiry)
