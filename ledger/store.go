@@ -23,8 +23,8 @@ type Batch struct {
 	// over the stored balance rows to rebuild every account.
 	ReplayFrom int64
 	// Updated replace the state flags, freeze, credit line and limits of
-	// the accounts changed by UpdateAccounts. Every updated account is in
-	// Balances too.
+	// the accounts changed by UpdateAccounts, and nothing else: their
+	// balances are written, lazily, through Balances.
 	Updated []AccountRecord
 	// HoldsOpened and HoldsClosed keep the set of open holds.
 	HoldsOpened []Hold
