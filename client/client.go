@@ -171,10 +171,14 @@ func (p Page) query() string {
 }
 
 // Health reads /healthz.
-func (c *Client) Health(ctx context.Context) (wire.Health, error) { return get[wire.Health](c, ctx, "/healthz") }
+func (c *Client) Health(ctx context.Context) (wire.Health, error) {
+	return get[wire.Health](c, ctx, "/healthz")
+}
 
 // Ready reads /readyz.
-func (c *Client) Ready(ctx context.Context) (wire.Health, error) { return get[wire.Health](c, ctx, "/readyz") }
+func (c *Client) Ready(ctx context.Context) (wire.Health, error) {
+	return get[wire.Health](c, ctx, "/readyz")
+}
 
 // Me returns what the client's key speaks for.
 func (c *Client) Me(ctx context.Context) (wire.Key, error) { return get[wire.Key](c, ctx, "/v1/me") }

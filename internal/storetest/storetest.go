@@ -239,7 +239,6 @@ func (l links) link(ts ...*ledger.PostedTransfer) {
 	}
 }
 
-
 func timestamps(ts []ledger.Transfer) []int64 {
 	out := make([]int64, len(ts))
 	for i, t := range ts {
