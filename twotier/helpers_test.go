@@ -43,10 +43,12 @@ type env struct {
 	lstore ledger.Store
 	store  domainStore
 	// dsn is the PostgreSQL schema's connection string; empty on SQLite.
-	dsn  string
-	svc  *twotier.Service
-	cb   tongbao.ID
-	a, b tongbao.ID
+	dsn string
+	// batchMax is the ledger's BatchMax; zero for its default.
+	batchMax int
+	svc      *twotier.Service
+	cb       tongbao.ID
+	a, b     tongbao.ID
 }
 
 // domainStore is the domain's store of either kind.
@@ -84,7 +86,7 @@ func (e *env) open() {
 		e.lstore, err = sqlite.Open(e.ctx, filepath.Join(e.dir, "ledger.db"))
 	}
 	must(e.tb, err)
-	e.ledger, err = ledger.Open(e.ctx, ledger.Config{Store: e.lstore, Clock: e.clock})
+	e.ledger, err = ledger.Open(e.ctx, ledger.Config{Store: e.lstore, Clock: e.clock, BatchMax: e.batchMax})
 	must(e.tb, err)
 	if e.dsn != "" {
 		e.store, err = twotierpg.Open(e.ctx, e.dsn)

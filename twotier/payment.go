@@ -68,10 +68,7 @@ func (s *Service) Pay(ctx context.Context, p Payment) (PaymentResult, error) {
 }
 
 func (s *Service) payAcross(ctx context.Context, p Payment, from, to Wallet) (PaymentResult, error) {
-	rec := PaymentRecord{
-		ID: p.ID, PayerOperator: from.Operator, PayeeOperator: to.Operator, PayerWallet: from.ID, PayeeWallet: to.ID,
-		Amount: p.Amount, Currency: s.currency, Window: s.CurrentWindow(), Status: PaymentPending, CreatedAt: s.clock.Now(),
-	}
+	rec := s.newPaymentRecord(p, from, to)
 	// The record is written before the ledger is asked, with the window
 	// the legs go to: a retry after a lost answer books the same legs in
 	// the same window, and the ledger answers it as a duplicate.
@@ -79,50 +76,88 @@ func (s *Service) payAcross(ctx context.Context, p Payment, from, to Wallet) (Pa
 	if err != nil {
 		return PaymentResult{}, err
 	}
-	if !created {
-		if stored.PayerWallet != rec.PayerWallet || stored.PayeeWallet != rec.PayeeWallet || stored.Amount != rec.Amount || stored.Currency != rec.Currency {
-			return PaymentResult{}, ErrIDConflict
-		}
-		rec = stored
+	if rec, err = samePayment(rec, stored, created); err != nil {
+		return PaymentResult{}, err
 	}
-	for attempt := 0; ; attempt++ {
-		rs, i, err := s.submit(ctx, crossLegs(p.ID, rec))
-		if err == nil {
-			rec.Status, rec.Reason = PaymentPosted, ""
-			rec.PayerTimestamp, rec.PayeeTimestamp = rs[0].Timestamp, rs[1].Timestamp
+	return s.bookAcross(ctx, rec, 0)
+}
+
+// newPaymentRecord returns the pending record of a cross-operator payment
+// in the current window.
+func (s *Service) newPaymentRecord(p Payment, from, to Wallet) PaymentRecord {
+	return PaymentRecord{
+		ID: p.ID, PayerOperator: from.Operator, PayeeOperator: to.Operator, PayerWallet: from.ID, PayeeWallet: to.ID,
+		Amount: p.Amount, Currency: s.currency, Window: s.CurrentWindow(), Status: PaymentPending, CreatedAt: s.clock.Now(),
+	}
+}
+
+// samePayment returns the record to book after CreatePayment: the stored
+// one when the id was already used by the same payment, ErrIDConflict
+// when it was used by another.
+func samePayment(rec, stored PaymentRecord, created bool) (PaymentRecord, error) {
+	if created {
+		return rec, nil
+	}
+	if stored.PayerWallet != rec.PayerWallet || stored.PayeeWallet != rec.PayeeWallet || stored.Amount != rec.Amount || stored.Currency != rec.Currency {
+		return PaymentRecord{}, ErrIDConflict
+	}
+	return stored, nil
+}
+
+// bookAcross submits a recorded cross-operator payment's legs and records
+// the outcome; attempt is how many times it was already booked again in
+// a new window.
+func (s *Service) bookAcross(ctx context.Context, rec PaymentRecord, attempt int) (PaymentResult, error) {
+	for ; ; attempt++ {
+		rs, i, err := s.submit(ctx, crossLegs(rec.ID, rec))
+		if i < 0 && err != nil { // the request failed as a whole: the outcome is unknown
+			return PaymentResult{}, err
+		}
+		out, res, perr, again := s.acrossOutcome(rec, rs, i, err, attempt)
+		if again {
+			rec = out
 			if uerr := s.store.UpdatePayment(ctx, rec); uerr != nil {
 				return PaymentResult{}, uerr
 			}
-			return PaymentResult{Timestamp: rs[0].Timestamp, CrossOperator: true, Window: rec.Window, Duplicate: rs[0].Duplicate}, nil
+			continue
 		}
-		if i < 0 { // the request failed as a whole: the outcome is unknown
-			return PaymentResult{}, err
-		}
-		windowClosed := (i == 0 && errors.Is(err, ledger.ErrCreditsDisabled)) || (i == 1 && errors.Is(err, ledger.ErrDebitsDisabled))
-		if windowClosed {
-			if cur := s.CurrentWindow(); cur != rec.Window && attempt == 0 {
-				rec.Window = cur
-				if uerr := s.store.UpdatePayment(ctx, rec); uerr != nil {
-					return PaymentResult{}, uerr
-				}
-				continue
-			}
-			err = ErrWindowClosed
-		}
-		switch {
-		case i == 0 && errors.Is(err, ledger.ErrBalanceLimit):
-			err = ErrNetDebitCap
-		case i == 0:
-			err = wrap("payer wallet", err)
-		case i == 1:
-			err = wrap("payee wallet", err)
-		}
-		rec.Status, rec.Reason = PaymentFailed, tongbao.ErrorMessage(err)
-		if uerr := s.store.UpdatePayment(ctx, rec); uerr != nil {
+		if uerr := s.store.UpdatePayment(ctx, out); uerr != nil {
 			return PaymentResult{}, uerr
 		}
-		return PaymentResult{}, err
+		return res, perr
 	}
+}
+
+// acrossOutcome reads the ledger's answer to a cross-operator payment's
+// legs (rs, and i and err as submit returns them for the chain): the
+// record to store and the payment's result. again says the legs met a
+// window closed under them on the first attempt: the record returned is
+// then the pending one moved to the current window, to be stored and
+// booked again.
+func (s *Service) acrossOutcome(rec PaymentRecord, rs []ledger.Result, i int, err error, attempt int) (out PaymentRecord, res PaymentResult, perr error, again bool) {
+	if err == nil {
+		rec.Status, rec.Reason = PaymentPosted, ""
+		rec.PayerTimestamp, rec.PayeeTimestamp = rs[0].Timestamp, rs[1].Timestamp
+		return rec, PaymentResult{Timestamp: rs[0].Timestamp, CrossOperator: true, Window: rec.Window, Duplicate: rs[0].Duplicate}, nil, false
+	}
+	windowClosed := (i == 0 && errors.Is(err, ledger.ErrCreditsDisabled)) || (i == 1 && errors.Is(err, ledger.ErrDebitsDisabled))
+	if windowClosed {
+		if cur := s.CurrentWindow(); cur != rec.Window && attempt == 0 {
+			rec.Window = cur
+			return rec, PaymentResult{}, nil, true
+		}
+		err = ErrWindowClosed
+	}
+	switch {
+	case i == 0 && errors.Is(err, ledger.ErrBalanceLimit):
+		err = ErrNetDebitCap
+	case i == 0:
+		err = wrap("payer wallet", err)
+	case i == 1:
+		err = wrap("payee wallet", err)
+	}
+	rec.Status, rec.Reason = PaymentFailed, tongbao.ErrorMessage(err)
+	return rec, PaymentResult{}, err, false
 }
 
 // crossLegs returns the two linked legs of a cross-operator payment in the

@@ -79,18 +79,28 @@ type PaymentOutcome struct {
 }
 
 // PayBatch makes many payments, each on its own: one failing does not
-// affect the others. It gives the same result per payment as Pay, but the
-// payments within one operator go to the ledger in one request (one place
-// in the writer's batch for all of them), which is what a client sending
-// many payments at once wants. Cross-operator payments go through Pay one
-// by one. At most PayBatchMax payments.
+// affect the others. It gives the same result per payment as Pay, but
+// does the work of all of them at once: the records of the
+// cross-operator payments are written in one store transaction, every
+// payment's legs go to the ledger in one request (several when they do
+// not fit BatchMax, never splitting a linked chain), and the outcomes of
+// the cross-operator payments are written in one store transaction. A
+// cross-operator payment that meets a window closed under it is booked
+// again on its own, as Pay does. At most PayBatchMax payments.
 func (s *Service) PayBatch(ctx context.Context, ps []Payment) ([]PaymentOutcome, error) {
 	if len(ps) > PayBatchMax {
 		return nil, tongbao.Errorf(tongbao.EINVALID, "a batch holds at most %d payments", PayBatchMax)
 	}
 	out := make([]PaymentOutcome, len(ps))
-	var within []ledger.Transfer
-	var index []int
+	// A payment that reached the ledger's door: its legs, and for a
+	// cross-operator one the index of its record in recs (-1 otherwise).
+	type leg struct {
+		at, rec int
+		ts      []ledger.Transfer
+	}
+	var legs []leg
+	var recs []PaymentRecord
+	var recAt []int
 	for i, p := range ps {
 		if p.ID.IsZero() {
 			out[i].Err = ErrIDRequired
@@ -111,27 +121,99 @@ func (s *Service) PayBatch(ctx context.Context, ps []Payment) ([]PaymentOutcome,
 			continue
 		}
 		if from.Operator != to.Operator {
-			out[i].Result, out[i].Err = s.payAcross(ctx, p, from, to)
+			recs = append(recs, s.newPaymentRecord(p, from, to))
+			recAt = append(recAt, i)
+			legs = append(legs, leg{at: i, rec: len(recs) - 1})
 			continue
 		}
-		within = append(within, ledger.Transfer{ID: p.ID, DebitAccountID: from.ID, CreditAccountID: to.ID, Amount: p.Amount, Code: TransferPayment})
-		index = append(index, i)
+		legs = append(legs, leg{at: i, rec: -1, ts: []ledger.Transfer{{ID: p.ID, DebitAccountID: from.ID, CreditAccountID: to.ID, Amount: p.Amount, Code: TransferPayment}}})
 	}
-	for len(within) > 0 {
-		n := min(len(within), s.ledger.BatchMax())
-		rs, err := s.ledger.Submit(ctx, within[:n])
-		if err != nil {
-			return nil, err
-		}
-		for j, r := range rs {
-			i := index[j]
-			if r.Err != nil {
-				out[i].Err = wrap("payment", r.Err)
+	// The records are written before the ledger is asked (see payAcross).
+	if len(recs) > 0 {
+		stored, created, err := s.store.CreatePayments(ctx, recs)
+		for j, i := range recAt {
+			if err != nil {
+				out[i].Err = err
 				continue
 			}
-			out[i].Result = PaymentResult{Timestamp: r.Timestamp, Duplicate: r.Duplicate}
+			if recs[j], out[i].Err = samePayment(recs[j], stored[j], created[j]); out[i].Err != nil {
+				recAt[j] = -1
+			}
 		}
-		within, index = within[n:], index[n:]
+		kept := legs[:0]
+		for _, l := range legs {
+			switch {
+			case l.rec < 0:
+			case err != nil || recAt[l.rec] < 0:
+				continue
+			default:
+				l.ts = crossLegs(recs[l.rec].ID, recs[l.rec])
+			}
+			kept = append(kept, l)
+		}
+		legs = kept
+	}
+	var updates []PaymentRecord
+	var updateAt []int
+	var again []int // indexes in recs to book again in the new window
+	flush := func() {
+		if len(updates) == 0 {
+			return
+		}
+		if err := s.store.UpdatePayments(ctx, updates); err != nil {
+			for _, i := range updateAt {
+				out[i] = PaymentOutcome{Err: err}
+			}
+		}
+		updates, updateAt = nil, nil
+	}
+	batchMax := s.ledger.BatchMax()
+	for len(legs) > 0 {
+		var ts []ledger.Transfer
+		n := 0
+		for n < len(legs) && (n == 0 || len(ts)+len(legs[n].ts) <= batchMax) {
+			ts = append(ts, legs[n].ts...)
+			n++
+		}
+		rs, err := s.ledger.Submit(ctx, ts)
+		if err != nil {
+			// The outcome of this request is unknown: its records stay
+			// pending, as after a crash, and the batch may be sent again.
+			flush()
+			return nil, err
+		}
+		for _, l := range legs[:n] {
+			r := rs[:len(l.ts)]
+			rs = rs[len(l.ts):]
+			i := l.at
+			if l.rec < 0 {
+				if r[0].Err != nil {
+					out[i].Err = wrap("payment", r[0].Err)
+					continue
+				}
+				out[i].Result = PaymentResult{Timestamp: r[0].Timestamp, Duplicate: r[0].Duplicate}
+				continue
+			}
+			k, ferr := firstFailure(r)
+			rec, res, perr, retry := s.acrossOutcome(recs[l.rec], r, k, ferr, 0)
+			recs[l.rec] = rec
+			if retry {
+				again = append(again, l.rec)
+				continue
+			}
+			out[i] = PaymentOutcome{Result: res, Err: perr}
+			updates, updateAt = append(updates, rec), append(updateAt, i)
+		}
+		legs = legs[n:]
+	}
+	flush()
+	for _, j := range again {
+		i := recAt[j]
+		if err := s.store.UpdatePayment(ctx, recs[j]); err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Result, out[i].Err = s.bookAcross(ctx, recs[j], 1)
 	}
 	return out, nil
 }

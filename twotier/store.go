@@ -224,6 +224,15 @@ type Store interface {
 	// UpdatePayment replaces a record's window, status, reason and
 	// timestamps: ErrPaymentNotFound if there is no such record.
 	UpdatePayment(ctx context.Context, p PaymentRecord) error
+	// CreatePayments is CreatePayment for many records in one
+	// transaction, in order: stored[i] and created[i] are what
+	// CreatePayment would have returned for ps[i] after the ones before
+	// it (so a repeated id within ps returns the first record).
+	CreatePayments(ctx context.Context, ps []PaymentRecord) (stored []PaymentRecord, created []bool, err error)
+	// UpdatePayments is UpdatePayment for many records in one
+	// transaction, in order: ErrPaymentNotFound, and nothing updated, if
+	// any record is missing.
+	UpdatePayments(ctx context.Context, ps []PaymentRecord) error
 	// Payment returns a record, or ErrPaymentNotFound.
 	Payment(ctx context.Context, id tongbao.ID) (PaymentRecord, error)
 	// Payments returns the records in which the operator is payer or

@@ -431,17 +431,25 @@ func (s *Service) submit(ctx context.Context, ts []ledger.Transfer) ([]ledger.Re
 	if err != nil {
 		return nil, -1, err
 	}
+	i, err := firstFailure(rs)
+	return rs, i, err
+}
+
+// firstFailure returns the index and error of the first real failure in
+// the results of one operation, ignoring the ErrLinkedEventFailed of the
+// innocent members; -1 and nil when every one succeeded.
+func firstFailure(rs []ledger.Result) (int, error) {
 	for i, r := range rs {
 		if r.Err != nil && !errors.Is(r.Err, ledger.ErrLinkedEventFailed) {
-			return rs, i, r.Err
+			return i, r.Err
 		}
 	}
 	for i, r := range rs {
 		if r.Err != nil {
-			return rs, i, r.Err
+			return i, r.Err
 		}
 	}
-	return rs, -1, nil
+	return -1, nil
 }
 
 // chain links the transfers in order.

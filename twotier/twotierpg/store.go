@@ -510,6 +510,64 @@ func (s *Store) UpdatePayment(ctx context.Context, p twotier.PaymentRecord) erro
 	return nil
 }
 
+// CreatePayments implements twotier.Store.
+func (s *Store) CreatePayments(ctx context.Context, ps []twotier.PaymentRecord) ([]twotier.PaymentRecord, []bool, error) {
+	stored, created := make([]twotier.PaymentRecord, len(ps)), make([]bool, len(ps))
+	if len(ps) == 0 {
+		return stored, created, nil
+	}
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return nil, nil, internal("create payments", err)
+	}
+	defer tx.Rollback(context.Background())
+	for i, p := range ps {
+		tag, err := tx.Exec(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING`,
+			p.ID[:], p.PayerOperator[:], p.PayeeOperator[:], p.PayerWallet[:], p.PayeeWallet[:], int64(p.Amount), string(p.Currency), int64(p.Window),
+			string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, nanos(p.CreatedAt))
+		if err != nil {
+			return nil, nil, internal("create payments", err)
+		}
+		if tag.RowsAffected() == 1 {
+			stored[i], created[i] = p, true
+			continue
+		}
+		if stored[i], err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, p.ID[:])); err != nil {
+			return nil, nil, internal("create payments", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, nil, internal("create payments", err)
+	}
+	return stored, created, nil
+}
+
+// UpdatePayments implements twotier.Store.
+func (s *Store) UpdatePayments(ctx context.Context, ps []twotier.PaymentRecord) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return internal("update payments", err)
+	}
+	defer tx.Rollback(context.Background())
+	for _, p := range ps {
+		tag, err := tx.Exec(ctx, `UPDATE payments SET window_number = $1, status = $2, reason = $3, payer_timestamp = $4, payee_timestamp = $5 WHERE id = $6`,
+			int64(p.Window), string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, p.ID[:])
+		if err != nil {
+			return internal("update payments", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return twotier.ErrPaymentNotFound
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return internal("update payments", err)
+	}
+	return nil
+}
+
 // Payment implements twotier.Store.
 func (s *Store) Payment(ctx context.Context, id tongbao.ID) (twotier.PaymentRecord, error) {
 	p, err := scanPayment(s.db.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id[:]))

@@ -573,6 +573,72 @@ func (s *Store) UpdatePayment(ctx context.Context, p twotier.PaymentRecord) erro
 	return nil
 }
 
+// CreatePayments implements twotier.Store.
+func (s *Store) CreatePayments(ctx context.Context, ps []twotier.PaymentRecord) ([]twotier.PaymentRecord, []bool, error) {
+	stored, created := make([]twotier.PaymentRecord, len(ps)), make([]bool, len(ps))
+	if len(ps) == 0 {
+		return stored, created, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, internal("create payments", err)
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return nil, nil, internal("create payments", err)
+	}
+	defer ins.Close()
+	for i, p := range ps {
+		res, err := ins.ExecContext(ctx, p.ID[:], p.PayerOperator[:], p.PayeeOperator[:], p.PayerWallet[:], p.PayeeWallet[:], int64(p.Amount), string(p.Currency), int64(p.Window),
+			string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, nanos(p.CreatedAt))
+		if err != nil {
+			return nil, nil, internal("create payments", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			stored[i], created[i] = p, true
+			continue
+		}
+		if stored[i], err = scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = ?`, p.ID[:])); err != nil {
+			return nil, nil, internal("create payments", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, internal("create payments", err)
+	}
+	return stored, created, nil
+}
+
+// UpdatePayments implements twotier.Store.
+func (s *Store) UpdatePayments(ctx context.Context, ps []twotier.PaymentRecord) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return internal("update payments", err)
+	}
+	defer tx.Rollback()
+	up, err := tx.PrepareContext(ctx, `UPDATE payments SET window_number = ?, status = ?, reason = ?, payer_timestamp = ?, payee_timestamp = ? WHERE id = ?`)
+	if err != nil {
+		return internal("update payments", err)
+	}
+	defer up.Close()
+	for _, p := range ps {
+		res, err := up.ExecContext(ctx, int64(p.Window), string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, p.ID[:])
+		if err != nil {
+			return internal("update payments", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return twotier.ErrPaymentNotFound
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return internal("update payments", err)
+	}
+	return nil
+}
+
 // Payment implements twotier.Store.
 func (s *Store) Payment(ctx context.Context, id tongbao.ID) (twotier.PaymentRecord, error) {
 	p, err := scanPayment(s.db.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = ?`, id[:]))
