@@ -1,0 +1,246 @@
+package merchant_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+func TestPayRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		payer func(e *env) twotier.Wallet
+	}{
+		{"same operator", func(e *env) twotier.Wallet { return e.payerA }},
+		{"across operators", func(e *env) twotier.Wallet { return e.payerB }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			payer := tc.payer(e)
+			total := e.total()
+			r := e.request("A-1001", 36*yuan)
+			code, err := merchant.Decode(r.Payload)
+			must(t, err)
+			if code.Kind != merchant.Dynamic || code.Wallet != e.shop.ID || code.Operator != e.a || code.Amount != 36*yuan || code.OrderID != "A-1001" || !code.ExpiresAt.Equal(r.ExpiresAt) {
+				t.Fatalf("payload decodes to %+v; want the request %+v", code, r)
+			}
+			if r.Status != merchant.RequestOpen {
+				t.Fatalf("status %q; want open", r.Status)
+			}
+			r, err = e.merchant.PayRequest(e.ctx, r.ID, payer.ID)
+			must(t, err)
+			if r.Status != merchant.RequestPaid || r.Payer != payer.ID || r.PaymentTimestamp == 0 {
+				t.Fatalf("after paying: %+v; want paid by %v", r, payer.ID)
+			}
+			if got := e.balance(e.shop.ID); got != 36*yuan {
+				t.Fatalf("shop holds %v; want %v", got, 36*yuan)
+			}
+			if got := e.balance(payer.ID); got != holderFunds-36*yuan {
+				t.Fatalf("payer holds %v; want %v", got, holderFunds-36*yuan)
+			}
+			if got := e.total(); got != total {
+				t.Fatalf("total %v; want %v", got, total)
+			}
+			e.supplyOK("pay")
+			stored, err := e.merchant.RequestByOrder(e.ctx, e.shop.ID, "A-1001")
+			must(t, err)
+			if stored.Status != merchant.RequestPaid {
+				t.Fatalf("stored status %q; want paid", stored.Status)
+			}
+		})
+	}
+}
+
+func TestPayRequestTwice(t *testing.T) {
+	e := newEnv(t)
+	r := e.paid("A-1", 20*yuan, e.payerA)
+	before := e.balances()
+	for _, payer := range []twotier.Wallet{e.payerA, e.payerB} {
+		_, err := e.merchant.PayRequest(e.ctx, r.ID, payer.ID)
+		wantCode(t, "second payment", err, tongbao.ECONFLICT, merchant.ErrRequestPaid)
+		e.unchanged("second payment", before)
+	}
+	e.supplyOK("pay twice")
+}
+
+// TestPayRequestConcurrently has payers race for one request: exactly one
+// pays it, across operators and within one (their ledger payment ids
+// differ, so only the claim keeps the second from paying too).
+func TestPayRequestConcurrently(t *testing.T) {
+	e := newEnv(t)
+	payers := []twotier.Wallet{e.payerA, e.payerB, e.holder(e.a), e.holder(e.b)}
+	sum := func() tongbao.Amount {
+		s := e.balance(e.shop.ID)
+		for _, p := range payers {
+			s += e.balance(p.ID)
+		}
+		return s
+	}
+	total := sum()
+	r := e.request("A-race", 50*yuan)
+	var wg sync.WaitGroup
+	errs := make([]error, len(payers))
+	for i, p := range payers {
+		wg.Go(func() { _, errs[i] = e.merchant.PayRequest(e.ctx, r.ID, p.ID) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if tongbao.ErrorCode(err) != tongbao.ECONFLICT {
+			t.Fatalf("losing payer: got %v; want a conflict", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d payments succeeded; want 1", ok)
+	}
+	if got := e.balance(e.shop.ID); got != 50*yuan {
+		t.Fatalf("shop holds %v; want %v", got, 50*yuan)
+	}
+	if got := sum(); got != total {
+		t.Fatalf("total %v; want %v", got, total)
+	}
+	e.supplyOK("race")
+}
+
+func TestPayRequestExpired(t *testing.T) {
+	e := newEnv(t)
+	r := e.request("A-2", 20*yuan)
+	before := e.balances()
+	e.clock.Set(r.ExpiresAt)
+	_, err := e.merchant.PayRequest(e.ctx, r.ID, e.payerA.ID)
+	wantCode(t, "pay expired", err, tongbao.ECONFLICT, merchant.ErrRequestExpired)
+	e.unchanged("pay expired", before)
+	got, err := e.merchant.Request(e.ctx, r.ID)
+	must(t, err)
+	if got.Status != merchant.RequestExpired {
+		t.Fatalf("status %q; want expired", got.Status)
+	}
+	_, err = e.merchant.CancelRequest(e.ctx, r.ID)
+	wantCode(t, "cancel expired", err, tongbao.ECONFLICT, merchant.ErrRequestExpired)
+	// A second before the expiry, a request is still payable.
+	r = e.request("A-3", 20*yuan)
+	e.clock.Set(r.ExpiresAt.Add(-time.Second))
+	_, err = e.merchant.PayRequest(e.ctx, r.ID, e.payerA.ID)
+	must(t, err)
+	e.supplyOK("expiry")
+}
+
+func TestCancelRequest(t *testing.T) {
+	e := newEnv(t)
+	r := e.request("A-4", 20*yuan)
+	before := e.balances()
+	c, err := e.merchant.CancelRequest(e.ctx, r.ID)
+	must(t, err)
+	if c.Status != merchant.RequestCancelled {
+		t.Fatalf("status %q; want cancelled", c.Status)
+	}
+	_, err = e.merchant.CancelRequest(e.ctx, r.ID)
+	must(t, err) // again: nothing to do
+	_, err = e.merchant.PayRequest(e.ctx, r.ID, e.payerA.ID)
+	wantCode(t, "pay cancelled", err, tongbao.ECONFLICT, merchant.ErrRequestCancelled)
+	e.unchanged("pay cancelled", before)
+	p := e.paid("A-5", 10*yuan, e.payerA)
+	_, err = e.merchant.CancelRequest(e.ctx, p.ID)
+	wantCode(t, "cancel paid", err, tongbao.ECONFLICT, merchant.ErrRequestPaid)
+	e.supplyOK("cancel")
+}
+
+// TestPayRequestRefusedThenPaid: a payment the ledger refuses leaves the
+// request open, and the payer may pay it once funded (under a new
+// attempt: the ledger keeps answering a refused id with its refusal).
+func TestPayRequestRefusedThenPaid(t *testing.T) {
+	e := newEnv(t)
+	r := e.request("A-6", holderFunds+yuan)
+	before := e.balances()
+	_, err := e.merchant.PayRequest(e.ctx, r.ID, e.payerA.ID)
+	wantCode(t, "pay beyond funds", err, tongbao.EUNPROCESSABLE, ledger.ErrInsufficientFunds)
+	e.unchanged("refused payment", before)
+	got, err := e.merchant.Request(e.ctx, r.ID)
+	must(t, err)
+	if got.Status != merchant.RequestOpen || !got.Payer.IsZero() {
+		t.Fatalf("after a refused payment: %+v; want open without payer", got)
+	}
+	_, err = e.svc.TopUp(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: e.payerA.ID, Amount: yuan})
+	must(t, err)
+	_, err = e.merchant.PayRequest(e.ctx, r.ID, e.payerA.ID)
+	must(t, err)
+	if got := e.balance(e.payerA.ID); got != 0 {
+		t.Fatalf("payer holds %v; want 0", got)
+	}
+	e.supplyOK("refused then paid")
+}
+
+func TestCreateRequestRefuses(t *testing.T) {
+	e := newEnv(t)
+	e.request("A-7", 10*yuan)
+	now := e.clock.Now()
+	ok := merchant.RequestSpec{Merchant: e.shop.ID, OrderID: "A-8", Amount: 10 * yuan, ExpiresAt: now.Add(time.Minute), MerchantName: "Noodle Shop", MerchantCity: "Shanghai"}
+	for _, tc := range []struct {
+		name   string
+		change func(s *merchant.RequestSpec)
+		code   string
+		err    error
+	}{
+		{"order id taken", func(s *merchant.RequestSpec) { s.OrderID = "A-7" }, tongbao.ECONFLICT, merchant.ErrOrderIDTaken},
+		{"no order id", func(s *merchant.RequestSpec) { s.OrderID = "" }, tongbao.EINVALID, nil},
+		{"zero amount", func(s *merchant.RequestSpec) { s.Amount = 0 }, tongbao.EINVALID, nil},
+		{"negative amount", func(s *merchant.RequestSpec) { s.Amount = -1 }, tongbao.EINVALID, nil},
+		{"expired already", func(s *merchant.RequestSpec) { s.ExpiresAt = now }, tongbao.EINVALID, nil},
+		{"expiry too far", func(s *merchant.RequestSpec) { s.ExpiresAt = now.Add(merchant.RequestTTLMax + time.Minute) }, tongbao.EINVALID, nil},
+		{"personal wallet", func(s *merchant.RequestSpec) { s.Merchant = e.payerA.ID }, tongbao.EINVALID, merchant.ErrNotMerchantWallet},
+		{"no such wallet", func(s *merchant.RequestSpec) { s.Merchant = tongbao.NewID() }, tongbao.ENOTFOUND, twotier.ErrWalletNotFound},
+		{"no merchant name", func(s *merchant.RequestSpec) { s.MerchantName = "" }, tongbao.EINVALID, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := ok
+			tc.change(&spec)
+			_, err := e.merchant.CreateRequest(e.ctx, spec)
+			wantCode(t, tc.name, err, tc.code, tc.err)
+			if _, err := e.merchant.RequestByOrder(e.ctx, e.shop.ID, "A-8"); err == nil {
+				t.Fatalf("a refused request was stored")
+			}
+		})
+	}
+	// The same spec and id again is the same request; other content under
+	// the id is a conflict.
+	spec := ok
+	spec.ID = tongbao.NewID()
+	r1, err := e.merchant.CreateRequest(e.ctx, spec)
+	must(t, err)
+	r2, err := e.merchant.CreateRequest(e.ctx, spec)
+	must(t, err)
+	if r1.ID != r2.ID || r1.Payload != r2.Payload {
+		t.Fatalf("repeat gave %+v; want %+v", r2, r1)
+	}
+	spec.Amount++
+	_, err = e.merchant.CreateRequest(e.ctx, spec)
+	wantCode(t, "same id, other amount", err, tongbao.ECONFLICT, nil)
+}
+
+func TestPayRequestRefusesBadInput(t *testing.T) {
+	e := newEnv(t)
+	r := e.request("A-9", 10*yuan)
+	before := e.balances()
+	_, err := e.merchant.PayRequest(e.ctx, tongbao.NewID(), e.payerA.ID)
+	wantCode(t, "unknown request", err, tongbao.ENOTFOUND, merchant.ErrRequestNotFound)
+	_, err = e.merchant.PayRequest(e.ctx, r.ID, tongbao.ID{})
+	wantCode(t, "no payer", err, tongbao.EINVALID, nil)
+	_, err = e.merchant.PayRequest(e.ctx, r.ID, tongbao.NewID())
+	wantCode(t, "unknown payer", err, tongbao.ENOTFOUND, twotier.ErrWalletNotFound)
+	_, err = e.merchant.PayRequest(e.ctx, r.ID, e.shop.ID)
+	wantCode(t, "shop pays itself", err, tongbao.EINVALID, nil)
+	e.unchanged("bad input", before)
+	got, err := e.merchant.Request(e.ctx, r.ID)
+	must(t, err)
+	if got.Status != merchant.RequestOpen || got.Attempt != 0 {
+		t.Fatalf("after bad input: %+v; want open, no attempt", got)
+	}
+	e.supplyOK("bad input")
+}
