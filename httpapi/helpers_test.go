@@ -37,15 +37,22 @@ type env struct {
 
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
+	return newEnvClock(tb, nil)
+}
+
+// newEnvClock is newEnv with the ledger and the two-tier service on clock
+// (the system clock when nil), so a test can move the server's time.
+func newEnvClock(tb testing.TB, clock tongbao.Clock) *env {
+	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
 	lstore, err := sqlite.Open(ctx, filepath.Join(dir, "ledger.db"))
 	must(tb, err)
-	l, err := ledger.Open(ctx, ledger.Config{Store: lstore})
+	l, err := ledger.Open(ctx, ledger.Config{Store: lstore, Clock: clock})
 	must(tb, err)
 	store, err := twotiersqlite.Open(ctx, filepath.Join(dir, "twotier.db"))
 	must(tb, err)
-	svc, err := twotier.Open(ctx, twotier.Config{Ledger: l, Store: store})
+	svc, err := twotier.Open(ctx, twotier.Config{Ledger: l, Store: store, Clock: clock})
 	must(tb, err)
 	keys, err := httpapi.OpenKeys(filepath.Join(dir, "keys.json"))
 	must(tb, err)
