@@ -10,11 +10,15 @@ import (
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/internal/storetest"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/merchant/merchantpg"
 	"github.com/tongbao/tongbao/merchant/merchantsqlite"
+	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
+	"github.com/tongbao/tongbao/twotier/twotierpg"
 	"github.com/tongbao/tongbao/twotier/twotiersqlite"
 )
 
@@ -26,7 +30,9 @@ var start = time.Date(2026, 3, 10, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 // env is a central bank and two operators, A and B, on a real ledger, with
 // a merchant wallet at A and a holder wallet at each operator, each holder
-// funded; all stores are SQLite files in a directory of the test's own.
+// funded. The stores (ledger, twotier and merchant) are SQLite files in a
+// directory of the test's own, or, when TONGBAO_TEST_POSTGRES names a
+// database, a schema of the test's own in it.
 type env struct {
 	tb       testing.TB
 	ctx      context.Context
@@ -34,11 +40,21 @@ type env struct {
 	ledger   *ledger.Ledger
 	svc      *twotier.Service
 	merchant *merchant.Service
-	store    *merchantsqlite.Store
+	store    merchantStore
 	a, b     tongbao.ID
 	shop     twotier.Wallet // merchant wallet at A
 	payerA   twotier.Wallet // holder at A (same operator as the shop)
 	payerB   twotier.Wallet // holder at B (pays across operators)
+
+	// dir is the test's directory; dsn is the PostgreSQL schema's
+	// connection string, empty on SQLite.
+	dir, dsn string
+}
+
+// merchantStore is the merchant domain's store of either kind.
+type merchantStore interface {
+	merchant.Store
+	Close() error
 }
 
 // holderFunds is what each holder wallet starts with.
@@ -48,17 +64,37 @@ func newEnv(tb testing.TB) *env {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
-	e := &env{tb: tb, ctx: ctx, clock: tongbao.NewManualClock(start), a: tongbao.IDFromUint64(2), b: tongbao.IDFromUint64(3)}
-	lstore, err := sqlite.Open(ctx, filepath.Join(dir, "ledger.db"))
+	e := &env{tb: tb, ctx: ctx, dir: dir, clock: tongbao.NewManualClock(start), a: tongbao.IDFromUint64(2), b: tongbao.IDFromUint64(3)}
+	if storetest.Postgres() != "" {
+		var err error
+		e.dsn, err = storetest.TempSchema(tb)
+		must(tb, err)
+	}
+	var (
+		lstore ledger.Store
+		tstore interface {
+			twotier.Store
+			Close() error
+		}
+		err error
+	)
+	if e.dsn != "" {
+		lstore, err = postgres.Open(ctx, e.dsn)
+	} else {
+		lstore, err = sqlite.Open(ctx, filepath.Join(dir, "ledger.db"))
+	}
 	must(tb, err)
 	e.ledger, err = ledger.Open(ctx, ledger.Config{Store: lstore, Clock: e.clock})
 	must(tb, err)
-	tstore, err := twotiersqlite.Open(ctx, filepath.Join(dir, "twotier.db"))
+	if e.dsn != "" {
+		tstore, err = twotierpg.Open(ctx, e.dsn)
+	} else {
+		tstore, err = twotiersqlite.Open(ctx, filepath.Join(dir, "twotier.db"))
+	}
 	must(tb, err)
 	e.svc, err = twotier.Open(ctx, twotier.Config{Ledger: e.ledger, Store: tstore, Clock: e.clock})
 	must(tb, err)
-	e.store, err = merchantsqlite.Open(ctx, filepath.Join(dir, "merchant.db"))
-	must(tb, err)
+	e.store = e.openStore()
 	e.merchant, err = merchant.New(merchant.Config{Payments: e.svc, Store: e.store, Clock: e.clock})
 	must(tb, err)
 	tb.Cleanup(func() {
@@ -82,6 +118,21 @@ func newEnv(tb testing.TB) *env {
 	e.payerB = e.holder(e.b)
 	e.supplyOK("setup")
 	return e
+}
+
+// openStore opens a merchant store on the test's database: another one
+// than e.store, as another process would.
+func (e *env) openStore() merchantStore {
+	e.tb.Helper()
+	var s merchantStore
+	var err error
+	if e.dsn != "" {
+		s, err = merchantpg.Open(e.ctx, e.dsn)
+	} else {
+		s, err = merchantsqlite.Open(e.ctx, filepath.Join(e.dir, "merchant.db"))
+	}
+	must(e.tb, err)
+	return s
 }
 
 // phones numbers the phone aliases the helpers make up.

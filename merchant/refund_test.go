@@ -192,3 +192,57 @@ func TestConcurrentRefunds(t *testing.T) {
 	e.checkRefunded(r, paid)
 	e.supplyOK("final refund")
 }
+
+// TestConcurrentReservesAcrossStores reserves refunds of one payment at
+// once through several stores opened on the same database, as several
+// processes would: the store alone keeps them within the payment.
+func TestConcurrentReservesAcrossStores(t *testing.T) {
+	const (
+		storesCount = 4
+		perStore    = 6
+		each        = 7 * yuan // 24 × 7 = 168 > 100: 14 fit
+	)
+	e := newEnv(t)
+	r := e.paid("A-1", 100*yuan, e.payerB)
+	stores := make([]merchantStore, storesCount)
+	for i := range stores {
+		stores[i] = e.openStore()
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	var wg sync.WaitGroup
+	created := make([]bool, storesCount*perStore)
+	errs := make([]error, storesCount*perStore)
+	for i := range created {
+		s := stores[i%storesCount]
+		wg.Go(func() {
+			f := merchant.Refund{ID: tongbao.NewID(), Request: r.ID, Merchant: r.Merchant, Payer: r.Payer, Amount: each,
+				Status: merchant.RefundPending, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
+			_, created[i], errs[i] = s.ReserveRefund(e.ctx, f, r.Amount)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil && created[i]:
+			ok++
+		case !errors.Is(err, merchant.ErrRefundExceedsPayment):
+			t.Fatalf("reserve %d: got %v (created %v); want created or ErrRefundExceedsPayment", i, err, created[i])
+		}
+	}
+	if want := int(r.Amount / each); ok != want {
+		t.Fatalf("%d reserves succeeded; want %d", ok, want)
+	}
+	fs, err := e.store.Refunds(e.ctx, r.ID)
+	must(t, err)
+	if len(fs) != ok {
+		t.Fatalf("%d refunds stored; want %d", len(fs), ok)
+	}
+	var sum tongbao.Amount
+	for _, f := range fs {
+		sum += f.Amount
+	}
+	if sum > r.Amount {
+		t.Fatalf("reserved %v of %v paid", sum, r.Amount)
+	}
+}

@@ -5,9 +5,9 @@
 //
 // Every transaction begins IMMEDIATE (it takes the write lock at once),
 // so the read-then-write of ReserveRefund and SwapRequest is serialised
-// against every other writer, in this process or another. A PostgreSQL
-// store (not written yet) would lock the request's row with SELECT ...
-// FOR UPDATE instead.
+// against every other writer, in this process or another. The PostgreSQL
+// store (merchantpg) locks the request's row with SELECT ... FOR UPDATE
+// instead.
 package merchantsqlite
 
 import (

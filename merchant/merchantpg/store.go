@@ -1,0 +1,327 @@
+// Package merchantpg keeps the merchant domain's tables (merchant.Store)
+// in PostgreSQL, with the same semantics as merchantsqlite. The tables may
+// share a database and a schema with the ledger's (package postgres) and
+// twotier's (package twotierpg): each store records its own migrations in
+// schema_version.
+//
+// Every method is one statement or one transaction, durable when it
+// returns (synchronous_commit on, PostgreSQL's default). SwapRequest is a
+// conditional UPDATE (compare and swap on status and attempt), so of two
+// claims on an open request exactly one wins. ReserveRefund locks the
+// request's row with SELECT ... FOR UPDATE before it reads the request's
+// refunds, so the refunds of one payment are reserved one at a time, in
+// this process or another, and together never exceed the payment.
+package merchantpg
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/postgres"
+)
+
+var _ merchant.Store = (*Store)(nil)
+
+// Store is a merchant.Store in a PostgreSQL database.
+type Store struct {
+	db *pgxpool.Pool
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open connects to the database named by dsn and brings the domain's
+// tables up to date.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	if dsn == "" {
+		return nil, errors.New("merchantpg: open: empty connection string")
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("merchantpg: open: %w", err)
+	}
+	err = postgres.Migrate(ctx, conn, "merchant", migrations)
+	conn.Close(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("merchantpg: open: %w", err)
+	}
+	db, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("merchantpg: open: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the connections.
+func (s *Store) Close() error {
+	s.db.Close()
+	return nil
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func idOf(b []byte) (tongbao.ID, error) {
+	var id tongbao.ID
+	if len(b) != len(id) {
+		return id, fmt.Errorf("merchantpg: stored id has %d bytes", len(b))
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// isUnique reports whether err is a violation of the named unique
+// constraint.
+func isUnique(err error, constraint string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == constraint
+}
+
+func internal(what string, err error) error {
+	return &tongbao.Error{Code: tongbao.EINTERNAL, Message: "merchant store: " + what, Err: err}
+}
+
+const requestColumns = `id, merchant, operator, order_id, amount, expires_at, payload, status, payer, attempt, paid_at, payment_timestamp, created_at, updated_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanRequest(sc scanner) (merchant.Request, error) {
+	var r merchant.Request
+	var id, m, op, payer []byte
+	var amount, expires, paid, created, updated int64
+	var status string
+	if err := sc.Scan(&id, &m, &op, &r.OrderID, &amount, &expires, &r.Payload, &status, &payer, &r.Attempt, &paid, &r.PaymentTimestamp, &created, &updated); err != nil {
+		return r, err
+	}
+	var err error
+	if r.ID, err = idOf(id); err != nil {
+		return r, err
+	}
+	if r.Merchant, err = idOf(m); err != nil {
+		return r, err
+	}
+	if r.Operator, err = idOf(op); err != nil {
+		return r, err
+	}
+	if r.Payer, err = idOf(payer); err != nil {
+		return r, err
+	}
+	r.Amount, r.Status = tongbao.Amount(amount), merchant.RequestStatus(status)
+	r.ExpiresAt, r.PaidAt, r.CreatedAt, r.UpdatedAt = fromNanos(expires), fromNanos(paid), fromNanos(created), fromNanos(updated)
+	return r, nil
+}
+
+// CreateRequest implements merchant.Store.
+func (s *Store) CreateRequest(ctx context.Context, r merchant.Request) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO requests (`+requestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		r.ID[:], r.Merchant[:], r.Operator[:], r.OrderID, int64(r.Amount), nanos(r.ExpiresAt), r.Payload, string(r.Status),
+		r.Payer[:], r.Attempt, nanos(r.PaidAt), r.PaymentTimestamp, nanos(r.CreatedAt), nanos(r.UpdatedAt))
+	switch {
+	case isUnique(err, "requests_pkey"):
+		return merchant.ErrRequestExists
+	case isUnique(err, "requests_merchant_order_id_key"):
+		return merchant.ErrOrderIDTaken
+	case err != nil:
+		return internal("create request", err)
+	}
+	return nil
+}
+
+func (s *Store) oneRequest(ctx context.Context, where string, args ...any) (merchant.Request, error) {
+	r, err := scanRequest(s.db.QueryRow(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return merchant.Request{}, merchant.ErrRequestNotFound
+	}
+	if err != nil {
+		return merchant.Request{}, internal("read request", err)
+	}
+	return r, nil
+}
+
+// Request implements merchant.Store.
+func (s *Store) Request(ctx context.Context, id tongbao.ID) (merchant.Request, error) {
+	return s.oneRequest(ctx, `id = $1`, id[:])
+}
+
+// RequestByOrder implements merchant.Store.
+func (s *Store) RequestByOrder(ctx context.Context, m tongbao.ID, orderID string) (merchant.Request, error) {
+	return s.oneRequest(ctx, `merchant = $1 AND order_id = $2`, m[:], orderID)
+}
+
+// SwapRequest implements merchant.Store. The UPDATE's condition is
+// evaluated again on the latest version of the row once any concurrent
+// update of it commits (READ COMMITTED), so of two swaps from the same
+// status and attempt exactly one changes the row.
+func (s *Store) SwapRequest(ctx context.Context, r merchant.Request, status merchant.RequestStatus, attempt int64) error {
+	tag, err := s.db.Exec(ctx, `UPDATE requests SET status = $1, payer = $2, attempt = $3, paid_at = $4, payment_timestamp = $5, updated_at = $6
+		WHERE id = $7 AND status = $8 AND attempt = $9`,
+		string(r.Status), r.Payer[:], r.Attempt, nanos(r.PaidAt), r.PaymentTimestamp, nanos(r.UpdatedAt), r.ID[:], string(status), attempt)
+	if err != nil {
+		return internal("update request", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	if _, err := s.Request(ctx, r.ID); err != nil {
+		return err
+	}
+	return merchant.ErrRequestChanged
+}
+
+const refundColumns = `id, request, merchant, payer, amount, reason, status, fail_reason, timestamp, created_at, updated_at`
+
+func scanRefund(sc scanner) (merchant.Refund, error) {
+	var f merchant.Refund
+	var id, req, m, payer []byte
+	var amount, created, updated int64
+	var status string
+	if err := sc.Scan(&id, &req, &m, &payer, &amount, &f.Reason, &status, &f.FailReason, &f.Timestamp, &created, &updated); err != nil {
+		return f, err
+	}
+	var err error
+	for _, p := range []struct {
+		dst *tongbao.ID
+		src []byte
+	}{{&f.ID, id}, {&f.Request, req}, {&f.Merchant, m}, {&f.Payer, payer}} {
+		if *p.dst, err = idOf(p.src); err != nil {
+			return f, err
+		}
+	}
+	f.Amount, f.Status = tongbao.Amount(amount), merchant.RefundStatus(status)
+	f.CreatedAt, f.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return f, nil
+}
+
+// ReserveRefund implements merchant.Store. It first locks the request's
+// row (SELECT ... FOR UPDATE), which every reservation for the request
+// takes, so they run one after another; each later statement of the
+// transaction (READ COMMITTED) then sees the refunds the previous holder
+// of the lock committed. Unlike merchantsqlite, which serialises all
+// writers, it needs the request's row to lock: ErrRequestNotFound if the
+// request is not stored (the service reserves refunds only for requests it
+// has read as paid).
+func (s *Store) ReserveRefund(ctx context.Context, f merchant.Refund, paid tongbao.Amount) (merchant.Refund, bool, error) {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return merchant.Refund{}, false, internal("reserve refund", err)
+	}
+	defer tx.Rollback(context.Background())
+	var one int
+	err = tx.QueryRow(ctx, `SELECT 1 FROM requests WHERE id = $1 FOR UPDATE`, f.Request[:]).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The refund may still be stored (under another request): an
+		// idempotent retry answers with it whatever its content.
+		if old, err := s.Refund(ctx, f.ID); err == nil {
+			return old, false, nil
+		}
+		return merchant.Refund{}, false, merchant.ErrRequestNotFound
+	}
+	if err != nil {
+		return merchant.Refund{}, false, internal("reserve refund", err)
+	}
+	old, err := scanRefund(tx.QueryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1`, f.ID[:]))
+	if err == nil {
+		return old, false, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return merchant.Refund{}, false, internal("reserve refund", err)
+	}
+	var count, held, seq int64
+	if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(CASE WHEN status <> $1 THEN amount ELSE 0 END), 0)::bigint, coalesce(max(seq), 0)
+		FROM refunds WHERE request = $2`, string(merchant.RefundFailed), f.Request[:]).Scan(&count, &held, &seq); err != nil {
+		return merchant.Refund{}, false, internal("reserve refund", err)
+	}
+	if count >= merchant.RefundsMax {
+		return merchant.Refund{}, false, merchant.ErrTooManyRefunds
+	}
+	if tongbao.Amount(held)+f.Amount > paid || f.Amount <= 0 {
+		return merchant.Refund{}, false, merchant.ErrRefundExceedsPayment
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO refunds (`+refundColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT (id) DO NOTHING`,
+		f.ID[:], f.Request[:], f.Merchant[:], f.Payer[:], int64(f.Amount), f.Reason, string(f.Status), f.FailReason, f.Timestamp,
+		nanos(f.CreatedAt), nanos(f.UpdatedAt), seq+1)
+	if err != nil {
+		return merchant.Refund{}, false, internal("reserve refund", err)
+	}
+	if tag.RowsAffected() == 0 {
+		// The id was stored meanwhile for another request (whose lock
+		// this transaction does not hold): answer with that refund.
+		tx.Rollback(ctx)
+		old, err := s.Refund(ctx, f.ID)
+		if err != nil {
+			return merchant.Refund{}, false, err
+		}
+		return old, false, nil
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return merchant.Refund{}, false, internal("reserve refund", err)
+	}
+	return f, true, nil
+}
+
+// UpdateRefund implements merchant.Store.
+func (s *Store) UpdateRefund(ctx context.Context, f merchant.Refund) error {
+	tag, err := s.db.Exec(ctx, `UPDATE refunds SET status = $1, fail_reason = $2, timestamp = $3, updated_at = $4 WHERE id = $5`,
+		string(f.Status), f.FailReason, f.Timestamp, nanos(f.UpdatedAt), f.ID[:])
+	if err != nil {
+		return internal("update refund", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return merchant.ErrRefundNotFound
+	}
+	return nil
+}
+
+// Refund implements merchant.Store.
+func (s *Store) Refund(ctx context.Context, id tongbao.ID) (merchant.Refund, error) {
+	f, err := scanRefund(s.db.QueryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1`, id[:]))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return merchant.Refund{}, merchant.ErrRefundNotFound
+	}
+	if err != nil {
+		return merchant.Refund{}, internal("read refund", err)
+	}
+	return f, nil
+}
+
+// Refunds implements merchant.Store.
+func (s *Store) Refunds(ctx context.Context, request tongbao.ID) ([]merchant.Refund, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+refundColumns+` FROM refunds WHERE request = $1 ORDER BY seq LIMIT $2`, request[:], merchant.RefundsMax)
+	if err != nil {
+		return nil, internal("list refunds", err)
+	}
+	defer rows.Close()
+	var fs []merchant.Refund
+	for rows.Next() {
+		f, err := scanRefund(rows)
+		if err != nil {
+			return nil, internal("list refunds", err)
+		}
+		fs = append(fs, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list refunds", err)
+	}
+	return fs, nil
+}
