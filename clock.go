@@ -47,3 +47,20 @@ func (c *ManualClock) Set(t time.Time) {
 	c.now = t
 	c.mu.Unlock()
 }
+
+// UnixNanos returns t as Unix nanoseconds, the zero time as 0: how stores
+// keep an optional moment in an integer column.
+func UnixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// FromUnixNanos is the inverse of UnixNanos.
+func FromUnixNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}

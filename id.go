@@ -119,3 +119,13 @@ func NewID() ID {
 	idGen.last = id
 	return id
 }
+
+// IDFromBytes returns the ID stored as its 16 bytes.
+func IDFromBytes(b []byte) (ID, error) {
+	var id ID
+	if len(b) != len(id) {
+		return id, Errorf(EINTERNAL, "stored id has %d bytes, not 16", len(b))
+	}
+	copy(id[:], b)
+	return id, nil
+}

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"path"
 	"runtime"
 	"sort"
@@ -121,7 +120,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.write.SetMaxIdleConns(1)
 	s.write.SetConnMaxLifetime(0)
 	s.write.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, s.write, math.MaxInt); err != nil {
+	if err := Migrate(ctx, s.write, migrations); err != nil {
 		s.write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -210,9 +209,10 @@ func (c *connector) Driver() driver.Driver { return sqliteDriver }
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// migrate applies, in order and each in its own transaction, the migrations
-// newer than the database's schema_version, up to version last.
-func migrate(ctx context.Context, db *sql.DB, last int) error {
+// Migrate applies, in order and each in its own transaction, the migrations
+// in fsys (migrations/NNNN_name.sql) newer than the database's
+// schema_version. The ledger's store and the domain stores share it.
+func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -220,7 +220,7 @@ func migrate(ctx context.Context, db *sql.DB, last int) error {
 	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := fs.Glob(fsys, "migrations/*.sql")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -236,13 +236,13 @@ func migrate(ctx context.Context, db *sql.DB, last int) error {
 		if err != nil || v <= 0 {
 			return fmt.Errorf("migrate: %s: name does not start with a version number", base)
 		}
-		if v > current && v <= last {
+		if v > current {
 			todo = append(todo, migration{v, name})
 		}
 	}
 	sort.Slice(todo, func(i, j int) bool { return todo[i].version < todo[j].version })
 	for _, m := range todo {
-		text, err := migrations.ReadFile(m.name)
+		text, err := fs.ReadFile(fsys, m.name)
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}

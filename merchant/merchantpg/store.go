@@ -18,10 +18,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -42,21 +40,9 @@ var migrations embed.FS
 // Open connects to the database named by dsn and brings the domain's
 // tables up to date.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	if dsn == "" {
-		return nil, errors.New("merchantpg: open: empty connection string")
-	}
-	conn, err := pgx.Connect(ctx, dsn)
+	db, err := postgres.OpenDomain(ctx, dsn, "merchant", migrations)
 	if err != nil {
-		return nil, fmt.Errorf("merchantpg: open: %w", err)
-	}
-	err = postgres.Migrate(ctx, conn, "merchant", migrations)
-	conn.Close(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("merchantpg: open: %w", err)
-	}
-	db, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("merchantpg: open: %w", err)
+		return nil, fmt.Errorf("merchantpg: %w", err)
 	}
 	return &Store{db: db}, nil
 }
@@ -65,36 +51,6 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 func (s *Store) Close() error {
 	s.db.Close()
 	return nil
-}
-
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-func idOf(b []byte) (tongbao.ID, error) {
-	var id tongbao.ID
-	if len(b) != len(id) {
-		return id, fmt.Errorf("merchantpg: stored id has %d bytes", len(b))
-	}
-	copy(id[:], b)
-	return id, nil
-}
-
-// isUnique reports whether err is a violation of the named unique
-// constraint.
-func isUnique(err error, constraint string) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == constraint
 }
 
 func internal(what string, err error) error {
@@ -114,32 +70,32 @@ func scanRequest(sc scanner) (merchant.Request, error) {
 		return r, err
 	}
 	var err error
-	if r.ID, err = idOf(id); err != nil {
+	if r.ID, err = tongbao.IDFromBytes(id); err != nil {
 		return r, err
 	}
-	if r.Merchant, err = idOf(m); err != nil {
+	if r.Merchant, err = tongbao.IDFromBytes(m); err != nil {
 		return r, err
 	}
-	if r.Operator, err = idOf(op); err != nil {
+	if r.Operator, err = tongbao.IDFromBytes(op); err != nil {
 		return r, err
 	}
-	if r.Payer, err = idOf(payer); err != nil {
+	if r.Payer, err = tongbao.IDFromBytes(payer); err != nil {
 		return r, err
 	}
 	r.Amount, r.Status = tongbao.Amount(amount), merchant.RequestStatus(status)
-	r.ExpiresAt, r.PaidAt, r.CreatedAt, r.UpdatedAt = fromNanos(expires), fromNanos(paid), fromNanos(created), fromNanos(updated)
+	r.ExpiresAt, r.PaidAt, r.CreatedAt, r.UpdatedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(paid), tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(updated)
 	return r, nil
 }
 
 // CreateRequest implements merchant.Store.
 func (s *Store) CreateRequest(ctx context.Context, r merchant.Request) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO requests (`+requestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		r.ID[:], r.Merchant[:], r.Operator[:], r.OrderID, int64(r.Amount), nanos(r.ExpiresAt), r.Payload, string(r.Status),
-		r.Payer[:], r.Attempt, nanos(r.PaidAt), r.PaymentTimestamp, nanos(r.CreatedAt), nanos(r.UpdatedAt))
+		r.ID[:], r.Merchant[:], r.Operator[:], r.OrderID, int64(r.Amount), tongbao.UnixNanos(r.ExpiresAt), r.Payload, string(r.Status),
+		r.Payer[:], r.Attempt, tongbao.UnixNanos(r.PaidAt), r.PaymentTimestamp, tongbao.UnixNanos(r.CreatedAt), tongbao.UnixNanos(r.UpdatedAt))
 	switch {
-	case isUnique(err, "requests_pkey"):
+	case postgres.IsUniqueViolation(err, "requests_pkey"):
 		return merchant.ErrRequestExists
-	case isUnique(err, "requests_merchant_order_id_key"):
+	case postgres.IsUniqueViolation(err, "requests_merchant_order_id_key"):
 		return merchant.ErrOrderIDTaken
 	case err != nil:
 		return internal("create request", err)
@@ -175,7 +131,7 @@ func (s *Store) RequestByOrder(ctx context.Context, m tongbao.ID, orderID string
 func (s *Store) SwapRequest(ctx context.Context, r merchant.Request, status merchant.RequestStatus, attempt int64) error {
 	tag, err := s.db.Exec(ctx, `UPDATE requests SET status = $1, payer = $2, attempt = $3, paid_at = $4, payment_timestamp = $5, updated_at = $6
 		WHERE id = $7 AND status = $8 AND attempt = $9`,
-		string(r.Status), r.Payer[:], r.Attempt, nanos(r.PaidAt), r.PaymentTimestamp, nanos(r.UpdatedAt), r.ID[:], string(status), attempt)
+		string(r.Status), r.Payer[:], r.Attempt, tongbao.UnixNanos(r.PaidAt), r.PaymentTimestamp, tongbao.UnixNanos(r.UpdatedAt), r.ID[:], string(status), attempt)
 	if err != nil {
 		return internal("update request", err)
 	}
@@ -203,12 +159,12 @@ func scanRefund(sc scanner) (merchant.Refund, error) {
 		dst *tongbao.ID
 		src []byte
 	}{{&f.ID, id}, {&f.Request, req}, {&f.Merchant, m}, {&f.Payer, payer}} {
-		if *p.dst, err = idOf(p.src); err != nil {
+		if *p.dst, err = tongbao.IDFromBytes(p.src); err != nil {
 			return f, err
 		}
 	}
 	f.Amount, f.Status = tongbao.Amount(amount), merchant.RefundStatus(status)
-	f.CreatedAt, f.UpdatedAt = fromNanos(created), fromNanos(updated)
+	f.CreatedAt, f.UpdatedAt = tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(updated)
 	return f, nil
 }
 
@@ -260,7 +216,7 @@ func (s *Store) ReserveRefund(ctx context.Context, f merchant.Refund, paid tongb
 	tag, err := tx.Exec(ctx, `INSERT INTO refunds (`+refundColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (id) DO NOTHING`,
 		f.ID[:], f.Request[:], f.Merchant[:], f.Payer[:], int64(f.Amount), f.Reason, string(f.Status), f.FailReason, f.Timestamp,
-		nanos(f.CreatedAt), nanos(f.UpdatedAt), seq+1)
+		tongbao.UnixNanos(f.CreatedAt), tongbao.UnixNanos(f.UpdatedAt), seq+1)
 	if err != nil {
 		return merchant.Refund{}, false, internal("reserve refund", err)
 	}
@@ -283,7 +239,7 @@ func (s *Store) ReserveRefund(ctx context.Context, f merchant.Refund, paid tongb
 // UpdateRefund implements merchant.Store.
 func (s *Store) UpdateRefund(ctx context.Context, f merchant.Refund) error {
 	tag, err := s.db.Exec(ctx, `UPDATE refunds SET status = $1, fail_reason = $2, timestamp = $3, updated_at = $4 WHERE id = $5`,
-		string(f.Status), f.FailReason, f.Timestamp, nanos(f.UpdatedAt), f.ID[:])
+		string(f.Status), f.FailReason, f.Timestamp, tongbao.UnixNanos(f.UpdatedAt), f.ID[:])
 	if err != nil {
 		return internal("update refund", err)
 	}

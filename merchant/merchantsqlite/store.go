@@ -16,28 +16,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
-	"time"
 
-	sqlite3 "github.com/mattn/go-sqlite3"
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/sqlite"
 )
 
 var _ merchant.Store = (*Store)(nil)
-
-// BusyTimeoutMs is how long a connection waits for a lock held by another
-// process before failing.
-const BusyTimeoutMs = 10_000
-
-// ConnsMax is the size of the connection pool. The domain's traffic is
-// light next to the ledger's, and one connection makes every write wait
-// its turn here rather than in SQLite's busy handler.
-const ConnsMax = 1
 
 // Store is a merchant.Store in one SQLite file.
 type Store struct {
@@ -47,27 +32,9 @@ type Store struct {
 // Open opens (creating it if needed) the database at path and brings its
 // schema up to date.
 func Open(ctx context.Context, p string) (*Store, error) {
-	if p == "" {
-		return nil, errors.New("merchantsqlite: open: empty path")
-	}
-	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
-	dsn := "file:" + escaped + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=" + strconv.Itoa(BusyTimeoutMs) + "&_txlock=immediate&_foreign_keys=0"
-	db, err := sql.Open("sqlite3", dsn)
+	db, err := sqlite.OpenDomain(ctx, p, migrations)
 	if err != nil {
-		return nil, fmt.Errorf("merchantsqlite: open %s: %w", p, err)
-	}
-	db.SetMaxOpenConns(ConnsMax)
-	db.SetMaxIdleConns(ConnsMax)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	var mode string
-	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-		db.Close()
-		return nil, fmt.Errorf("merchantsqlite: open %s: journal mode %q, %v", p, mode, err)
-	}
-	if err := migrate(ctx, db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("merchantsqlite: open %s: %w", p, err)
+		return nil, fmt.Errorf("merchantsqlite: %w", err)
 	}
 	return &Store{db: db}, nil
 }
@@ -77,92 +44,6 @@ func (s *Store) Close() error { return s.db.Close() }
 
 //go:embed migrations/*.sql
 var migrations embed.FS
-
-// migrate applies, each in its own transaction, the migrations newer than
-// the database's schema_version.
-func migrate(ctx context.Context, db *sql.DB) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		prefix, _, _ := strings.Cut(path.Base(name), "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v <= 0 {
-			return fmt.Errorf("migrate: %s: name does not start with a version number", name)
-		}
-		text, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		if err := migrateOne(ctx, db, v, string(text)); err != nil {
-			return fmt.Errorf("migrate %s: %w", path.Base(name), err)
-		}
-	}
-	return nil
-}
-
-func migrateOne(ctx context.Context, db *sql.DB, version int, text string) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
-		return err
-	}
-	if current >= version {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, text); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, version); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-func idOf(b []byte) (tongbao.ID, error) {
-	var id tongbao.ID
-	if len(b) != len(id) {
-		return id, fmt.Errorf("merchantsqlite: stored id has %d bytes", len(b))
-	}
-	copy(id[:], b)
-	return id, nil
-}
-
-// isUnique reports whether err is a violation of a unique constraint on
-// the named column (or of the primary key when column is empty).
-func isUnique(err error, column string) bool {
-	var se sqlite3.Error
-	if !errors.As(err, &se) || se.Code != sqlite3.ErrConstraint {
-		return false
-	}
-	if column == "" {
-		return se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
-	}
-	return se.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(se.Error(), column)
-}
 
 func internal(what string, err error) error {
 	return &tongbao.Error{Code: tongbao.EINTERNAL, Message: "merchant store: " + what, Err: err}
@@ -181,32 +62,32 @@ func scanRequest(sc scanner) (merchant.Request, error) {
 		return r, err
 	}
 	var err error
-	if r.ID, err = idOf(id); err != nil {
+	if r.ID, err = tongbao.IDFromBytes(id); err != nil {
 		return r, err
 	}
-	if r.Merchant, err = idOf(m); err != nil {
+	if r.Merchant, err = tongbao.IDFromBytes(m); err != nil {
 		return r, err
 	}
-	if r.Operator, err = idOf(op); err != nil {
+	if r.Operator, err = tongbao.IDFromBytes(op); err != nil {
 		return r, err
 	}
-	if r.Payer, err = idOf(payer); err != nil {
+	if r.Payer, err = tongbao.IDFromBytes(payer); err != nil {
 		return r, err
 	}
 	r.Amount, r.Status = tongbao.Amount(amount), merchant.RequestStatus(status)
-	r.ExpiresAt, r.PaidAt, r.CreatedAt, r.UpdatedAt = fromNanos(expires), fromNanos(paid), fromNanos(created), fromNanos(updated)
+	r.ExpiresAt, r.PaidAt, r.CreatedAt, r.UpdatedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(paid), tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(updated)
 	return r, nil
 }
 
 // CreateRequest implements merchant.Store.
 func (s *Store) CreateRequest(ctx context.Context, r merchant.Request) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID[:], r.Merchant[:], r.Operator[:], r.OrderID, int64(r.Amount), nanos(r.ExpiresAt), r.Payload, string(r.Status),
-		r.Payer[:], r.Attempt, nanos(r.PaidAt), r.PaymentTimestamp, nanos(r.CreatedAt), nanos(r.UpdatedAt))
+		r.ID[:], r.Merchant[:], r.Operator[:], r.OrderID, int64(r.Amount), tongbao.UnixNanos(r.ExpiresAt), r.Payload, string(r.Status),
+		r.Payer[:], r.Attempt, tongbao.UnixNanos(r.PaidAt), r.PaymentTimestamp, tongbao.UnixNanos(r.CreatedAt), tongbao.UnixNanos(r.UpdatedAt))
 	switch {
-	case isUnique(err, ""):
+	case sqlite.IsUniqueViolation(err, ""):
 		return merchant.ErrRequestExists
-	case isUnique(err, "order_id"):
+	case sqlite.IsUniqueViolation(err, "order_id"):
 		return merchant.ErrOrderIDTaken
 	case err != nil:
 		return internal("create request", err)
@@ -242,7 +123,7 @@ func (s *Store) RequestByOrder(ctx context.Context, m tongbao.ID, orderID string
 func (s *Store) SwapRequest(ctx context.Context, r merchant.Request, status merchant.RequestStatus, attempt int64) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE requests SET status = ?, payer = ?, attempt = ?, paid_at = ?, payment_timestamp = ?, updated_at = ?
 		WHERE id = ? AND status = ? AND attempt = ?`,
-		string(r.Status), r.Payer[:], r.Attempt, nanos(r.PaidAt), r.PaymentTimestamp, nanos(r.UpdatedAt), r.ID[:], string(status), attempt)
+		string(r.Status), r.Payer[:], r.Attempt, tongbao.UnixNanos(r.PaidAt), r.PaymentTimestamp, tongbao.UnixNanos(r.UpdatedAt), r.ID[:], string(status), attempt)
 	if err != nil {
 		return internal("update request", err)
 	}
@@ -274,12 +155,12 @@ func scanRefund(sc scanner) (merchant.Refund, error) {
 		dst *tongbao.ID
 		src []byte
 	}{{&f.ID, id}, {&f.Request, req}, {&f.Merchant, m}, {&f.Payer, payer}} {
-		if *p.dst, err = idOf(p.src); err != nil {
+		if *p.dst, err = tongbao.IDFromBytes(p.src); err != nil {
 			return f, err
 		}
 	}
 	f.Amount, f.Status = tongbao.Amount(amount), merchant.RefundStatus(status)
-	f.CreatedAt, f.UpdatedAt = fromNanos(created), fromNanos(updated)
+	f.CreatedAt, f.UpdatedAt = tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(updated)
 	return f, nil
 }
 
@@ -312,7 +193,7 @@ func (s *Store) ReserveRefund(ctx context.Context, f merchant.Refund, paid tongb
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID[:], f.Request[:], f.Merchant[:], f.Payer[:], int64(f.Amount), f.Reason, string(f.Status), f.FailReason, f.Timestamp,
-		nanos(f.CreatedAt), nanos(f.UpdatedAt), seq+1); err != nil {
+		tongbao.UnixNanos(f.CreatedAt), tongbao.UnixNanos(f.UpdatedAt), seq+1); err != nil {
 		return merchant.Refund{}, false, internal("reserve refund", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -324,7 +205,7 @@ func (s *Store) ReserveRefund(ctx context.Context, f merchant.Refund, paid tongb
 // UpdateRefund implements merchant.Store.
 func (s *Store) UpdateRefund(ctx context.Context, f merchant.Refund) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE refunds SET status = ?, fail_reason = ?, timestamp = ?, updated_at = ? WHERE id = ?`,
-		string(f.Status), f.FailReason, f.Timestamp, nanos(f.UpdatedAt), f.ID[:])
+		string(f.Status), f.FailReason, f.Timestamp, tongbao.UnixNanos(f.UpdatedAt), f.ID[:])
 	if err != nil {
 		return internal("update refund", err)
 	}

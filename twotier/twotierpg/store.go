@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -38,21 +37,9 @@ var migrations embed.FS
 // Open connects to the database named by dsn and brings the domain's
 // tables up to date.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	if dsn == "" {
-		return nil, errors.New("twotierpg: open: empty connection string")
-	}
-	conn, err := pgx.Connect(ctx, dsn)
+	db, err := postgres.OpenDomain(ctx, dsn, "twotier", migrations)
 	if err != nil {
-		return nil, fmt.Errorf("twotierpg: open: %w", err)
-	}
-	err = postgres.Migrate(ctx, conn, "twotier", migrations)
-	conn.Close(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("twotierpg: open: %w", err)
-	}
-	db, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("twotierpg: open: %w", err)
+		return nil, fmt.Errorf("twotierpg: %w", err)
 	}
 	return &Store{db: db}, nil
 }
@@ -63,36 +50,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-func idOf(b []byte) (tongbao.ID, error) {
-	var id tongbao.ID
-	if len(b) != len(id) {
-		return id, fmt.Errorf("twotiersqlite: stored id has %d bytes", len(b))
-	}
-	copy(id[:], b)
-	return id, nil
-}
-
-// isUnique reports whether err is a violation of the named unique
-// constraint.
-func isUnique(err error, constraint string) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == constraint
-}
-
 func internal(what string, err error) error {
 	return &tongbao.Error{Code: tongbao.EINTERNAL, Message: "twotier store: " + what, Err: err}
 }
@@ -101,8 +58,8 @@ func internal(what string, err error) error {
 func (s *Store) CreateInstitution(ctx context.Context, in twotier.Institution) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO institutions (id, kind, name, net_debit_cap, created_at, seq)
 		VALUES ($1, $2, $3, $4, $5, (SELECT coalesce(max(seq), 0) + 1 FROM institutions))`,
-		in.ID[:], string(in.Kind), in.Name, int64(in.NetDebitCap), nanos(in.CreatedAt))
-	if isUnique(err, "institutions_pkey") {
+		in.ID[:], string(in.Kind), in.Name, int64(in.NetDebitCap), tongbao.UnixNanos(in.CreatedAt))
+	if postgres.IsUniqueViolation(err, "institutions_pkey") {
 		old, gerr := s.Institution(ctx, in.ID)
 		if gerr != nil {
 			return gerr
@@ -129,8 +86,8 @@ func scanInstitution(sc interface{ Scan(...any) error }) (twotier.Institution, e
 		return in, err
 	}
 	var err error
-	in.ID, err = idOf(id)
-	in.Kind, in.CreatedAt = twotier.InstitutionKind(kind), fromNanos(created)
+	in.ID, err = tongbao.IDFromBytes(id)
+	in.Kind, in.CreatedAt = twotier.InstitutionKind(kind), tongbao.FromUnixNanos(created)
 	return in, err
 }
 
@@ -195,11 +152,11 @@ func (s *Store) CreateWallet(ctx context.Context, w twotier.Wallet) error {
 	}
 	_, err = s.db.Exec(ctx, `INSERT INTO wallets (`+walletColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		w.ID[:], w.Operator[:], string(w.Kind), int(w.Category), w.HolderMasked, nullString(w.AliasKey), w.AliasMasked, w.MerchantCategory, w.Region,
-		string(w.State), w.StateReason, nanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, nanos(w.OpenedAt), nanos(w.UpdatedAt))
+		string(w.State), w.StateReason, tongbao.UnixNanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, tongbao.UnixNanos(w.OpenedAt), tongbao.UnixNanos(w.UpdatedAt))
 	switch {
-	case isUnique(err, "wallets_pkey"):
+	case postgres.IsUniqueViolation(err, "wallets_pkey"):
 		return twotier.ErrWalletExists
-	case isUnique(err, "wallets_alias_key"):
+	case postgres.IsUniqueViolation(err, "wallets_alias_key"):
 		return twotier.ErrAliasTaken
 	case err != nil:
 		return internal("create wallet", err)
@@ -218,17 +175,17 @@ func scanWallet(sc interface{ Scan(...any) error }) (twotier.Wallet, error) {
 	if err != nil {
 		return w, err
 	}
-	if w.ID, err = idOf(id); err != nil {
+	if w.ID, err = tongbao.IDFromBytes(id); err != nil {
 		return w, err
 	}
-	if w.Operator, err = idOf(op); err != nil {
+	if w.Operator, err = tongbao.IDFromBytes(op); err != nil {
 		return w, err
 	}
 	w.Kind, w.State = twotier.WalletKind(kind), twotier.WalletState(state)
 	if alias != nil {
 		w.AliasKey = *alias
 	}
-	w.FrozenUntil, w.OpenedAt, w.UpdatedAt = fromNanos(frozen), fromNanos(opened), fromNanos(updated)
+	w.FrozenUntil, w.OpenedAt, w.UpdatedAt = tongbao.FromUnixNanos(frozen), tongbao.FromUnixNanos(opened), tongbao.FromUnixNanos(updated)
 	if limits != nil {
 		var l ledger.Limits
 		if err := json.Unmarshal([]byte(*limits), &l); err != nil {
@@ -271,7 +228,7 @@ func (s *Store) UpdateWallet(ctx context.Context, w twotier.Wallet) error {
 	}
 	tag, err := s.db.Exec(ctx, `UPDATE wallets SET category = $1, state = $2, state_reason = $3, frozen_until = $4, freeze_reason = $5,
 		cap_version = $6, holder_limits = $7, updated_at = $8 WHERE id = $9`,
-		int(w.Category), string(w.State), w.StateReason, nanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, nanos(w.UpdatedAt), w.ID[:])
+		int(w.Category), string(w.State), w.StateReason, tongbao.UnixNanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, tongbao.UnixNanos(w.UpdatedAt), w.ID[:])
 	if err != nil {
 		return internal("update wallet", err)
 	}
@@ -327,8 +284,8 @@ func (s *Store) AddCapVersion(ctx context.Context, v twotier.CapVersion) error {
 		return internal("add cap version", err)
 	}
 	_, err = s.db.Exec(ctx, `INSERT INTO cap_versions (operator, version, effective_from, caps, set_by, set_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		v.Operator[:], v.Version, v.EffectiveFrom.UnixNano(), string(caps), v.SetBy, nanos(v.SetAt))
-	if isUnique(err, "cap_versions_pkey") {
+		v.Operator[:], v.Version, v.EffectiveFrom.UnixNano(), string(caps), v.SetBy, tongbao.UnixNanos(v.SetAt))
+	if postgres.IsUniqueViolation(err, "cap_versions_pkey") {
 		return twotier.ErrCapVersionExists
 	}
 	if err != nil {
@@ -355,7 +312,7 @@ func (s *Store) CapVersions(ctx context.Context, operator tongbao.ID) ([]twotier
 		if err := json.Unmarshal([]byte(caps), &v.Caps); err != nil {
 			return nil, internal("cap versions", err)
 		}
-		v.EffectiveFrom, v.SetAt = time.Unix(0, from), fromNanos(at)
+		v.EffectiveFrom, v.SetAt = time.Unix(0, from), tongbao.FromUnixNanos(at)
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
@@ -367,8 +324,8 @@ func (s *Store) CapVersions(ctx context.Context, operator tongbao.ID) ([]twotier
 // CreateWindow implements twotier.Store.
 func (s *Store) CreateWindow(ctx context.Context, w twotier.Window) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO windows (number, status, opened_at, closed_at, settled_at) VALUES ($1, $2, $3, $4, $5)`,
-		int64(w.Number), string(w.Status), nanos(w.OpenedAt), nanos(w.ClosedAt), nanos(w.SettledAt))
-	if isUnique(err, "windows_pkey") {
+		int64(w.Number), string(w.Status), tongbao.UnixNanos(w.OpenedAt), tongbao.UnixNanos(w.ClosedAt), tongbao.UnixNanos(w.SettledAt))
+	if postgres.IsUniqueViolation(err, "windows_pkey") {
 		return twotier.ErrWindowExists
 	}
 	if err != nil {
@@ -386,7 +343,7 @@ func (s *Store) UpdateWindow(ctx context.Context, w twotier.Window) error {
 	}
 	defer tx.Rollback(context.Background())
 	tag, err := tx.Exec(ctx, `UPDATE windows SET status = $1, opened_at = $2, closed_at = $3, settled_at = $4 WHERE number = $5`,
-		string(w.Status), nanos(w.OpenedAt), nanos(w.ClosedAt), nanos(w.SettledAt), int64(w.Number))
+		string(w.Status), tongbao.UnixNanos(w.OpenedAt), tongbao.UnixNanos(w.ClosedAt), tongbao.UnixNanos(w.SettledAt), int64(w.Number))
 	if err != nil {
 		return internal("update window", err)
 	}
@@ -424,7 +381,7 @@ func (s *Store) Windows(ctx context.Context, from uint64) ([]twotier.Window, err
 			return nil, internal("windows", err)
 		}
 		w.Number, w.Status = uint64(number), twotier.WindowStatus(status)
-		w.OpenedAt, w.ClosedAt, w.SettledAt = fromNanos(opened), fromNanos(closed), fromNanos(settled)
+		w.OpenedAt, w.ClosedAt, w.SettledAt = tongbao.FromUnixNanos(opened), tongbao.FromUnixNanos(closed), tongbao.FromUnixNanos(settled)
 		w.Positions = make(map[tongbao.ID]tongbao.Amount)
 		index[w.Number] = len(out)
 		out = append(out, w)
@@ -444,7 +401,7 @@ func (s *Store) Windows(ctx context.Context, from uint64) ([]twotier.Window, err
 		if err := prows.Scan(&number, &op, &net); err != nil {
 			return nil, internal("windows", err)
 		}
-		id, err := idOf(op)
+		id, err := tongbao.IDFromBytes(op)
 		if err != nil {
 			return nil, internal("windows", err)
 		}
@@ -474,11 +431,11 @@ func scanPayment(sc interface{ Scan(...any) error }) (twotier.PaymentRecord, err
 		dst *tongbao.ID
 		src []byte
 	}{{&p.ID, id}, {&p.PayerOperator, po}, {&p.PayeeOperator, pe}, {&p.PayerWallet, pw}, {&p.PayeeWallet, ew}} {
-		if *f.dst, err = idOf(f.src); err != nil {
+		if *f.dst, err = tongbao.IDFromBytes(f.src); err != nil {
 			return p, err
 		}
 	}
-	p.Currency, p.Window, p.Status, p.CreatedAt = tongbao.Currency(currency), uint64(window), twotier.PaymentStatus(status), fromNanos(created)
+	p.Currency, p.Window, p.Status, p.CreatedAt = tongbao.Currency(currency), uint64(window), twotier.PaymentStatus(status), tongbao.FromUnixNanos(created)
 	return p, nil
 }
 
@@ -486,8 +443,8 @@ func scanPayment(sc interface{ Scan(...any) error }) (twotier.PaymentRecord, err
 func (s *Store) CreatePayment(ctx context.Context, p twotier.PaymentRecord) (twotier.PaymentRecord, bool, error) {
 	_, err := s.db.Exec(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		p.ID[:], p.PayerOperator[:], p.PayeeOperator[:], p.PayerWallet[:], p.PayeeWallet[:], int64(p.Amount), string(p.Currency), int64(p.Window),
-		string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, nanos(p.CreatedAt))
-	if isUnique(err, "payments_pkey") {
+		string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, tongbao.UnixNanos(p.CreatedAt))
+	if postgres.IsUniqueViolation(err, "payments_pkey") {
 		old, err := s.Payment(ctx, p.ID)
 		return old, false, err
 	}
@@ -524,7 +481,7 @@ func (s *Store) CreatePayments(ctx context.Context, ps []twotier.PaymentRecord) 
 	for i, p := range ps {
 		tag, err := tx.Exec(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING`,
 			p.ID[:], p.PayerOperator[:], p.PayeeOperator[:], p.PayerWallet[:], p.PayeeWallet[:], int64(p.Amount), string(p.Currency), int64(p.Window),
-			string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, nanos(p.CreatedAt))
+			string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, tongbao.UnixNanos(p.CreatedAt))
 		if err != nil {
 			return nil, nil, internal("create payments", err)
 		}

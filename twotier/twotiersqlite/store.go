@@ -17,29 +17,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
-	sqlite3 "github.com/mattn/go-sqlite3"
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
 )
 
 var _ twotier.Store = (*Store)(nil)
-
-// BusyTimeoutMs is how long a connection waits for a lock held by another
-// process before failing.
-const BusyTimeoutMs = 10_000
-
-// ConnsMax is the size of the connection pool. The domain's traffic is
-// light next to the ledger's, and one connection makes every write wait
-// its turn here rather than in SQLite's busy handler.
-const ConnsMax = 1
 
 // Store is a twotier.Store in one SQLite file.
 type Store struct {
@@ -49,27 +35,9 @@ type Store struct {
 // Open opens (creating it if needed) the database at path and brings its
 // schema up to date.
 func Open(ctx context.Context, p string) (*Store, error) {
-	if p == "" {
-		return nil, errors.New("twotiersqlite: open: empty path")
-	}
-	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
-	dsn := "file:" + escaped + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=" + strconv.Itoa(BusyTimeoutMs) + "&_txlock=immediate&_foreign_keys=0"
-	db, err := sql.Open("sqlite3", dsn)
+	db, err := sqlite.OpenDomain(ctx, p, migrations)
 	if err != nil {
-		return nil, fmt.Errorf("twotiersqlite: open %s: %w", p, err)
-	}
-	db.SetMaxOpenConns(ConnsMax)
-	db.SetMaxIdleConns(ConnsMax)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	var mode string
-	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-		db.Close()
-		return nil, fmt.Errorf("twotiersqlite: open %s: journal mode %q, %v", p, mode, err)
-	}
-	if err := migrate(ctx, db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("twotiersqlite: open %s: %w", p, err)
+		return nil, fmt.Errorf("twotiersqlite: %w", err)
 	}
 	return &Store{db: db}, nil
 }
@@ -80,92 +48,6 @@ func (s *Store) Close() error { return s.db.Close() }
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// migrate applies, each in its own transaction, the migrations newer than
-// the database's schema_version.
-func migrate(ctx context.Context, db *sql.DB) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		prefix, _, _ := strings.Cut(path.Base(name), "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v <= 0 {
-			return fmt.Errorf("migrate: %s: name does not start with a version number", name)
-		}
-		text, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		if err := migrateOne(ctx, db, v, string(text)); err != nil {
-			return fmt.Errorf("migrate %s: %w", path.Base(name), err)
-		}
-	}
-	return nil
-}
-
-func migrateOne(ctx context.Context, db *sql.DB, version int, text string) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
-		return err
-	}
-	if current >= version {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, text); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, version); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-func idOf(b []byte) (tongbao.ID, error) {
-	var id tongbao.ID
-	if len(b) != len(id) {
-		return id, fmt.Errorf("twotiersqlite: stored id has %d bytes", len(b))
-	}
-	copy(id[:], b)
-	return id, nil
-}
-
-// isUnique reports whether err is a violation of a unique constraint on
-// the named column (or of the primary key when column is empty).
-func isUnique(err error, column string) bool {
-	var se sqlite3.Error
-	if !errors.As(err, &se) || se.Code != sqlite3.ErrConstraint {
-		return false
-	}
-	if column == "" {
-		return se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
-	}
-	return se.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(se.Error(), column)
-}
-
 func internal(what string, err error) error {
 	return &tongbao.Error{Code: tongbao.EINTERNAL, Message: "twotier store: " + what, Err: err}
 }
@@ -174,8 +56,8 @@ func internal(what string, err error) error {
 func (s *Store) CreateInstitution(ctx context.Context, in twotier.Institution) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO institutions (id, kind, name, net_debit_cap, created_at, seq)
 		VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM institutions))`,
-		in.ID[:], string(in.Kind), in.Name, int64(in.NetDebitCap), nanos(in.CreatedAt))
-	if isUnique(err, "") {
+		in.ID[:], string(in.Kind), in.Name, int64(in.NetDebitCap), tongbao.UnixNanos(in.CreatedAt))
+	if sqlite.IsUniqueViolation(err, "") {
 		old, gerr := s.Institution(ctx, in.ID)
 		if gerr != nil {
 			return gerr
@@ -202,8 +84,8 @@ func scanInstitution(sc interface{ Scan(...any) error }) (twotier.Institution, e
 		return in, err
 	}
 	var err error
-	in.ID, err = idOf(id)
-	in.Kind, in.CreatedAt = twotier.InstitutionKind(kind), fromNanos(created)
+	in.ID, err = tongbao.IDFromBytes(id)
+	in.Kind, in.CreatedAt = twotier.InstitutionKind(kind), tongbao.FromUnixNanos(created)
 	return in, err
 }
 
@@ -261,11 +143,11 @@ func (s *Store) CreateWallet(ctx context.Context, w twotier.Wallet) error {
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO wallets (`+walletColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID[:], w.Operator[:], string(w.Kind), int(w.Category), w.HolderMasked, nullString(w.AliasKey), w.AliasMasked, w.MerchantCategory, w.Region,
-		string(w.State), w.StateReason, nanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, nanos(w.OpenedAt), nanos(w.UpdatedAt))
+		string(w.State), w.StateReason, tongbao.UnixNanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, tongbao.UnixNanos(w.OpenedAt), tongbao.UnixNanos(w.UpdatedAt))
 	switch {
-	case isUnique(err, ""):
+	case sqlite.IsUniqueViolation(err, ""):
 		return twotier.ErrWalletExists
-	case isUnique(err, "alias_key"):
+	case sqlite.IsUniqueViolation(err, "alias_key"):
 		return twotier.ErrAliasTaken
 	case err != nil:
 		return internal("create wallet", err)
@@ -284,14 +166,14 @@ func scanWallet(sc interface{ Scan(...any) error }) (twotier.Wallet, error) {
 	if err != nil {
 		return w, err
 	}
-	if w.ID, err = idOf(id); err != nil {
+	if w.ID, err = tongbao.IDFromBytes(id); err != nil {
 		return w, err
 	}
-	if w.Operator, err = idOf(op); err != nil {
+	if w.Operator, err = tongbao.IDFromBytes(op); err != nil {
 		return w, err
 	}
 	w.Kind, w.State, w.AliasKey = twotier.WalletKind(kind), twotier.WalletState(state), alias.String
-	w.FrozenUntil, w.OpenedAt, w.UpdatedAt = fromNanos(frozen), fromNanos(opened), fromNanos(updated)
+	w.FrozenUntil, w.OpenedAt, w.UpdatedAt = tongbao.FromUnixNanos(frozen), tongbao.FromUnixNanos(opened), tongbao.FromUnixNanos(updated)
 	if limits.Valid {
 		var l ledger.Limits
 		if err := json.Unmarshal([]byte(limits.String), &l); err != nil {
@@ -334,7 +216,7 @@ func (s *Store) UpdateWallet(ctx context.Context, w twotier.Wallet) error {
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE wallets SET category = ?, state = ?, state_reason = ?, frozen_until = ?, freeze_reason = ?,
 		cap_version = ?, holder_limits = ?, updated_at = ? WHERE id = ?`,
-		int(w.Category), string(w.State), w.StateReason, nanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, nanos(w.UpdatedAt), w.ID[:])
+		int(w.Category), string(w.State), w.StateReason, tongbao.UnixNanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, tongbao.UnixNanos(w.UpdatedAt), w.ID[:])
 	if err != nil {
 		return internal("update wallet", err)
 	}
@@ -390,8 +272,8 @@ func (s *Store) AddCapVersion(ctx context.Context, v twotier.CapVersion) error {
 		return internal("add cap version", err)
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO cap_versions (operator, version, effective_from, caps, set_by, set_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		v.Operator[:], v.Version, v.EffectiveFrom.UnixNano(), string(caps), v.SetBy, nanos(v.SetAt))
-	if isUnique(err, "") {
+		v.Operator[:], v.Version, v.EffectiveFrom.UnixNano(), string(caps), v.SetBy, tongbao.UnixNanos(v.SetAt))
+	if sqlite.IsUniqueViolation(err, "") {
 		return twotier.ErrCapVersionExists
 	}
 	if err != nil {
@@ -418,7 +300,7 @@ func (s *Store) CapVersions(ctx context.Context, operator tongbao.ID) ([]twotier
 		if err := json.Unmarshal([]byte(caps), &v.Caps); err != nil {
 			return nil, internal("cap versions", err)
 		}
-		v.EffectiveFrom, v.SetAt = time.Unix(0, from), fromNanos(at)
+		v.EffectiveFrom, v.SetAt = time.Unix(0, from), tongbao.FromUnixNanos(at)
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
@@ -430,8 +312,8 @@ func (s *Store) CapVersions(ctx context.Context, operator tongbao.ID) ([]twotier
 // CreateWindow implements twotier.Store.
 func (s *Store) CreateWindow(ctx context.Context, w twotier.Window) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO windows (number, status, opened_at, closed_at, settled_at) VALUES (?, ?, ?, ?, ?)`,
-		int64(w.Number), string(w.Status), nanos(w.OpenedAt), nanos(w.ClosedAt), nanos(w.SettledAt))
-	if isUnique(err, "") {
+		int64(w.Number), string(w.Status), tongbao.UnixNanos(w.OpenedAt), tongbao.UnixNanos(w.ClosedAt), tongbao.UnixNanos(w.SettledAt))
+	if sqlite.IsUniqueViolation(err, "") {
 		return twotier.ErrWindowExists
 	}
 	if err != nil {
@@ -449,7 +331,7 @@ func (s *Store) UpdateWindow(ctx context.Context, w twotier.Window) error {
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `UPDATE windows SET status = ?, opened_at = ?, closed_at = ?, settled_at = ? WHERE number = ?`,
-		string(w.Status), nanos(w.OpenedAt), nanos(w.ClosedAt), nanos(w.SettledAt), int64(w.Number))
+		string(w.Status), tongbao.UnixNanos(w.OpenedAt), tongbao.UnixNanos(w.ClosedAt), tongbao.UnixNanos(w.SettledAt), int64(w.Number))
 	if err != nil {
 		return internal("update window", err)
 	}
@@ -487,7 +369,7 @@ func (s *Store) Windows(ctx context.Context, from uint64) ([]twotier.Window, err
 			return nil, internal("windows", err)
 		}
 		w.Number, w.Status = uint64(number), twotier.WindowStatus(status)
-		w.OpenedAt, w.ClosedAt, w.SettledAt = fromNanos(opened), fromNanos(closed), fromNanos(settled)
+		w.OpenedAt, w.ClosedAt, w.SettledAt = tongbao.FromUnixNanos(opened), tongbao.FromUnixNanos(closed), tongbao.FromUnixNanos(settled)
 		w.Positions = make(map[tongbao.ID]tongbao.Amount)
 		index[w.Number] = len(out)
 		out = append(out, w)
@@ -507,7 +389,7 @@ func (s *Store) Windows(ctx context.Context, from uint64) ([]twotier.Window, err
 		if err := prows.Scan(&number, &op, &net); err != nil {
 			return nil, internal("windows", err)
 		}
-		id, err := idOf(op)
+		id, err := tongbao.IDFromBytes(op)
 		if err != nil {
 			return nil, internal("windows", err)
 		}
@@ -537,11 +419,11 @@ func scanPayment(sc interface{ Scan(...any) error }) (twotier.PaymentRecord, err
 		dst *tongbao.ID
 		src []byte
 	}{{&p.ID, id}, {&p.PayerOperator, po}, {&p.PayeeOperator, pe}, {&p.PayerWallet, pw}, {&p.PayeeWallet, ew}} {
-		if *f.dst, err = idOf(f.src); err != nil {
+		if *f.dst, err = tongbao.IDFromBytes(f.src); err != nil {
 			return p, err
 		}
 	}
-	p.Currency, p.Window, p.Status, p.CreatedAt = tongbao.Currency(currency), uint64(window), twotier.PaymentStatus(status), fromNanos(created)
+	p.Currency, p.Window, p.Status, p.CreatedAt = tongbao.Currency(currency), uint64(window), twotier.PaymentStatus(status), tongbao.FromUnixNanos(created)
 	return p, nil
 }
 
@@ -549,8 +431,8 @@ func scanPayment(sc interface{ Scan(...any) error }) (twotier.PaymentRecord, err
 func (s *Store) CreatePayment(ctx context.Context, p twotier.PaymentRecord) (twotier.PaymentRecord, bool, error) {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID[:], p.PayerOperator[:], p.PayeeOperator[:], p.PayerWallet[:], p.PayeeWallet[:], int64(p.Amount), string(p.Currency), int64(p.Window),
-		string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, nanos(p.CreatedAt))
-	if isUnique(err, "") {
+		string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, tongbao.UnixNanos(p.CreatedAt))
+	if sqlite.IsUniqueViolation(err, "") {
 		old, err := s.Payment(ctx, p.ID)
 		return old, false, err
 	}
@@ -591,7 +473,7 @@ func (s *Store) CreatePayments(ctx context.Context, ps []twotier.PaymentRecord) 
 	defer ins.Close()
 	for i, p := range ps {
 		res, err := ins.ExecContext(ctx, p.ID[:], p.PayerOperator[:], p.PayeeOperator[:], p.PayerWallet[:], p.PayeeWallet[:], int64(p.Amount), string(p.Currency), int64(p.Window),
-			string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, nanos(p.CreatedAt))
+			string(p.Status), p.Reason, p.PayerTimestamp, p.PayeeTimestamp, tongbao.UnixNanos(p.CreatedAt))
 		if err != nil {
 			return nil, nil, internal("create payments", err)
 		}

@@ -1,0 +1,62 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// domainPragmas set up the connection of a domain store's file: the same
+// durability as the ledger's (WAL, synchronous=FULL: a record the domain
+// was told is stored survives a crash of the machine).
+var domainPragmas = []string{
+	"busy_timeout = " + strconv.Itoa(BusyTimeoutMs),
+	"journal_mode = WAL",
+	"synchronous = FULL",
+	"foreign_keys = OFF",
+}
+
+// OpenDomain opens (creating it if needed) the SQLite file of a domain
+// store at path, with one connection, and applies the migrations in fsys.
+// A domain's traffic is light next to the ledger's, and one connection
+// makes every write wait its turn here rather than in SQLite's busy
+// handler. Its own file keeps it off the ledger writer's write lock.
+func OpenDomain(ctx context.Context, path string, fsys fs.FS) (*sql.DB, error) {
+	if path == "" {
+		return nil, errors.New("open: empty path")
+	}
+	db := sql.OpenDB(&connector{dsn: dsn(path, true), pragmas: domainPragmas})
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	var mode string
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		db.Close()
+		return nil, fmt.Errorf("open %s: journal mode %q, %v", path, mode, err)
+	}
+	if err := Migrate(ctx, db, fsys); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// IsUniqueViolation reports whether err is a violation of a unique
+// constraint on the named column, or of the primary key when column is "".
+func IsUniqueViolation(err error, column string) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) || se.Code != sqlite3.ErrConstraint {
+		return false
+	}
+	if column == "" {
+		return se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+	}
+	return se.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(se.Error(), column)
+}
