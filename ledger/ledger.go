@@ -243,7 +243,9 @@ func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]erro
 // limits, in the writer's order with transfers, so a change can never race
 // a payment. Each update gets its own error: ErrAccountNotFound,
 // ErrAccountNotEmpty (closing an account that holds money),
-// ErrAccountReopen, a limit error (WithinLimits), or an EINVALID error.
+// ErrAccountReopen, ErrInsufficientFunds or ErrCreditsExceedDebits (a
+// credit line cut below what the account uses of it), a limit error
+// (WithinLimits), or an EINVALID error.
 func (l *Ledger) UpdateAccounts(ctx context.Context, updates []AccountUpdate) ([]error, error) {
 	if len(updates) > l.batchMax {
 		return nil, ErrRequestTooLarge

@@ -277,6 +277,14 @@ func (s *state) updateAccount(u AccountUpdate, now time.Time) error {
 		(a.DebitsPosted != a.CreditsPosted || a.DebitsPending != 0 || a.CreditsPending != 0) {
 		return ErrAccountNotEmpty
 	}
+	// A floor is never left behind, whatever WithinLimits says: a credit
+	// line may shrink only down to what the account already uses of it.
+	if a.Flags&FlagDebitsMustNotExceedCredits != 0 && a.DebitsPosted+a.DebitsPending-a.CreditsPosted > a.CreditLine {
+		return ErrInsufficientFunds
+	}
+	if a.Flags&FlagCreditsMustNotExceedDebits != 0 && a.CreditsPosted+a.CreditsPending-a.DebitsPosted > a.CreditLine {
+		return ErrCreditsExceedDebits
+	}
 	if u.WithinLimits {
 		day, year := s.dayOf(now.UnixNano())
 		switch {

@@ -104,3 +104,28 @@ func TestLimitChanges(t *testing.T) {
 		t.Fatalf("stored limits got %+v, %v; want %+v", a.Limits, err, loose)
 	}
 }
+
+// TestCreditLineNeverShrinksBelowUse guards invariant 3 against an update:
+// an account using its credit line cannot have the line cut below what it
+// uses (the floor would be left behind); down to exactly that is allowed.
+func TestCreditLineNeverShrinksBelowUse(t *testing.T) {
+	h := newHarness(t)
+	overdraft := acct(2, wallet)
+	overdraft.CreditLine = 500
+	h.accounts(acct(1, 0), overdraft, acct(3, wallet))
+	h.must(xfer(1, 2, 3, 300)) // 3.00 into the credit line
+	w2 := tongbao.IDFromUint64(2)
+	tooLow := tongbao.Amount(299)
+	if err := h.update(ledger.AccountUpdate{ID: w2, CreditLine: &tooLow}); !errors.Is(err, ledger.ErrInsufficientFunds) {
+		t.Fatalf("credit line below use: got %v; want ErrInsufficientFunds", err)
+	}
+	if a, _ := h.l.Account(context.Background(), w2); a.CreditLine != 500 {
+		t.Fatalf("refused update changed the credit line to %v", a.CreditLine)
+	}
+	exact := tongbao.Amount(300)
+	if err := h.update(ledger.AccountUpdate{ID: w2, CreditLine: &exact}); err != nil {
+		t.Fatalf("credit line down to its use: %v", err)
+	}
+	h.fails(xfer(2, 2, 3, 1), ledger.ErrInsufficientFunds)
+	checkInvariants(t, h.balances())
+}
