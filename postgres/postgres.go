@@ -188,8 +188,12 @@ func createVersionTable(ctx context.Context, conn *pgx.Conn) error {
 		component text    NOT NULL,
 		version   integer NOT NULL,
 		PRIMARY KEY (component, version))`
+	// Two processes creating it at once: IF NOT EXISTS does not make the
+	// catalogue insert atomic, so the loser sees a unique violation, a
+	// duplicate table or a duplicate row type (42710); the table is then
+	// there, and a second try finds it.
 	_, err := conn.Exec(ctx, create)
-	if isCode(err, "23505", "42P07") {
+	if isCode(err, "23505", "42P07", "42710") {
 		_, err = conn.Exec(ctx, create)
 	}
 	return err
