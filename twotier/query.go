@@ -221,32 +221,52 @@ func (s *Service) PayBatch(ctx context.Context, ps []Payment) ([]PaymentOutcome,
 // WalletCacheMax bounds the wallets whose operator the service remembers.
 const WalletCacheMax = 1 << 21
 
+// walletRoute is what the payment path remembers of a wallet: neither
+// ever changes.
+type walletRoute struct {
+	operator tongbao.ID
+	kind     WalletKind
+}
+
 // WalletOperator returns the operator of a wallet, or ErrWalletNotFound.
 // A wallet's operator never changes and a wallet is never deleted, so the
 // answer is remembered: the payment path then reads no table to route a
 // payment (states, freezes and caps are the ledger's to check).
 func (s *Service) WalletOperator(ctx context.Context, id tongbao.ID) (tongbao.ID, error) {
+	r, err := s.route(ctx, id)
+	return r.operator, err
+}
+
+// route returns a wallet's operator and kind, remembered (see
+// WalletOperator).
+func (s *Service) route(ctx context.Context, id tongbao.ID) (walletRoute, error) {
 	if v, ok := s.walletOps.Load(id); ok {
-		return v.(tongbao.ID), nil
+		return v.(walletRoute), nil
 	}
 	w, err := s.store.Wallet(ctx, id)
 	if err != nil {
-		return tongbao.ID{}, err
+		return walletRoute{}, err
 	}
+	r := walletRoute{operator: w.Operator, kind: w.Kind}
 	if s.walletOpsLen.Load() < WalletCacheMax {
-		if _, loaded := s.walletOps.LoadOrStore(id, w.Operator); !loaded {
+		if _, loaded := s.walletOps.LoadOrStore(id, r); !loaded {
 			s.walletOpsLen.Add(1)
 		}
 	}
-	return w.Operator, nil
+	return r, nil
 }
 
-// paymentWallet returns what routing a payment needs of a wallet: its id
-// and operator.
+// paymentWallet returns what routing a generic payment (Pay, PayBatch)
+// needs of a wallet: its id and operator. A scenario sub-wallet is
+// refused, as payer and as payee: its money moves only through the
+// scenario operations, which apply its scenario's rules.
 func (s *Service) paymentWallet(ctx context.Context, id tongbao.ID) (Wallet, error) {
-	op, err := s.WalletOperator(ctx, id)
+	r, err := s.route(ctx, id)
 	if err != nil {
 		return Wallet{}, err
 	}
-	return Wallet{ID: id, Operator: op}, nil
+	if r.kind == WalletScenario {
+		return Wallet{}, ErrScenarioWallet
+	}
+	return Wallet{ID: id, Operator: r.operator, Kind: r.kind}, nil
 }

@@ -36,6 +36,11 @@ type WalletKind string
 const (
 	WalletPersonal WalletKind = "personal"
 	WalletMerchant WalletKind = "merchant"
+	// WalletScenario is a sub-wallet pushed to a scenario from a personal
+	// wallet, its Parent: money enters it only from the parent and leaves
+	// it only to the parent or to merchant wallets, through the
+	// scenario operations (see OpenScenarioWallet).
+	WalletScenario WalletKind = "scenario"
 )
 
 // WalletState is what a wallet may do; each state but active carries a
@@ -78,8 +83,11 @@ type Wallet struct {
 	// are HolderLimits.
 	CapVersion   int64
 	HolderLimits *ledger.Limits
-	OpenedAt     time.Time
-	UpdatedAt    time.Time
+	// Parent is, for a scenario sub-wallet, the wallet it was pushed
+	// from; zero for every other wallet.
+	Parent    tongbao.ID
+	OpenedAt  time.Time
+	UpdatedAt time.Time
 }
 
 // CapVersion is one version of an operator's cap schedule: the limits of
@@ -198,7 +206,8 @@ type Store interface {
 	// of a page to get the next.
 	Wallets(ctx context.Context, operator tongbao.ID, after tongbao.ID, limit int) ([]Wallet, error)
 	// WalletsBehindCaps returns up to limit wallets of the operator in the
-	// category whose CapVersion is not version, in id order.
+	// category whose CapVersion is not version, in id order; never a
+	// scenario sub-wallet, whose limits come from its scenario.
 	WalletsBehindCaps(ctx context.Context, operator tongbao.ID, category Category, version int64, limit int) ([]Wallet, error)
 
 	// AddCapVersion stores a cap version: ErrCapVersionExists if the

@@ -231,11 +231,21 @@ func (s *Service) walletForMoney(ctx context.Context, op WalletOperation) (Walle
 	if err := s.checkMoney(op.Amount, op.Currency); err != nil {
 		return Wallet{}, err
 	}
-	return s.store.Wallet(ctx, op.Wallet)
+	w, err := s.store.Wallet(ctx, op.Wallet)
+	if err != nil {
+		return Wallet{}, err
+	}
+	if w.Kind == WalletScenario {
+		// Money enters and leaves a sub-wallet through its parent.
+		return Wallet{}, ErrScenarioWallet
+	}
+	return w, nil
 }
 
 // TopUp loads a wallet from its operator's vault. The wallet's balance cap
-// and state, and the vault's inventory, are the engine's to check.
+// and state, and the vault's inventory, are the engine's to check. A
+// scenario sub-wallet is refused (ErrScenarioWallet): it is funded from
+// its parent (FundScenario).
 func (s *Service) TopUp(ctx context.Context, op WalletOperation) (Receipt, error) {
 	w, err := s.walletForMoney(ctx, op)
 	if err != nil {
@@ -254,7 +264,9 @@ func (s *Service) TopUp(ctx context.Context, op WalletOperation) (Receipt, error
 // Withdraw moves money from a wallet back to its operator's vault (to the
 // holder's bank deposit). The engine counts it against the wallet's
 // single, daily and yearly debit caps like a payment: a cap can then never
-// be got around by withdrawing and paying from the bank account.
+// be got around by withdrawing and paying from the bank account. A
+// scenario sub-wallet is refused (ErrScenarioWallet): it is swept back to
+// its parent (SweepScenario).
 func (s *Service) Withdraw(ctx context.Context, op WalletOperation) (Receipt, error) {
 	w, err := s.walletForMoney(ctx, op)
 	if err != nil {
@@ -290,6 +302,10 @@ func (s *Service) changeCategory(ctx context.Context, id tongbao.ID, to Category
 	w, err := s.store.Wallet(ctx, id)
 	if err != nil {
 		return Wallet{}, err
+	}
+	if w.Kind == WalletScenario {
+		// Its limits are its scenario's, not a category's.
+		return Wallet{}, ErrScenarioWallet
 	}
 	if up && to >= w.Category && !(to == Category1 && w.Category == Category1) {
 		return Wallet{}, ErrNotUpgrade

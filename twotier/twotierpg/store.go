@@ -125,7 +125,7 @@ func (s *Store) Institutions(ctx context.Context) ([]twotier.Institution, error)
 }
 
 const walletColumns = `id, operator, kind, category, holder_masked, alias_key, alias_masked, merchant_category, region,
-	state, state_reason, frozen_until, freeze_reason, cap_version, holder_limits, opened_at, updated_at`
+	state, state_reason, frozen_until, freeze_reason, cap_version, holder_limits, opened_at, updated_at, parent`
 
 // nullString is NULL for the empty string.
 func nullString(s string) *string {
@@ -150,9 +150,9 @@ func (s *Store) CreateWallet(ctx context.Context, w twotier.Wallet) error {
 	if err != nil {
 		return internal("create wallet", err)
 	}
-	_, err = s.db.Exec(ctx, `INSERT INTO wallets (`+walletColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+	_, err = s.db.Exec(ctx, `INSERT INTO wallets (`+walletColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		w.ID[:], w.Operator[:], string(w.Kind), int(w.Category), w.HolderMasked, nullString(w.AliasKey), w.AliasMasked, w.MerchantCategory, w.Region,
-		string(w.State), w.StateReason, tongbao.UnixNanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, tongbao.UnixNanos(w.OpenedAt), tongbao.UnixNanos(w.UpdatedAt))
+		string(w.State), w.StateReason, tongbao.UnixNanos(w.FrozenUntil), w.FreezeReason, w.CapVersion, limits, tongbao.UnixNanos(w.OpenedAt), tongbao.UnixNanos(w.UpdatedAt), w.Parent[:])
 	switch {
 	case postgres.IsUniqueViolation(err, "wallets_pkey"):
 		return twotier.ErrWalletExists
@@ -166,12 +166,12 @@ func (s *Store) CreateWallet(ctx context.Context, w twotier.Wallet) error {
 
 func scanWallet(sc interface{ Scan(...any) error }) (twotier.Wallet, error) {
 	var w twotier.Wallet
-	var id, op []byte
+	var id, op, parent []byte
 	var kind, state string
 	var alias, limits *string
 	var frozen, opened, updated int64
 	err := sc.Scan(&id, &op, &kind, (*int)(&w.Category), &w.HolderMasked, &alias, &w.AliasMasked, &w.MerchantCategory, &w.Region,
-		&state, &w.StateReason, &frozen, &w.FreezeReason, &w.CapVersion, &limits, &opened, &updated)
+		&state, &w.StateReason, &frozen, &w.FreezeReason, &w.CapVersion, &limits, &opened, &updated, &parent)
 	if err != nil {
 		return w, err
 	}
@@ -179,6 +179,9 @@ func scanWallet(sc interface{ Scan(...any) error }) (twotier.Wallet, error) {
 		return w, err
 	}
 	if w.Operator, err = tongbao.IDFromBytes(op); err != nil {
+		return w, err
+	}
+	if w.Parent, err = tongbao.IDFromBytes(parent); err != nil {
 		return w, err
 	}
 	w.Kind, w.State = twotier.WalletKind(kind), twotier.WalletState(state)
@@ -273,8 +276,8 @@ func (s *Store) Wallets(ctx context.Context, operator, after tongbao.ID, limit i
 
 // WalletsBehindCaps implements twotier.Store.
 func (s *Store) WalletsBehindCaps(ctx context.Context, operator tongbao.ID, category twotier.Category, version int64, limit int) ([]twotier.Wallet, error) {
-	return s.wallets(ctx, `SELECT `+walletColumns+` FROM wallets WHERE operator = $1 AND category = $2 AND cap_version <> $3 ORDER BY id LIMIT $4`,
-		operator[:], int(category), version, pageLimit(limit))
+	return s.wallets(ctx, `SELECT `+walletColumns+` FROM wallets WHERE operator = $1 AND category = $2 AND cap_version <> $3 AND kind <> $4 ORDER BY id LIMIT $5`,
+		operator[:], int(category), version, string(twotier.WalletScenario), pageLimit(limit))
 }
 
 // AddCapVersion implements twotier.Store.

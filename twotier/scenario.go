@@ -1,0 +1,370 @@
+package twotier
+
+import (
+	"context"
+	"errors"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/ledger"
+)
+
+// Scenario sub-wallets on the ledger. The rules of a scenario (which
+// merchants, expiry, whether the holder may sweep) are the scenario
+// package's; this file holds what must be the engine's so that no
+// concurrency gets around it, and what keeps a sub-wallet's money inside
+// the two-tier books:
+//
+//	sub-wallet      credit-normal, floor zero, balance cap = the scenario's
+//	payment meter   no flags; single and daily (and yearly) caps = the scenario's
+//	charge meter    no flags; single cap; debits disabled once revoked
+//	scenario sink   one per operator, no flags: the other side of every meter leg
+//
+// A sub-wallet is a wallet of its operator like any other, so the supply
+// check counts it among the operator's liabilities. Its payment caps sit
+// on a meter account rather than on the sub-wallet's own account: a
+// payment is a linked chain, sub-wallet → merchant and meter → sink, so
+// the engine counts payments against the caps atomically, while a sweep
+// back to the parent (sub-wallet → parent, no meter leg) never uses them
+// up and money is never held in a sub-wallet by its payment caps. The
+// meters hold no money: their legs only count.
+
+// Account codes of the scenario accounts.
+const (
+	CodeScenarioSink   uint16 = 113
+	CodeScenarioWallet uint16 = 122
+	CodeScenarioMeter  uint16 = 123
+)
+
+// Transfer codes of the scenario operations.
+const (
+	TransferScenarioFund    uint16 = 10
+	TransferScenarioSweep   uint16 = 11
+	TransferScenarioPayment uint16 = 12
+	TransferScenarioCharge  uint16 = 13
+	TransferScenarioMeter   uint16 = 14
+)
+
+// Errors of scenario sub-wallets.
+var (
+	// ErrScenarioWallet refuses a sub-wallet in a generic operation (Pay,
+	// PayBatch, TopUp, Withdraw, a category change): its money moves only
+	// through the scenario operations.
+	ErrScenarioWallet    = tongbao.Errorf(tongbao.EFORBIDDEN, "a scenario sub-wallet pays and is paid only through its scenario")
+	ErrNotScenarioWallet = tongbao.Errorf(tongbao.EINVALID, "wallet is not a scenario sub-wallet")
+	ErrParentInvalid     = tongbao.Errorf(tongbao.EINVALID, "a sub-wallet is pushed from a personal wallet")
+	ErrPayeeNotMerchant  = tongbao.Errorf(tongbao.EFORBIDDEN, "a sub-wallet pays only merchant wallets")
+	// ErrPayeeOtherOperator refuses a sub-wallet's payment to a merchant
+	// at another operator: not supported yet.
+	ErrPayeeOtherOperator = tongbao.Errorf(tongbao.EUNPROCESSABLE, "a sub-wallet pays only merchants at its own operator")
+	ErrChargeNotGranted   = tongbao.Errorf(tongbao.EFORBIDDEN, "the merchant may not charge this sub-wallet")
+	ErrChargeRevoked      = tongbao.Errorf(tongbao.EFORBIDDEN, "the holder revoked the merchant's permission to charge")
+)
+
+func scenarioMeter(sub tongbao.ID) tongbao.ID         { return deriveID("scenario-meter", sub) }
+func scenarioSink(op tongbao.ID) tongbao.ID           { return deriveID("scenario-sink", op) }
+func chargeMeter(sub, merchant tongbao.ID) tongbao.ID { return deriveID("charge-meter", sub, merchant) }
+func meterLegID(payment tongbao.ID) tongbao.ID        { return deriveID("scenario-meter-leg", payment) }
+func chargeLegID(payment tongbao.ID) tongbao.ID       { return deriveID("charge-meter-leg", payment) }
+func scenarioLimits(l ledger.Limits) (wallet, meter ledger.Limits) {
+	return ledger.Limits{BalanceMax: l.BalanceMax}, ledger.Limits{DebitMax: l.DebitMax, DailyDebitMax: l.DailyDebitMax, YearlyDebitMax: l.YearlyDebitMax}
+}
+
+// ScenarioWalletSpec is what OpenScenarioWallet needs.
+type ScenarioWalletSpec struct {
+	// ID is the sub-wallet's id, chosen by the caller so a retry opens
+	// the same sub-wallet; required.
+	ID tongbao.ID
+	// Parent is the holder's personal wallet the sub-wallet is pushed
+	// from; the sub-wallet is at the parent's operator.
+	Parent tongbao.ID
+	// Limits are the scenario's caps: BalanceMax on the sub-wallet,
+	// DebitMax (per payment), DailyDebitMax and YearlyDebitMax on its
+	// payments (zero: no cap).
+	Limits ledger.Limits
+}
+
+// OpenScenarioWallet opens a sub-wallet of a personal wallet: a wallet of
+// kind WalletScenario at the parent's operator, in the parent's category
+// (for display: its caps are spec.Limits, never the category's, and cap
+// schedules do not touch it), and its payment meter. The same spec again
+// returns the sub-wallet already opened; another spec under its id,
+// ErrWalletExists.
+func (s *Service) OpenScenarioWallet(ctx context.Context, spec ScenarioWalletSpec) (Wallet, error) {
+	if spec.ID.IsZero() {
+		return Wallet{}, ErrIDRequired
+	}
+	if err := checkLimits(spec.Limits); err != nil {
+		return Wallet{}, err
+	}
+	parent, err := s.store.Wallet(ctx, spec.Parent)
+	if err != nil {
+		return Wallet{}, wrap("parent wallet", err)
+	}
+	if parent.Kind != WalletPersonal {
+		return Wallet{}, ErrParentInvalid
+	}
+	if parent.State == StateClosed {
+		return Wallet{}, ErrWalletClosed
+	}
+	if old, err := s.store.Wallet(ctx, spec.ID); err == nil {
+		if old.Kind != WalletScenario || old.Parent != spec.Parent {
+			return Wallet{}, ErrWalletExists
+		}
+		return old, nil
+	} else if !errors.Is(err, ErrWalletNotFound) {
+		return Wallet{}, err
+	}
+	now := s.clock.Now()
+	w := Wallet{ID: spec.ID, Operator: parent.Operator, Kind: WalletScenario, Category: parent.Category, HolderMasked: parent.HolderMasked,
+		State: StateActive, Parent: parent.ID, OpenedAt: now, UpdatedAt: now}
+	wallet, meter := scenarioLimits(spec.Limits)
+	// The accounts first, as OpenWallet does: nothing pays into an
+	// account the store does not know, and a retry completes the opening.
+	errs, err := s.ledger.CreateAccounts(ctx, []ledger.Account{
+		s.account(scenarioSink(w.Operator), CodeScenarioSink, 0, ledger.Limits{}),
+		s.account(scenarioMeter(w.ID), CodeScenarioMeter, 0, meter),
+		s.account(w.ID, CodeScenarioWallet, ledger.FlagDebitsMustNotExceedCredits, wallet),
+	})
+	if err != nil {
+		return Wallet{}, err
+	}
+	for i, e := range errs {
+		switch {
+		case e == nil, i == 0 && errors.Is(e, ledger.ErrAccountExists):
+		case errors.Is(e, ledger.ErrAccountExists):
+			return Wallet{}, ErrWalletExists
+		default:
+			return Wallet{}, e
+		}
+	}
+	if err := s.store.CreateWallet(ctx, w); err != nil {
+		return Wallet{}, err
+	}
+	return w, nil
+}
+
+// scenarioWallet returns a sub-wallet's record, or ErrNotScenarioWallet.
+func (s *Service) scenarioWallet(ctx context.Context, id tongbao.ID) (Wallet, error) {
+	w, err := s.store.Wallet(ctx, id)
+	if err != nil {
+		return Wallet{}, err
+	}
+	if w.Kind != WalletScenario {
+		return Wallet{}, ErrNotScenarioWallet
+	}
+	return w, nil
+}
+
+func (s *Service) scenarioOperation(ctx context.Context, op WalletOperation) (Wallet, error) {
+	if op.ID.IsZero() {
+		return Wallet{}, ErrIDRequired
+	}
+	if err := s.checkMoney(op.Amount, op.Currency); err != nil {
+		return Wallet{}, err
+	}
+	return s.scenarioWallet(ctx, op.Wallet)
+}
+
+// FundScenario moves money from a sub-wallet's parent into it
+// (op.Wallet is the sub-wallet). The engine checks the parent's funds and
+// caps (funding a sub-wallet counts as the parent's payment, so a parent's
+// daily cap cannot be got around through its sub-wallets) and the
+// sub-wallet's balance cap (ledger.ErrBalanceLimit).
+func (s *Service) FundScenario(ctx context.Context, op WalletOperation) (Receipt, error) {
+	w, err := s.scenarioOperation(ctx, op)
+	if err != nil {
+		return Receipt{}, err
+	}
+	rs, _, err := s.submit(ctx, []ledger.Transfer{{ID: op.ID, DebitAccountID: w.Parent, CreditAccountID: w.ID, Amount: op.Amount, Code: TransferScenarioFund}})
+	if err != nil {
+		return Receipt{}, wrap("fund sub-wallet", err)
+	}
+	return receipt(rs), nil
+}
+
+// SweepScenario moves money from a sub-wallet back to its parent. It
+// uses none of the sub-wallet's payment caps; the parent's balance cap
+// may refuse it (ledger.ErrBalanceLimit). Whether the holder may sweep
+// now is the scenario's rule, checked by the caller.
+func (s *Service) SweepScenario(ctx context.Context, op WalletOperation) (Receipt, error) {
+	w, err := s.scenarioOperation(ctx, op)
+	if err != nil {
+		return Receipt{}, err
+	}
+	rs, _, err := s.submit(ctx, []ledger.Transfer{{ID: op.ID, DebitAccountID: w.ID, CreditAccountID: w.Parent, Amount: op.Amount, Code: TransferScenarioSweep}})
+	if err != nil {
+		return Receipt{}, wrap("sweep sub-wallet", err)
+	}
+	return receipt(rs), nil
+}
+
+// ScenarioPayment is a payment from a sub-wallet to a merchant wallet.
+type ScenarioPayment struct {
+	// ID is the idempotency id, as Payment's.
+	ID       tongbao.ID
+	From, To tongbao.ID
+	Amount   tongbao.Amount
+	Currency tongbao.Currency
+	// Charge says the merchant initiated it under the permission the
+	// holder granted it (GrantCharge): the charge meter is then debited
+	// too, so a revoked permission refuses it in the engine.
+	Charge bool
+}
+
+// PayScenario pays a merchant wallet at the sub-wallet's operator from a
+// sub-wallet, in one linked chain: sub-wallet → merchant, meter → sink
+// (the sub-wallet's payment caps: ledger.ErrDebitLimit, ErrDailyLimit,
+// ErrYearlyLimit) and, for a charge, charge meter → sink
+// (ErrChargeNotGranted, ErrChargeRevoked, ledger.ErrDebitLimit). Which
+// merchants the scenario allows, and its expiry, are the caller's to
+// check; only merchant wallets may ever be paid (ErrPayeeNotMerchant).
+func (s *Service) PayScenario(ctx context.Context, p ScenarioPayment) (PaymentResult, error) {
+	if p.ID.IsZero() {
+		return PaymentResult{}, ErrIDRequired
+	}
+	if err := s.checkMoney(p.Amount, p.Currency); err != nil {
+		return PaymentResult{}, err
+	}
+	from, err := s.route(ctx, p.From)
+	if err != nil {
+		return PaymentResult{}, wrap("payer wallet", err)
+	}
+	if from.kind != WalletScenario {
+		return PaymentResult{}, ErrNotScenarioWallet
+	}
+	to, err := s.route(ctx, p.To)
+	if err != nil {
+		return PaymentResult{}, wrap("payee wallet", err)
+	}
+	if to.kind != WalletMerchant {
+		return PaymentResult{}, ErrPayeeNotMerchant
+	}
+	if to.operator != from.operator {
+		return PaymentResult{}, ErrPayeeOtherOperator
+	}
+	sink := scenarioSink(from.operator)
+	code := TransferScenarioPayment
+	if p.Charge {
+		code = TransferScenarioCharge
+	}
+	ts := []ledger.Transfer{
+		{ID: p.ID, DebitAccountID: p.From, CreditAccountID: p.To, Amount: p.Amount, Code: code},
+		{ID: meterLegID(p.ID), DebitAccountID: scenarioMeter(p.From), CreditAccountID: sink, Amount: p.Amount, Code: TransferScenarioMeter},
+	}
+	if p.Charge {
+		ts = append(ts, ledger.Transfer{ID: chargeLegID(p.ID), DebitAccountID: chargeMeter(p.From, p.To), CreditAccountID: sink, Amount: p.Amount, Code: TransferScenarioMeter})
+	}
+	rs, i, err := s.submit(ctx, chain(ts...))
+	switch {
+	case err == nil:
+		return PaymentResult{Timestamp: rs[0].Timestamp, Duplicate: rs[0].Duplicate}, nil
+	case i == 2 && errors.Is(err, ledger.ErrDebitAccountNotFound):
+		return PaymentResult{}, ErrChargeNotGranted
+	case i == 2 && errors.Is(err, ledger.ErrDebitsDisabled):
+		return PaymentResult{}, ErrChargeRevoked
+	case i == 2:
+		return PaymentResult{}, wrap("charge permission", err)
+	case i == 1:
+		return PaymentResult{}, wrap("sub-wallet", err)
+	}
+	return PaymentResult{}, wrap("payment", err)
+}
+
+// GrantCharge lets a merchant wallet at the sub-wallet's operator charge
+// the sub-wallet (PayScenario with Charge) up to max per charge (zero: no
+// cap of its own, the sub-wallet's still apply): it opens, or enables
+// again, the charge meter of the pair. Whether the scenario allows the
+// merchant is the caller's to check.
+func (s *Service) GrantCharge(ctx context.Context, sub, merchant tongbao.ID, max tongbao.Amount) error {
+	if max < 0 {
+		return tongbao.Errorf(tongbao.EINVALID, "charge cap must not be negative")
+	}
+	w, err := s.scenarioWallet(ctx, sub)
+	if err != nil {
+		return err
+	}
+	m, err := s.route(ctx, merchant)
+	if err != nil {
+		return wrap("merchant wallet", err)
+	}
+	if m.kind != WalletMerchant {
+		return ErrPayeeNotMerchant
+	}
+	if m.operator != w.Operator {
+		return ErrPayeeOtherOperator
+	}
+	id := chargeMeter(sub, merchant)
+	errs, err := s.ledger.CreateAccounts(ctx, []ledger.Account{
+		s.account(scenarioSink(w.Operator), CodeScenarioSink, 0, ledger.Limits{}),
+		s.account(id, CodeScenarioMeter, 0, ledger.Limits{DebitMax: max}),
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range errs {
+		// An earlier grant's meter, with another cap, is set below.
+		if e != nil && !errors.Is(e, ledger.ErrAccountExists) {
+			return wrap("grant charge", e)
+		}
+	}
+	// It may exist from an earlier grant, revoked: enable it with the cap.
+	limits := ledger.Limits{DebitMax: max}
+	errs, err = s.ledger.UpdateAccounts(ctx, []ledger.AccountUpdate{{ID: id, ClearFlags: ledger.FlagDebitsDisabled, Limits: &limits}})
+	if err != nil {
+		return err
+	}
+	if errs[0] != nil {
+		return wrap("grant charge", errs[0])
+	}
+	return nil
+}
+
+// RevokeCharge withdraws a merchant's permission to charge a sub-wallet:
+// it disables the charge meter's debits through the ledger's writer,
+// which orders the change after every charge already accepted, so once it
+// returns every charge is refused (ErrChargeRevoked). Revoking a
+// permission never granted is ErrChargeNotGranted; revoking twice is no
+// error.
+func (s *Service) RevokeCharge(ctx context.Context, sub, merchant tongbao.ID) error {
+	if _, err := s.scenarioWallet(ctx, sub); err != nil {
+		return err
+	}
+	errs, err := s.ledger.UpdateAccounts(ctx, []ledger.AccountUpdate{{ID: chargeMeter(sub, merchant), SetFlags: ledger.FlagDebitsDisabled}})
+	if err != nil {
+		return err
+	}
+	if errors.Is(errs[0], ledger.ErrAccountNotFound) {
+		return ErrChargeNotGranted
+	}
+	if errs[0] != nil {
+		return wrap("revoke charge", errs[0])
+	}
+	return nil
+}
+
+// ScenarioUsage is what a sub-wallet has used of its payment caps.
+type ScenarioUsage struct {
+	// Limits are the caps: the sub-wallet's balance cap and its meter's.
+	Limits ledger.Limits
+	// PaidToday is what the sub-wallet paid in the ledger's calendar day
+	// of now.
+	PaidToday tongbao.Amount
+}
+
+// ScenarioUsage returns a sub-wallet's caps and what it paid today.
+func (s *Service) ScenarioUsage(ctx context.Context, sub tongbao.ID) (ScenarioUsage, error) {
+	if _, err := s.scenarioWallet(ctx, sub); err != nil {
+		return ScenarioUsage{}, err
+	}
+	as, err := s.ledger.Accounts(ctx, []tongbao.ID{sub, scenarioMeter(sub)})
+	if err != nil {
+		return ScenarioUsage{}, err
+	}
+	u := ScenarioUsage{Limits: as[1].Limits}
+	u.Limits.BalanceMax = as[0].Limits.BalanceMax
+	y, m, d := s.clock.Now().In(s.loc).Date()
+	if as[1].Day == int32(y*10000+int(m)*100+d) { // the ledger's day number
+		u.PaidToday = as[1].DayDebits
+	}
+	return u, nil
+}
