@@ -11,7 +11,7 @@ import (
 // money rules are written once, above every adapter.
 func TestDependencies(t *testing.T) {
 	forbidden := []string{"database/sql", "net/http", "github.com/mattn/go-sqlite3", "modernc.org/sqlite", "github.com/jackc/pgx"}
-	for _, pkg := range []string{".", "./ledger", "./twotier", "./merchant"} {
+	for _, pkg := range []string{".", "./ledger", "./twotier", "./merchant", "./scenario"} {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v", pkg, err)

@@ -270,3 +270,11 @@ func (s *Service) paymentWallet(ctx context.Context, id tongbao.ID) (Wallet, err
 	}
 	return Wallet{ID: id, Operator: r.operator, Kind: r.kind}, nil
 }
+
+// Transfer returns a ledger transfer by id, or ledger.ErrTransferNotFound:
+// how a domain package learns whether an operation asked again under its
+// id already posted, before a rule that has since changed (an expiry, a
+// revocation) refuses the repeat.
+func (s *Service) Transfer(ctx context.Context, id tongbao.ID) (ledger.Transfer, error) {
+	return s.ledger.LookupTransfer(ctx, id)
+}

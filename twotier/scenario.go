@@ -22,7 +22,7 @@ import (
 // A sub-wallet is a wallet of its operator like any other, so the supply
 // check counts it among the operator's liabilities. Its payment caps sit
 // on a meter account rather than on the sub-wallet's own account: a
-// payment is a linked chain, sub-wallet → merchant and meter → sink, so
+// payment is a linked chain, meter → sink and sub-wallet → merchant, so
 // the engine counts payments against the caps atomically, while a sweep
 // back to the parent (sub-wallet → parent, no meter leg) never uses them
 // up and money is never held in a sub-wallet by its payment caps. The
@@ -212,9 +212,9 @@ type ScenarioPayment struct {
 }
 
 // PayScenario pays a merchant wallet at the sub-wallet's operator from a
-// sub-wallet, in one linked chain: sub-wallet → merchant, meter → sink
-// (the sub-wallet's payment caps: ledger.ErrDebitLimit, ErrDailyLimit,
-// ErrYearlyLimit) and, for a charge, charge meter → sink
+// sub-wallet, in one linked chain: meter → sink (the sub-wallet's payment
+// caps: ledger.ErrDebitLimit, ErrDailyLimit, ErrYearlyLimit), sub-wallet
+// → merchant and, for a charge, charge meter → sink
 // (ErrChargeNotGranted, ErrChargeRevoked, ledger.ErrDebitLimit). Which
 // merchants the scenario allows, and its expiry, are the caller's to
 // check; only merchant wallets may ever be paid (ErrPayeeNotMerchant).
@@ -247,9 +247,11 @@ func (s *Service) PayScenario(ctx context.Context, p ScenarioPayment) (PaymentRe
 	if p.Charge {
 		code = TransferScenarioCharge
 	}
+	// The meter leg first: the engine times the legs of a chain one
+	// nanosecond apart, and the caps' day must be the payment's.
 	ts := []ledger.Transfer{
-		{ID: p.ID, DebitAccountID: p.From, CreditAccountID: p.To, Amount: p.Amount, Code: code},
 		{ID: meterLegID(p.ID), DebitAccountID: scenarioMeter(p.From), CreditAccountID: sink, Amount: p.Amount, Code: TransferScenarioMeter},
+		{ID: p.ID, DebitAccountID: p.From, CreditAccountID: p.To, Amount: p.Amount, Code: code},
 	}
 	if p.Charge {
 		ts = append(ts, ledger.Transfer{ID: chargeLegID(p.ID), DebitAccountID: chargeMeter(p.From, p.To), CreditAccountID: sink, Amount: p.Amount, Code: TransferScenarioMeter})
@@ -257,14 +259,14 @@ func (s *Service) PayScenario(ctx context.Context, p ScenarioPayment) (PaymentRe
 	rs, i, err := s.submit(ctx, chain(ts...))
 	switch {
 	case err == nil:
-		return PaymentResult{Timestamp: rs[0].Timestamp, Duplicate: rs[0].Duplicate}, nil
+		return PaymentResult{Timestamp: rs[1].Timestamp, Duplicate: rs[1].Duplicate}, nil
 	case i == 2 && errors.Is(err, ledger.ErrDebitAccountNotFound):
 		return PaymentResult{}, ErrChargeNotGranted
 	case i == 2 && errors.Is(err, ledger.ErrDebitsDisabled):
 		return PaymentResult{}, ErrChargeRevoked
 	case i == 2:
 		return PaymentResult{}, wrap("charge permission", err)
-	case i == 1:
+	case i == 0:
 		return PaymentResult{}, wrap("sub-wallet", err)
 	}
 	return PaymentResult{}, wrap("payment", err)

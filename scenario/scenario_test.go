@@ -1,0 +1,507 @@
+package scenario_test
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/scenario"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+// TestStory follows a transit sub-wallet from its template to the sweep
+// back: pushed, funded, paying the metro, refused elsewhere, read back by
+// another store as another process would.
+func TestStory(t *testing.T) {
+	e := newEnv(t)
+	tpl := e.template(e.transit())
+	w := e.push(tpl, 200*yuan)
+	if got := e.balance(e.holder.ID); got != holderFunds-200*yuan {
+		t.Fatalf("holder holds %v after funding; want %v", got, holderFunds-200*yuan)
+	}
+	e.supplyOK("funding")
+	must(t, e.pay(w, e.metro, 4*yuan))
+	if got := e.balance(e.metro.ID); got != 4*yuan {
+		t.Fatalf("metro holds %v; want 4", got)
+	}
+	e.supplyOK("paying the metro")
+
+	other := e.openStore()
+	defer other.Close()
+	got, err := other.SubWallet(e.ctx, w.Wallet)
+	must(t, err)
+	if got.Parent != e.holder.ID || got.Template != tpl.ID || !got.ExpiresAt.Equal(tpl.ExpiresAt) {
+		t.Fatalf("stored link %+v", got)
+	}
+	gt, err := other.Template(e.ctx, tpl.ID)
+	must(t, err)
+	if _, err := scenarioSame(gt, tpl); err != nil {
+		t.Fatalf("stored template %+v; want %+v", gt, tpl)
+	}
+	ts, err := e.scenario.Templates(e.ctx, e.a)
+	must(t, err)
+	ws, err := e.scenario.SubWallets(e.ctx, e.holder.ID)
+	must(t, err)
+	if len(ts) != 1 || len(ws) != 1 {
+		t.Fatalf("%d templates, %d sub-wallets; want 1 and 1", len(ts), len(ws))
+	}
+	d, err := e.scenario.Describe(e.ctx, w.Wallet)
+	must(t, err)
+	if d.Balance != 196*yuan || d.PaidToday != 4*yuan || d.Expired || d.Template.ID != tpl.ID {
+		t.Fatalf("detail %+v", d)
+	}
+}
+
+// scenarioSame compares templates the way a repeated CreateTemplate does.
+func scenarioSame(a, b scenario.Template) (bool, error) {
+	if a.ID != b.ID || a.Operator != b.Operator || a.Name != b.Name || a.BalanceMax != b.BalanceMax || a.PaymentMax != b.PaymentMax ||
+		a.DailyMax != b.DailyMax || len(a.Categories) != len(b.Categories) || !a.ExpiresAt.Equal(b.ExpiresAt) || a.Withdrawable != b.Withdrawable {
+		return false, scenario.ErrIDConflict
+	}
+	return true, nil
+}
+
+// TestAllowedMerchants checks which merchants a template lets its
+// sub-wallets pay: by id, by category, by region, by category and region,
+// and any merchant when nothing is listed. A refusal moves nothing.
+func TestAllowedMerchants(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name    string
+		edit    func(*scenario.TemplateSpec)
+		allowed []twotier.Wallet
+		refused []twotier.Wallet
+	}{
+		{"by id", func(s *scenario.TemplateSpec) { s.Categories, s.Merchants = nil, []tongbao.ID{e.canteen.ID} },
+			[]twotier.Wallet{e.canteen}, []twotier.Wallet{e.metro, e.beijing}},
+		{"by category", func(s *scenario.TemplateSpec) { s.Categories = []string{"5814"} },
+			[]twotier.Wallet{e.canteen, e.beijing}, []twotier.Wallet{e.metro}},
+		{"by region", func(s *scenario.TemplateSpec) { s.Categories, s.Regions = nil, []string{"Beijing"} },
+			[]twotier.Wallet{e.beijing}, []twotier.Wallet{e.metro, e.canteen}},
+		{"by category and region", func(s *scenario.TemplateSpec) { s.Categories, s.Regions = []string{"5814"}, []string{"Shanghai"} },
+			[]twotier.Wallet{e.canteen}, []twotier.Wallet{e.metro, e.beijing}},
+		{"by id or by category", func(s *scenario.TemplateSpec) { s.Merchants = []tongbao.ID{e.beijing.ID} },
+			[]twotier.Wallet{e.metro, e.beijing}, []twotier.Wallet{e.canteen}},
+		{"any merchant", func(s *scenario.TemplateSpec) { s.Categories = nil },
+			[]twotier.Wallet{e.metro, e.canteen, e.beijing}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := e.transit()
+			tt.edit(&spec)
+			w := e.push(e.template(spec), 100*yuan)
+			for _, m := range tt.refused {
+				before := e.balances(w)
+				wantCode(t, "paying "+m.MerchantCategory+" in "+m.Region, e.pay(w, m, yuan), tongbao.EFORBIDDEN, scenario.ErrMerchantNotAllowed)
+				e.unchanged("a refused payment", before)
+			}
+			for _, m := range tt.allowed {
+				must(t, e.pay(w, m, yuan))
+			}
+			// Never a personal wallet, never a merchant at another
+			// operator (not supported yet), whatever the template.
+			before := e.balances(w)
+			wantCode(t, "paying a personal wallet", e.pay(w, e.holder, yuan), tongbao.EINVALID, scenario.ErrNotMerchantWallet)
+			if len(spec.Categories) == 0 && len(spec.Regions) == 0 && len(spec.Merchants) == 0 {
+				wantCode(t, "paying a merchant at B", e.pay(w, e.elsewhere, yuan), tongbao.EUNPROCESSABLE, twotier.ErrPayeeOtherOperator)
+			}
+			e.unchanged("refused payments", before)
+			e.supplyOK(tt.name)
+		})
+	}
+}
+
+// TestCaps checks the per-payment cap, the daily cap across midnight in
+// Shanghai (16:00 UTC) on a manual clock, and the balance cap when
+// funding; a refusal moves nothing.
+func TestCaps(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Set(time.Date(2026, 3, 10, 23, 0, 0, 0, shanghai))
+	tpl := e.template(e.transit())
+	w := e.push(tpl, 500*yuan)
+
+	before := e.balances(w)
+	wantCode(t, "funding past the balance cap", func() error {
+		_, err := e.scenario.Fund(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: w.Wallet, Amount: 1})
+		return err
+	}(), tongbao.EUNPROCESSABLE, ledger.ErrBalanceLimit)
+	wantCode(t, "a payment past the per-payment cap", e.pay(w, e.metro, 50*yuan+1), tongbao.EUNPROCESSABLE, ledger.ErrDebitLimit)
+	e.unchanged("refusals", before)
+
+	must(t, e.pay(w, e.metro, 50*yuan))
+	must(t, e.pay(w, e.metro, 50*yuan))
+	must(t, e.pay(w, e.metro, 20*yuan))
+	before = e.balances(w)
+	wantCode(t, "a payment past the daily cap", e.pay(w, e.metro, 1), tongbao.EUNPROCESSABLE, ledger.ErrDailyLimit)
+	e.clock.Set(time.Date(2026, 3, 10, 23, 59, 59, 999_999_999, shanghai))
+	wantCode(t, "a nanosecond before midnight", e.pay(w, e.metro, 1), tongbao.EUNPROCESSABLE, ledger.ErrDailyLimit)
+	e.unchanged("refusals", before)
+	// The sweep uses no payment cap, even with the day's used up (the
+	// template forbids sweeping before the expiry; this one may).
+	spec := e.transit()
+	spec.Withdrawable, spec.Name = true, "Canteen card"
+	w2 := e.push(e.template(spec), 200*yuan)
+	must(t, e.pay(w2, e.metro, 50*yuan))
+	must(t, e.pay(w2, e.metro, 50*yuan))
+	must(t, e.pay(w2, e.metro, 20*yuan))
+	must(t, e.sweep(w2, 80*yuan))
+
+	e.clock.Set(time.Date(2026, 3, 11, 0, 0, 0, 0, shanghai)) // 16:00 UTC
+	must(t, e.pay(w, e.metro, 50*yuan))
+	if got := e.balance(w.Wallet); got != 330*yuan {
+		t.Fatalf("sub-wallet holds %v; want 330", got)
+	}
+	// Paying frees room under the balance cap: funding fits again.
+	_, err := e.scenario.Fund(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: w.Wallet, Amount: 170 * yuan})
+	must(t, err)
+	e.supplyOK("caps")
+}
+
+// TestExpiry checks that after the expiry nothing is paid, charged or
+// funded, and the holder sweeps the money back even though the template
+// forbids it before; and that before the expiry the sweep is refused.
+func TestExpiry(t *testing.T) {
+	e := newEnv(t)
+	tpl := e.template(e.transit())
+	w := e.push(tpl, 300*yuan)
+	// A sub-wallet that expires before its template, in an hour.
+	short, err := e.scenario.Push(e.ctx, scenario.PushSpec{Parent: e.holder.ID, Template: tpl.ID, ExpiresAt: start.Add(time.Hour)})
+	must(t, err)
+	_, err = e.scenario.Fund(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: short.Wallet, Amount: 40 * yuan})
+	must(t, err)
+	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
+	must(t, err)
+	paid := scenario.Payment{ID: tongbao.NewID(), SubWallet: w.Wallet, Merchant: e.metro.ID, Amount: 3 * yuan}
+	_, err = e.scenario.Pay(e.ctx, paid)
+	must(t, err)
+
+	before := e.balances(w, short)
+	wantCode(t, "sweep before the expiry", e.sweep(w, yuan), tongbao.EFORBIDDEN, scenario.ErrSweepForbidden)
+	e.unchanged("a refused sweep", before)
+
+	e.clock.Set(start.Add(time.Hour))
+	wantCode(t, "paying from the expired short sub-wallet", e.pay(short, e.metro, yuan), tongbao.EUNPROCESSABLE, scenario.ErrExpired)
+	must(t, e.pay(w, e.metro, yuan)) // its template has not expired
+	must(t, e.sweep(short, 40*yuan))
+
+	e.clock.Set(tpl.ExpiresAt)
+	before = e.balances(w, short)
+	wantCode(t, "paying after the expiry", e.pay(w, e.metro, yuan), tongbao.EUNPROCESSABLE, scenario.ErrExpired)
+	wantCode(t, "a charge after the expiry", e.charge(w, e.metro, yuan), tongbao.EUNPROCESSABLE, scenario.ErrExpired)
+	_, err = e.scenario.Fund(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: w.Wallet, Amount: yuan})
+	wantCode(t, "funding after the expiry", err, tongbao.EUNPROCESSABLE, scenario.ErrExpired)
+	_, err = e.scenario.Push(e.ctx, scenario.PushSpec{Parent: e.holder.ID, Template: tpl.ID})
+	wantCode(t, "pushing to an expired template", err, tongbao.EUNPROCESSABLE, scenario.ErrExpired)
+	e.unchanged("refusals after the expiry", before)
+	// A payment made before the expiry, asked again after it, answers
+	// with its first result.
+	r, err := e.scenario.Pay(e.ctx, paid)
+	must(t, err)
+	if !r.Duplicate {
+		t.Fatal("a repeated payment after the expiry is not a duplicate")
+	}
+	paid.Amount++
+	_, err = e.scenario.Pay(e.ctx, paid)
+	wantCode(t, "its id with another amount", err, tongbao.ECONFLICT, scenario.ErrIDConflict)
+
+	left := e.balance(w.Wallet)
+	must(t, e.sweep(w, left))
+	if got := e.balance(w.Wallet); got != 0 {
+		t.Fatalf("sub-wallet holds %v after sweeping everything; want 0", got)
+	}
+	if got := e.balance(e.holder.ID); got != holderFunds-4*yuan {
+		t.Fatalf("holder holds %v; want %v", got, holderFunds-4*yuan)
+	}
+	e.supplyOK("the sweep after the expiry")
+}
+
+// TestCharge checks tap to pay: a merchant with the holder's permission
+// charges up to the per-payment cap; above it, after revocation, or as
+// another merchant it is refused and nothing moves.
+func TestCharge(t *testing.T) {
+	e := newEnv(t)
+	spec := e.transit()
+	spec.Categories, spec.Regions = []string{"4111", "5814"}, []string{"Shanghai"}
+	w := e.push(e.template(spec), 300*yuan)
+	before := e.balances(w)
+	wantCode(t, "a charge without a permission", e.charge(w, e.metro, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
+	_, err := e.scenario.RevokeCharge(e.ctx, w.Wallet)
+	wantCode(t, "revoking no permission", err, tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
+	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.beijing.ID)
+	wantCode(t, "granting a merchant the template does not allow", err, tongbao.EFORBIDDEN, scenario.ErrMerchantNotAllowed)
+	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.elsewhere.ID)
+	wantCode(t, "granting a merchant at another operator", err, tongbao.EUNPROCESSABLE, twotier.ErrPayeeOtherOperator)
+	e.unchanged("refusals", before)
+
+	g, err := e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
+	must(t, err)
+	if g.ChargeMerchant != e.metro.ID || g.ChargeGrantedAt.IsZero() {
+		t.Fatalf("granted link %+v", g)
+	}
+	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
+	must(t, err)
+	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.canteen.ID)
+	wantCode(t, "granting a second merchant", err, tongbao.ECONFLICT, scenario.ErrChargeGranted)
+
+	must(t, e.charge(w, e.metro, 50*yuan))
+	before = e.balances(w)
+	wantCode(t, "a charge above the per-payment cap", e.charge(w, e.metro, 50*yuan+1), tongbao.EUNPROCESSABLE, ledger.ErrDebitLimit)
+	wantCode(t, "a charge by another merchant", e.charge(w, e.canteen, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
+	e.unchanged("refused charges", before)
+
+	charge := scenario.Payment{ID: tongbao.NewID(), SubWallet: w.Wallet, Merchant: e.metro.ID, Amount: 2 * yuan}
+	_, err = e.scenario.Charge(e.ctx, charge)
+	must(t, err)
+	r, err := e.scenario.RevokeCharge(e.ctx, w.Wallet)
+	must(t, err)
+	if r.ChargeRevokedAt.IsZero() {
+		t.Fatalf("revoked link %+v", r)
+	}
+	before = e.balances(w)
+	wantCode(t, "a charge after revocation", e.charge(w, e.metro, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeRevoked)
+	e.unchanged("a charge after revocation", before)
+	// The charge made before, asked again: its first result.
+	rep, err := e.scenario.Charge(e.ctx, charge)
+	must(t, err)
+	if !rep.Duplicate {
+		t.Fatal("a repeated charge after revocation is not a duplicate")
+	}
+	// The engine refuses it too, whatever the record says.
+	_, err = e.svc.PayScenario(e.ctx, twotier.ScenarioPayment{ID: tongbao.NewID(), From: w.Wallet, To: e.metro.ID, Amount: yuan, Charge: true})
+	wantCode(t, "a charge past the record", err, tongbao.EFORBIDDEN, scenario.ErrChargeRevoked)
+	// The holder still pays the metro itself, and may grant another.
+	must(t, e.pay(w, e.metro, yuan))
+	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.canteen.ID)
+	must(t, err)
+	must(t, e.charge(w, e.canteen, yuan))
+	wantCode(t, "the metro after the grant moved on", e.charge(w, e.metro, yuan), tongbao.EFORBIDDEN, nil)
+	if got := e.balance(w.Wallet); got != 246*yuan {
+		t.Fatalf("sub-wallet holds %v; want 246", got)
+	}
+	e.supplyOK("charges")
+}
+
+// TestGenericPaymentsRefuseSubWallets checks that the generic payment
+// path (what /v1/payments uses) and the bank top-up and withdrawal refuse
+// a sub-wallet, changing nothing; funding from the parent is the way in.
+func TestGenericPaymentsRefuseSubWallets(t *testing.T) {
+	e := newEnv(t)
+	w := e.push(e.template(e.transit()), 100*yuan)
+	before := e.balances(w)
+	_, err := e.svc.Pay(e.ctx, twotier.Payment{ID: tongbao.NewID(), From: w.Wallet, To: e.metro.ID, Amount: yuan})
+	wantCode(t, "twotier.Pay from a sub-wallet", err, tongbao.EFORBIDDEN, twotier.ErrScenarioWallet)
+	_, err = e.svc.Pay(e.ctx, twotier.Payment{ID: tongbao.NewID(), From: e.holder.ID, To: w.Wallet, Amount: yuan})
+	wantCode(t, "twotier.Pay into a sub-wallet, even from its parent", err, tongbao.EFORBIDDEN, twotier.ErrScenarioWallet)
+	out, err := e.svc.PayBatch(e.ctx, []twotier.Payment{
+		{ID: tongbao.NewID(), From: w.Wallet, To: e.metro.ID, Amount: yuan},
+		{ID: tongbao.NewID(), From: e.holder.ID, To: w.Wallet, Amount: yuan},
+	})
+	must(t, err)
+	for i, o := range out {
+		wantCode(t, "PayBatch with a sub-wallet", o.Err, tongbao.EFORBIDDEN, twotier.ErrScenarioWallet)
+		_ = i
+	}
+	_, err = e.svc.TopUp(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: w.Wallet, Amount: yuan})
+	wantCode(t, "top-up from the bank", err, tongbao.EFORBIDDEN, twotier.ErrScenarioWallet)
+	_, err = e.svc.Withdraw(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: w.Wallet, Amount: yuan})
+	wantCode(t, "withdrawal to the bank", err, tongbao.EFORBIDDEN, twotier.ErrScenarioWallet)
+	e.unchanged("generic operations", before)
+	e.supplyOK("generic operations")
+}
+
+// TestIdempotency checks that every operation again under its id gives
+// its first result, and under its id with other content a conflict,
+// moving nothing.
+func TestIdempotency(t *testing.T) {
+	e := newEnv(t)
+	spec := e.transit()
+	spec.ID = tongbao.NewID()
+	tpl := e.template(spec)
+	again := e.template(spec)
+	if again.ID != tpl.ID || !again.CreatedAt.Equal(tpl.CreatedAt) {
+		t.Fatalf("template again: %+v; want %+v", again, tpl)
+	}
+	spec.PaymentMax++
+	_, err := e.scenario.CreateTemplate(e.ctx, spec)
+	wantCode(t, "a template's id with other caps", err, tongbao.ECONFLICT, scenario.ErrIDConflict)
+
+	push := scenario.PushSpec{ID: tongbao.NewID(), Parent: e.holder.ID, Template: tpl.ID}
+	w, err := e.scenario.Push(e.ctx, push)
+	must(t, err)
+	w2, err := e.scenario.Push(e.ctx, push)
+	must(t, err)
+	if w2.Wallet != w.Wallet || w2.Template != w.Template || !w2.CreatedAt.Equal(w.CreatedAt) {
+		t.Fatalf("push again: %+v; want %+v", w2, w)
+	}
+	push.ExpiresAt = start.Add(time.Hour)
+	_, err = e.scenario.Push(e.ctx, push)
+	wantCode(t, "a sub-wallet's id with another expiry", err, tongbao.ECONFLICT, scenario.ErrIDConflict)
+	_, err = e.scenario.Push(e.ctx, scenario.PushSpec{ID: e.metro.ID, Parent: e.holder.ID, Template: tpl.ID})
+	wantCode(t, "a merchant wallet's id as a sub-wallet's", err, tongbao.ECONFLICT, scenario.ErrIDConflict)
+
+	fund := scenario.Move{ID: tongbao.NewID(), SubWallet: w.Wallet, Amount: 100 * yuan}
+	pay := scenario.Payment{ID: tongbao.NewID(), SubWallet: w.Wallet, Merchant: e.metro.ID, Amount: 5 * yuan}
+	for i := 0; i < 2; i++ {
+		r, err := e.scenario.Fund(e.ctx, fund)
+		must(t, err)
+		if r.Duplicate != (i == 1) {
+			t.Fatalf("fund %d: duplicate %v", i, r.Duplicate)
+		}
+		p, err := e.scenario.Pay(e.ctx, pay)
+		must(t, err)
+		if p.Duplicate != (i == 1) {
+			t.Fatalf("payment %d: duplicate %v", i, p.Duplicate)
+		}
+	}
+	before := e.balances(w)
+	fund.Amount++
+	_, err = e.scenario.Fund(e.ctx, fund)
+	wantCode(t, "a funding's id with another amount", err, tongbao.ECONFLICT, ledger.ErrIDConflict)
+	pay.Amount++
+	_, err = e.scenario.Pay(e.ctx, pay)
+	wantCode(t, "a payment's id with another amount", err, tongbao.ECONFLICT, ledger.ErrIDConflict)
+	pay.Amount--
+	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
+	must(t, err)
+	_, err = e.scenario.Charge(e.ctx, pay)
+	wantCode(t, "a payment's id as a charge's", err, tongbao.ECONFLICT, nil)
+	e.unchanged("conflicts", before)
+	if got := e.balance(w.Wallet); got != 95*yuan {
+		t.Fatalf("sub-wallet holds %v; want 95", got)
+	}
+	e.supplyOK("idempotency")
+}
+
+// TestBadInput checks that each malformed request is refused with a
+// clear code and changes nothing.
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	tpl := e.template(e.transit())
+	w := e.push(tpl, 100*yuan)
+	other := e.personal(e.b)
+	tplB := e.template(scenario.TemplateSpec{Operator: e.b, Name: "Canteen B", BalanceMax: yuan, PaymentMax: yuan})
+	before := e.balances(w)
+	spec := func(edit func(*scenario.TemplateSpec)) error {
+		s := e.transit()
+		edit(&s)
+		_, err := e.scenario.CreateTemplate(e.ctx, s)
+		return err
+	}
+	tests := []struct {
+		name string
+		err  error
+		code string
+	}{
+		{"template without a name", spec(func(s *scenario.TemplateSpec) { s.Name = " " }), tongbao.EINVALID},
+		{"template with a zero balance cap", spec(func(s *scenario.TemplateSpec) { s.BalanceMax = 0 }), tongbao.EINVALID},
+		{"template with a negative daily cap", spec(func(s *scenario.TemplateSpec) { s.DailyMax = -1 }), tongbao.EINVALID},
+		{"template with a bad category", spec(func(s *scenario.TemplateSpec) { s.Categories = []string{"41a1"} }), tongbao.EINVALID},
+		{"template with an empty region", spec(func(s *scenario.TemplateSpec) { s.Regions = []string{""} }), tongbao.EINVALID},
+		{"template with a zero merchant", spec(func(s *scenario.TemplateSpec) { s.Merchants = []tongbao.ID{{}} }), tongbao.EINVALID},
+		{"template expiring in the past", spec(func(s *scenario.TemplateSpec) { s.ExpiresAt = start.Add(-time.Second) }), tongbao.EINVALID},
+		{"template at no operator", spec(func(s *scenario.TemplateSpec) { s.Operator = tongbao.IDFromUint64(99) }), tongbao.ENOTFOUND},
+		{"template at the central bank", spec(func(s *scenario.TemplateSpec) { s.Operator = tongbao.IDFromUint64(1) }), tongbao.EINVALID},
+		{"push to no template", func() error {
+			_, err := e.scenario.Push(e.ctx, scenario.PushSpec{Parent: e.holder.ID, Template: tongbao.NewID()})
+			return err
+		}(), tongbao.ENOTFOUND},
+		{"push from a merchant wallet", func() error {
+			_, err := e.scenario.Push(e.ctx, scenario.PushSpec{Parent: e.metro.ID, Template: tpl.ID})
+			return err
+		}(), tongbao.EINVALID},
+		{"push from a sub-wallet", func() error {
+			_, err := e.scenario.Push(e.ctx, scenario.PushSpec{Parent: w.Wallet, Template: tpl.ID})
+			return err
+		}(), tongbao.EINVALID},
+		{"push to another operator's template", func() error {
+			_, err := e.scenario.Push(e.ctx, scenario.PushSpec{Parent: other.ID, Template: tpl.ID})
+			return err
+		}(), tongbao.EINVALID},
+		{"push to a template at B from A", func() error {
+			_, err := e.scenario.Push(e.ctx, scenario.PushSpec{Parent: e.holder.ID, Template: tplB.ID})
+			return err
+		}(), tongbao.EINVALID},
+		{"push expiring after its template", func() error {
+			_, err := e.scenario.Push(e.ctx, scenario.PushSpec{Parent: e.holder.ID, Template: tpl.ID, ExpiresAt: tpl.ExpiresAt.Add(time.Second)})
+			return err
+		}(), tongbao.EINVALID},
+		{"fund without an id", func() error {
+			_, err := e.scenario.Fund(e.ctx, scenario.Move{SubWallet: w.Wallet, Amount: yuan})
+			return err
+		}(), tongbao.EINVALID},
+		{"fund a zero amount", func() error {
+			_, err := e.scenario.Fund(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: w.Wallet})
+			return err
+		}(), tongbao.EINVALID},
+		{"fund in dollars", func() error {
+			_, err := e.scenario.Fund(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: w.Wallet, Amount: yuan, Currency: "USD"})
+			return err
+		}(), tongbao.EINVALID},
+		{"fund no sub-wallet", func() error {
+			_, err := e.scenario.Fund(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: e.holder.ID, Amount: yuan})
+			return err
+		}(), tongbao.ENOTFOUND},
+		{"fund more than the parent holds", func() error {
+			_, err := e.scenario.Fund(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: w.Wallet, Amount: holderFunds})
+			return err
+		}(), tongbao.EUNPROCESSABLE},
+		{"pay a negative amount", e.pay(w, e.metro, -1), tongbao.EINVALID},
+		{"pay more than the sub-wallet holds", func() error {
+			spec := e.transit()
+			spec.Name = "empty"
+			return e.pay(e.push(e.template(spec), 0), e.metro, yuan)
+		}(), tongbao.EUNPROCESSABLE},
+		{"pay no wallet", e.pay(w, twotier.Wallet{ID: tongbao.NewID()}, yuan), tongbao.ENOTFOUND},
+		{"sweep without an id", func() error {
+			_, err := e.scenario.Sweep(e.ctx, scenario.Move{SubWallet: w.Wallet, Amount: yuan})
+			return err
+		}(), tongbao.EINVALID},
+		{"grant a personal wallet", func() error {
+			_, err := e.scenario.GrantCharge(e.ctx, w.Wallet, e.holder.ID)
+			return err
+		}(), tongbao.EINVALID},
+	}
+	for _, tt := range tests {
+		wantCode(t, tt.name, tt.err, tt.code, nil)
+	}
+	e.unchanged("bad input", before)
+	e.supplyOK("bad input")
+}
+
+// TestConcurrentCharges sends many charges at once against the daily cap:
+// exactly as many pass as fit, whatever the interleaving.
+func TestConcurrentCharges(t *testing.T) {
+	e := newEnv(t)
+	spec := e.transit()
+	spec.DailyMax = 100 * yuan
+	w := e.push(e.template(spec), 500*yuan)
+	_, err := e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
+	must(t, err)
+	const charges, fare = 40, 7 * yuan
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < charges; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := e.charge(w, e.metro, fare)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case tongbao.ErrorCode(err) != tongbao.EUNPROCESSABLE:
+				t.Errorf("charge: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if want := int64(spec.DailyMax / fare); ok.Load() != want {
+		t.Fatalf("%d charges passed; want %d", ok.Load(), want)
+	}
+	if got, want := e.balance(w.Wallet), 500*yuan-tongbao.Amount(ok.Load())*fare; got != want {
+		t.Fatalf("sub-wallet holds %v; want %v", got, want)
+	}
+	e.supplyOK("concurrent charges")
+}

@@ -1,0 +1,250 @@
+// Package scenariosqlite keeps the scenario domain's tables
+// (scenario.Store) in a SQLite file of their own, in WAL mode with
+// synchronous=FULL like the other domain stores: a record the domain was
+// told is stored survives a crash of the machine.
+package scenariosqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/scenario"
+	"github.com/tongbao/tongbao/sqlite"
+)
+
+var _ scenario.Store = (*Store)(nil)
+
+// Store is a scenario.Store in one SQLite file.
+type Store struct {
+	db *sql.DB
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open opens (creating it if needed) the database at path and brings its
+// schema up to date.
+func Open(ctx context.Context, p string) (*Store, error) {
+	db, err := sqlite.OpenDomain(ctx, p, migrations)
+	if err != nil {
+		return nil, fmt.Errorf("scenariosqlite: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func internal(what string, err error) error {
+	return &tongbao.Error{Code: tongbao.EINTERNAL, Message: "scenario store: " + what, Err: err}
+}
+
+type scanner interface{ Scan(...any) error }
+
+const templateColumns = `id, operator, name, balance_max, payment_max, daily_max, merchants, categories, regions, expires_at, withdrawable, created_at`
+
+// lists are a template's lists as stored: JSON arrays, never null.
+func lists(t scenario.Template) (merchants, categories, regions string, err error) {
+	enc := func(v any) string {
+		if err != nil {
+			return ""
+		}
+		var b []byte
+		b, err = json.Marshal(v)
+		return string(b)
+	}
+	ms := t.Merchants
+	if ms == nil {
+		ms = []tongbao.ID{}
+	}
+	cs, rs := t.Categories, t.Regions
+	if cs == nil {
+		cs = []string{}
+	}
+	if rs == nil {
+		rs = []string{}
+	}
+	return enc(ms), enc(cs), enc(rs), err
+}
+
+func scanTemplate(sc scanner) (scenario.Template, error) {
+	var t scenario.Template
+	var id, op []byte
+	var balance, payment, daily, expires, created int64
+	var merchants, categories, regions string
+	if err := sc.Scan(&id, &op, &t.Name, &balance, &payment, &daily, &merchants, &categories, &regions, &expires, &t.Withdrawable, &created); err != nil {
+		return t, err
+	}
+	var err error
+	if t.ID, err = tongbao.IDFromBytes(id); err != nil {
+		return t, err
+	}
+	if t.Operator, err = tongbao.IDFromBytes(op); err != nil {
+		return t, err
+	}
+	for _, l := range []struct {
+		src string
+		dst any
+	}{{merchants, &t.Merchants}, {categories, &t.Categories}, {regions, &t.Regions}} {
+		if err := json.Unmarshal([]byte(l.src), l.dst); err != nil {
+			return t, err
+		}
+	}
+	if len(t.Merchants) == 0 {
+		t.Merchants = nil
+	}
+	if len(t.Categories) == 0 {
+		t.Categories = nil
+	}
+	if len(t.Regions) == 0 {
+		t.Regions = nil
+	}
+	t.BalanceMax, t.PaymentMax, t.DailyMax = tongbao.Amount(balance), tongbao.Amount(payment), tongbao.Amount(daily)
+	t.ExpiresAt, t.CreatedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(created)
+	return t, nil
+}
+
+// CreateTemplate implements scenario.Store.
+func (s *Store) CreateTemplate(ctx context.Context, t scenario.Template) error {
+	ms, cs, rs, err := lists(t)
+	if err != nil {
+		return internal("create template", err)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO templates (`+templateColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID[:], t.Operator[:], t.Name, int64(t.BalanceMax), int64(t.PaymentMax), int64(t.DailyMax), ms, cs, rs,
+		tongbao.UnixNanos(t.ExpiresAt), t.Withdrawable, tongbao.UnixNanos(t.CreatedAt))
+	switch {
+	case sqlite.IsUniqueViolation(err, ""):
+		return scenario.ErrTemplateExists
+	case err != nil:
+		return internal("create template", err)
+	}
+	return nil
+}
+
+// Template implements scenario.Store.
+func (s *Store) Template(ctx context.Context, id tongbao.ID) (scenario.Template, error) {
+	t, err := scanTemplate(s.db.QueryRowContext(ctx, `SELECT `+templateColumns+` FROM templates WHERE id = ?`, id[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return scenario.Template{}, scenario.ErrTemplateNotFound
+	}
+	if err != nil {
+		return scenario.Template{}, internal("read template", err)
+	}
+	return t, nil
+}
+
+// Templates implements scenario.Store.
+func (s *Store) Templates(ctx context.Context, operator tongbao.ID) ([]scenario.Template, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+templateColumns+` FROM templates WHERE operator = ? ORDER BY created_at, id LIMIT ?`,
+		operator[:], scenario.TemplatesMax)
+	if err != nil {
+		return nil, internal("list templates", err)
+	}
+	defer rows.Close()
+	var out []scenario.Template
+	for rows.Next() {
+		t, err := scanTemplate(rows)
+		if err != nil {
+			return nil, internal("list templates", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list templates", err)
+	}
+	return out, nil
+}
+
+const subWalletColumns = `wallet, parent, template, operator, expires_at, charge_merchant, charge_granted_at, charge_revoked_at, created_at`
+
+func scanSubWallet(sc scanner) (scenario.SubWallet, error) {
+	var w scenario.SubWallet
+	var wallet, parent, tpl, op, merchant []byte
+	var expires, granted, revoked, created int64
+	if err := sc.Scan(&wallet, &parent, &tpl, &op, &expires, &merchant, &granted, &revoked, &created); err != nil {
+		return w, err
+	}
+	for _, p := range []struct {
+		dst *tongbao.ID
+		src []byte
+	}{{&w.Wallet, wallet}, {&w.Parent, parent}, {&w.Template, tpl}, {&w.Operator, op}, {&w.ChargeMerchant, merchant}} {
+		var err error
+		if *p.dst, err = tongbao.IDFromBytes(p.src); err != nil {
+			return w, err
+		}
+	}
+	w.ExpiresAt, w.ChargeGrantedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(granted)
+	w.ChargeRevokedAt, w.CreatedAt = tongbao.FromUnixNanos(revoked), tongbao.FromUnixNanos(created)
+	return w, nil
+}
+
+// CreateSubWallet implements scenario.Store.
+func (s *Store) CreateSubWallet(ctx context.Context, w scenario.SubWallet) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sub_wallets (`+subWalletColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.Wallet[:], w.Parent[:], w.Template[:], w.Operator[:], tongbao.UnixNanos(w.ExpiresAt), w.ChargeMerchant[:],
+		tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), tongbao.UnixNanos(w.CreatedAt))
+	switch {
+	case sqlite.IsUniqueViolation(err, ""):
+		return scenario.ErrSubWalletExists
+	case err != nil:
+		return internal("create sub-wallet", err)
+	}
+	return nil
+}
+
+// SubWallet implements scenario.Store.
+func (s *Store) SubWallet(ctx context.Context, wallet tongbao.ID) (scenario.SubWallet, error) {
+	w, err := scanSubWallet(s.db.QueryRowContext(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE wallet = ?`, wallet[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return scenario.SubWallet{}, scenario.ErrSubWalletNotFound
+	}
+	if err != nil {
+		return scenario.SubWallet{}, internal("read sub-wallet", err)
+	}
+	return w, nil
+}
+
+// SubWallets implements scenario.Store.
+func (s *Store) SubWallets(ctx context.Context, parent tongbao.ID) ([]scenario.SubWallet, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE parent = ? ORDER BY created_at, wallet LIMIT ?`,
+		parent[:], scenario.SubWalletsMax)
+	if err != nil {
+		return nil, internal("list sub-wallets", err)
+	}
+	defer rows.Close()
+	var out []scenario.SubWallet
+	for rows.Next() {
+		w, err := scanSubWallet(rows)
+		if err != nil {
+			return nil, internal("list sub-wallets", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list sub-wallets", err)
+	}
+	return out, nil
+}
+
+// UpdateCharge implements scenario.Store.
+func (s *Store) UpdateCharge(ctx context.Context, w scenario.SubWallet) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE sub_wallets SET charge_merchant = ?, charge_granted_at = ?, charge_revoked_at = ? WHERE wallet = ?`,
+		w.ChargeMerchant[:], tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), w.Wallet[:])
+	if err != nil {
+		return internal("update sub-wallet", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return internal("update sub-wallet", err)
+	}
+	if n == 0 {
+		return scenario.ErrSubWalletNotFound
+	}
+	return nil
+}
