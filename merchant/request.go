@@ -280,7 +280,7 @@ func (s *Service) settleClaim(ctx context.Context, r Request) (Request, error) {
 	to.UpdatedAt = s.clock.Now()
 	switch {
 	case err == nil:
-		to.Status, to.PaidAt, to.PaymentTimestamp = RequestPaid, to.UpdatedAt, res.Timestamp
+		to.Status, to.PaidAt, to.PaymentTimestamp = RequestPaid, to.UpdatedAt, res.PayeeTimestamp
 	case answered(ctx, err):
 		to.Status, to.Payer = RequestOpen, tongbao.ID{}
 	default:
