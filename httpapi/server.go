@@ -147,6 +147,16 @@ type route struct {
 	public          bool     // no key needed
 	handle          func(*call) (any, error)
 	raw             http.HandlerFunc
+	// alt is a content type the handler answers instead of JSON when
+	// asked by ?format= (a rawBody); "" for none.
+	alt string
+}
+
+// rawBody is an answer that is not JSON: an image or a CSV file. Only GET
+// routes answer one (the idempotency cache keeps JSON only).
+type rawBody struct {
+	ctype string
+	body  []byte
 }
 
 // call is one request as a handler sees it.
@@ -326,6 +336,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		v, err := rt.handle(c)
 		if err != nil {
 			fail(err)
+			return p
+		}
+		if raw, ok := v.(rawBody); ok {
+			w.Header().Set("Content-Type", raw.ctype)
+			w.WriteHeader(c.status)
+			w.Write(raw.body)
 			return p
 		}
 		writeJSON(w, c.status, v)
