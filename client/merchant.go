@@ -139,4 +139,3 @@ func (c *Client) GetRaw(ctx context.Context, path string) ([]byte, string, error
 	}
 	return data, resp.Header.Get("Content-Type"), nil
 }
-
