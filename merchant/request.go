@@ -114,6 +114,9 @@ type RequestSpec struct {
 // created; another request with the merchant's order id fails with
 // ErrOrderIDTaken.
 func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request, error) {
+	if spec.Amount <= 0 {
+		return Request{}, twotier.ErrAmountInvalid
+	}
 	now := s.clock.Now()
 	expires := spec.ExpiresAt.Truncate(time.Second)
 	if !expires.After(now) {
