@@ -122,11 +122,7 @@ func (c *Client) Do(ctx context.Context, method, path, idempotencyKey string, in
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		p := &wire.Problem{}
-		if err := json.Unmarshal(data, p); err != nil || p.Type == "" {
-			return &wire.Problem{Type: "about:blank", Title: resp.Status, Status: resp.StatusCode, Detail: strings.TrimSpace(string(data))}
-		}
-		return p
+		return problemOf(resp, data)
 	}
 	if out == nil {
 		return nil
@@ -135,6 +131,16 @@ func (c *Client) Do(ctx context.Context, method, path, idempotencyKey string, in
 		return fmt.Errorf("client: %s %s: decode answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// problemOf reads a failed answer as a problem; an answer that is not
+// one (a proxy's page) becomes a problem of type about:blank.
+func problemOf(resp *http.Response, data []byte) *wire.Problem {
+	p := &wire.Problem{}
+	if err := json.Unmarshal(data, p); err != nil || p.Type == "" {
+		return &wire.Problem{Type: "about:blank", Title: resp.Status, Status: resp.StatusCode, Detail: strings.TrimSpace(string(data))}
+	}
+	return p
 }
 
 func get[T any](c *Client, ctx context.Context, path string) (T, error) {

@@ -33,6 +33,17 @@ func TestAuthorisationMatrix(t *testing.T) {
 	}
 	_, err = adminB.TopUp(ctx, client.NewKey(), v.ID, 1_000*yuan)
 	must(t, err)
+	// A payment request of the shop's, and one of another merchant's at B.
+	req, err := merchant.CreatePaymentRequest(ctx, client.NewKey(), wire.CreatePaymentRequest{OrderID: "own-1", Amount: 100, MerchantName: "Shop", MerchantCity: "Shanghai"})
+	must(t, err)
+	shopB, err := adminB.OpenWallet(ctx, client.NewKey(), b, wire.OpenWallet{Category: 2, HolderName: "Shop B", Merchant: true, MerchantCategory: "5411", Region: "110000"})
+	must(t, err)
+	mkB, err := adminB.CreateKey(ctx, wire.CreateKey{Role: wire.RoleMerchant, Wallet: &shopB.ID})
+	must(t, err)
+	reqB, err := adminB.WithKey(mkB.Secret).CreatePaymentRequest(ctx, client.NewKey(), wire.CreatePaymentRequest{OrderID: "other-1", Amount: 100, MerchantName: "Shop B", MerchantCity: "Beijing"})
+	must(t, err)
+	static, err := merchant.CollectionCode(ctx, shop.ID, "Shop", "Shanghai")
+	must(t, err)
 
 	type who struct {
 		role   string
@@ -71,14 +82,29 @@ func TestAuthorisationMatrix(t *testing.T) {
 			return fmt.Sprintf(`{"from":%q,"to":%q,"amount":"0.01"}`, own, v.ID)
 		case "/v1/payments/batch":
 			return fmt.Sprintf(`{"payments":[{"from":%q,"to":%q,"amount":"0.01"}]}`, own, v.ID)
-		case "/v1/settlement-windows/close":
+		case "/v1/settlement-windows/close", "/v1/wallets/{wallet}/payment-codes":
 			return `{}`
+		case "/v1/collection-codes/pay":
+			return fmt.Sprintf(`{"from":%q,"payload":%q,"amount":"0.01"}`, own, static.Payload)
+		case "/v1/payment-codes/charge":
+			return `{"code":"010000000000000000","amount":"0.01"}`
+		case "/v1/payment-requests":
+			return `{"order_id":"m-1","amount":"0.01","merchant_name":"Shop","merchant_city":"Shanghai"}`
+		case "/v1/payment-requests/{request}/pay":
+			return fmt.Sprintf(`{"from":%q}`, own)
+		case "/v1/payment-requests/{request}/refunds":
+			return `{"amount":"0.01","reason":"matrix"}`
 		}
 		return `{"amount":"0.01"}`
 	}
 	path := func(pattern string, op, wallet tongbao.ID) string {
 		p := strings.ReplaceAll(pattern, "{operator}", op.String())
 		p = strings.ReplaceAll(p, "{wallet}", wallet.String())
+		if op == a {
+			p = strings.ReplaceAll(p, "{request}", req.ID.String())
+		} else {
+			p = strings.ReplaceAll(p, "{request}", reqB.ID.String())
+		}
 		if pattern == "/v1/resolve" {
 			p += "?alias=13900000002"
 		}
@@ -117,7 +143,11 @@ func TestAuthorisationMatrix(t *testing.T) {
 					t.Fatalf("got %d (%v); want it allowed", got, err)
 				}
 				// Another's operator or wallet is outside the caller's part.
-				if allowed && r.role != httpapi.RoleCentralBank && (strings.Contains(rt.Pattern, "{operator}") || strings.Contains(rt.Pattern, "{wallet}") || strings.HasPrefix(rt.Pattern, "/v1/payments")) {
+				// A holder may read any payment request (it scanned the code)
+				// and pay it, from its own wallet only.
+				anothers := strings.Contains(rt.Pattern, "{operator}") || strings.Contains(rt.Pattern, "{wallet}") || strings.HasPrefix(rt.Pattern, "/v1/payments") ||
+					rt.Pattern == "/v1/collection-codes/pay" || (strings.Contains(rt.Pattern, "{request}") && !(r.role == httpapi.RoleHolder && rt.Method == "GET"))
+				if allowed && r.role != httpapi.RoleCentralBank && anothers {
 					if rt.Pattern == "/v1/keys" {
 						return
 					}

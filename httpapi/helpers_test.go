@@ -16,6 +16,8 @@ import (
 	"github.com/tongbao/tongbao/httpapi"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/merchant/merchantsqlite"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
 	"github.com/tongbao/tongbao/twotier/twotiersqlite"
@@ -54,11 +56,15 @@ func newEnvClock(tb testing.TB, clock tongbao.Clock) *env {
 	must(tb, err)
 	svc, err := twotier.Open(ctx, twotier.Config{Ledger: l, Store: store, Clock: clock})
 	must(tb, err)
+	mstore, err := merchantsqlite.Open(ctx, filepath.Join(dir, "merchant.db"))
+	must(tb, err)
+	m, err := merchant.New(merchant.Config{Payments: svc, Store: mstore, Clock: clock})
+	must(tb, err)
 	keys, err := httpapi.OpenKeys(filepath.Join(dir, "keys.json"))
 	must(tb, err)
 	secret, err := httpapi.Bootstrap(ctx, svc, keys, "People's Bank")
 	must(tb, err)
-	srv, err := httpapi.New(httpapi.Config{Service: svc, Ledger: l, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := httpapi.New(httpapi.Config{Service: svc, Ledger: l, Merchant: m, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	must(tb, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(tb, err)
@@ -69,6 +75,7 @@ func newEnvClock(tb testing.TB, clock tongbao.Clock) *env {
 		l.Close()
 		lstore.Close()
 		store.Close()
+		mstore.Close()
 	})
 	base := "http://" + ln.Addr().String()
 	return &env{tb: tb, ctx: ctx, base: base, srv: srv, svc: svc, cb: client.New(base, secret, nil)}

@@ -26,7 +26,11 @@ var schemaTypes = map[string]any{
 	"Transfer": wire.Transfer{}, "TransferPage": wire.TransferPage{}, "Window": wire.Window{}, "WindowPage": wire.WindowPage{},
 	"Settlement": wire.Settlement{}, "OperatorSupply": wire.OperatorSupply{}, "Supply": wire.Supply{}, "Difference": wire.Difference{},
 	"Reconciliation": wire.Reconciliation{}, "CreateKey": wire.CreateKey{}, "Key": wire.Key{}, "Health": wire.Health{},
-	"CloseWindow": CloseWindow{},
+	"CloseWindow":    CloseWindow{},
+	"CollectionCode": wire.CollectionCode{}, "CreatePaymentRequest": wire.CreatePaymentRequest{}, "PaymentRequest": wire.PaymentRequest{},
+	"PayRequest": wire.PayRequest{}, "PayCollectionCode": wire.PayCollectionCode{}, "IssuePaymentCode": wire.IssuePaymentCode{},
+	"PaymentCode": wire.PaymentCode{}, "Charge": wire.Charge{}, "CreateRefund": wire.CreateRefund{}, "Refund": wire.Refund{},
+	"RefundList": wire.RefundList{}, "StatementLine": wire.StatementLine{}, "Statement": wire.Statement{},
 }
 
 var (
@@ -112,7 +116,11 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		resp := map[string]any{"description": http.StatusText(status)}
 		if rt.response != "" {
-			resp["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + rt.response}}}
+			content := map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + rt.response}}}
+			if rt.alt != "" {
+				content[rt.alt] = map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
+			}
+			resp["content"] = content
 		}
 		op["responses"] = map[string]any{itoa(status): resp, "default": problem}
 		var params []any

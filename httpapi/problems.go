@@ -8,6 +8,7 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/merchant"
 	"github.com/tongbao/tongbao/twotier"
 )
 
@@ -64,6 +65,22 @@ var (
 	ProblemUnavailable         = ProblemType{"unavailable", "Try again later", http.StatusServiceUnavailable}
 	ProblemNotWriter           = ProblemType{"not-the-writer", "This process does not hold the ledger's writer; retry, here or at the process that does", http.StatusServiceUnavailable}
 	ProblemInternal            = ProblemType{"internal", "Internal error", http.StatusInternalServerError}
+
+	ProblemNotMerchantWallet    = ProblemType{"not-a-merchant-wallet", "The wallet is not a merchant wallet", http.StatusBadRequest}
+	ProblemRequestNotFound      = ProblemType{"payment-request-not-found", "No such payment request", http.StatusNotFound}
+	ProblemOrderIDTaken         = ProblemType{"order-id-taken", "The merchant already has a payment request with this order id", http.StatusConflict}
+	ProblemRequestPaid          = ProblemType{"payment-request-paid", "The payment request is already paid", http.StatusConflict}
+	ProblemRequestExpired       = ProblemType{"payment-request-expired", "The payment request has expired", http.StatusConflict}
+	ProblemRequestCancelled     = ProblemType{"payment-request-cancelled", "The payment request was cancelled", http.StatusConflict}
+	ProblemRequestInProgress    = ProblemType{"payment-request-in-progress", "Another wallet is paying the payment request", http.StatusConflict}
+	ProblemRequestNotPaid       = ProblemType{"payment-request-not-paid", "The payment request is not paid", http.StatusConflict}
+	ProblemRefundExceedsPayment = ProblemType{"refund-exceeds-payment", "The refund would give back more than was paid", http.StatusUnprocessableEntity}
+	ProblemTooManyRefunds       = ProblemType{"too-many-refunds", "The payment has the most refunds allowed", http.StatusUnprocessableEntity}
+	ProblemPaymentCodeInvalid   = ProblemType{"payment-code-invalid", "The payment code is malformed", http.StatusBadRequest}
+	ProblemPaymentCodeNotFound  = ProblemType{"payment-code-not-found", "No such payment code", http.StatusNotFound}
+	ProblemPaymentCodeUsed      = ProblemType{"payment-code-used", "The payment code was already used", http.StatusConflict}
+	ProblemPaymentCodeExpired   = ProblemType{"payment-code-expired", "The payment code has expired", http.StatusConflict}
+	ProblemPaymentCodeCap       = ProblemType{"payment-code-cap-exceeded", "The amount is above the payment code's cap", http.StatusUnprocessableEntity}
 )
 
 // sentinelProblems maps the domain's and the engine's sentinels to problem
@@ -103,6 +120,22 @@ var sentinelProblems = []struct {
 	{ledger.ErrDebitLimit, ProblemSingleCap},
 	{ledger.ErrDailyLimit, ProblemDailyCap},
 	{ledger.ErrYearlyLimit, ProblemYearlyCap},
+	{merchant.ErrIDConflict, ProblemIdempotencyConflict},
+	{merchant.ErrNotMerchantWallet, ProblemNotMerchantWallet},
+	{merchant.ErrRequestNotFound, ProblemRequestNotFound},
+	{merchant.ErrOrderIDTaken, ProblemOrderIDTaken},
+	{merchant.ErrRequestPaid, ProblemRequestPaid},
+	{merchant.ErrRequestExpired, ProblemRequestExpired},
+	{merchant.ErrRequestCancelled, ProblemRequestCancelled},
+	{merchant.ErrRequestInProgress, ProblemRequestInProgress},
+	{merchant.ErrRequestNotPaid, ProblemRequestNotPaid},
+	{merchant.ErrRefundExceedsPayment, ProblemRefundExceedsPayment},
+	{merchant.ErrTooManyRefunds, ProblemTooManyRefunds},
+	{merchant.ErrPaymentCodeInvalid, ProblemPaymentCodeInvalid},
+	{merchant.ErrPaymentCodeNotFound, ProblemPaymentCodeNotFound},
+	{merchant.ErrPaymentCodeUsed, ProblemPaymentCodeUsed},
+	{merchant.ErrPaymentCodeExpired, ProblemPaymentCodeExpired},
+	{merchant.ErrPaymentCodeCap, ProblemPaymentCodeCap},
 	{twotier.ErrNotUpgrade, ProblemCategoryChange},
 	{twotier.ErrNotDowngrade, ProblemCategoryChange},
 	{ledger.ErrRequestTooLarge, ProblemTooLarge},

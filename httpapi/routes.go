@@ -18,7 +18,7 @@ var (
 // handler then keeps each caller to its own operator or wallet.
 func (s *Server) routeTable() []route {
 	created := http.StatusCreated
-	return []route{
+	rs := []route{
 		{method: "GET", pattern: "/v1/me", summary: "Who the key speaks for", roles: everyone, response: "Key", handle: s.me},
 		{method: "POST", pattern: "/v1/keys", summary: "Create an API key or holder token (the secret is shown once)", roles: cbOrOp, request: "CreateKey", response: "Key", status: created, handle: s.createKey},
 
@@ -51,6 +51,8 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/v1/settlement-windows/close", summary: "Close the current settlement window and settle it", roles: cbOnly, money: true, request: "CloseWindow", response: "Settlement", handle: s.closeWindow},
 		{method: "GET", pattern: "/v1/supply", summary: "The supply check: issued − redeemed against every operator's liabilities", roles: cbOnly, response: "Supply", handle: s.supply},
 	}
+	rs = append(rs, s.merchantRoutes()...)
+	return rs
 }
 
 // RouteInfo describes one endpoint of the API.

@@ -27,6 +27,7 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/merchant"
 	"github.com/tongbao/tongbao/twotier"
 )
 
@@ -43,17 +44,27 @@ const (
 	RequestIDMax = 64
 )
 
+// Services are the domain services a server serves at one moment. Payments
+// and Ledger are always set; Merchant may be nil, and its routes then
+// answer that merchant collection is not available.
+type Services struct {
+	Payments *twotier.Service
+	Ledger   *ledger.Ledger
+	Merchant *merchant.Service
+}
+
 // Config configures a Server. Keys is required, and either Service and
-// Ledger or Current.
+// Ledger (and Merchant, for the merchant routes) or Current.
 type Config struct {
-	Service *twotier.Service
-	Ledger  *ledger.Ledger
-	// Current, when set instead of Service and Ledger, returns what the
-	// server serves at the moment of each request: a process that shares
-	// its database with others serves only while it holds the ledger's
+	Service  *twotier.Service
+	Ledger   *ledger.Ledger
+	Merchant *merchant.Service
+	// Current, when set instead of the services, returns what the server
+	// serves at the moment of each request: a process that shares its
+	// database with others serves only while it holds the ledger's
 	// writer, and in between Current returns an error, such as
 	// ledger.ErrNotWriter, that every /v1 request is answered with.
-	Current func() (*twotier.Service, *ledger.Ledger, error)
+	Current func() (Services, error)
 	Keys    *Keys
 	// Logger gets one line per request, each with its request id;
 	// slog.Default() when nil.
@@ -64,7 +75,7 @@ type Config struct {
 
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
-	current func() (*twotier.Service, *ledger.Ledger, error)
+	current func() (Services, error)
 	keys    *Keys
 	log     *slog.Logger
 	mux     *http.ServeMux
@@ -80,8 +91,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("httpapi: service and ledger (or current) and keys are required")
 	}
 	if cfg.Current == nil {
-		svc, l := cfg.Service, cfg.Ledger
-		cfg.Current = func() (*twotier.Service, *ledger.Ledger, error) { return svc, l, nil }
+		cur := Services{Payments: cfg.Service, Ledger: cfg.Ledger, Merchant: cfg.Merchant}
+		cfg.Current = func() (Services, error) { return cur, nil }
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -136,13 +147,24 @@ type route struct {
 	public          bool     // no key needed
 	handle          func(*call) (any, error)
 	raw             http.HandlerFunc
+	// alt is a content type the handler answers instead of JSON when
+	// asked by ?format= (a rawBody); "" for none.
+	alt string
+}
+
+// rawBody is an answer that is not JSON: an image or a CSV file. Only GET
+// routes answer one (the idempotency cache keeps JSON only).
+type rawBody struct {
+	ctype string
+	body  []byte
 }
 
 // call is one request as a handler sees it.
 type call struct {
 	r         *http.Request
 	ctx       context.Context
-	svc       *twotier.Service // what this request is served by
+	svc       *twotier.Service  // what this request is served by
+	merchant  *merchant.Service // nil when merchant collection is not served
 	p         Principal
 	body      []byte
 	key       string // Idempotency-Key
@@ -278,12 +300,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		fail(errForbidden)
 		return p
 	}
-	svc, _, err := s.current()
+	cur, err := s.current()
 	if err != nil {
 		fail(err)
 		return p
 	}
-	c := &call{r: r, ctx: r.Context(), svc: svc, p: p, status: rt.status, requestID: rid}
+	c := &call{r: r, ctx: r.Context(), svc: cur.Payments, merchant: cur.Merchant, p: p, status: rt.status, requestID: rid}
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}
@@ -314,6 +336,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		v, err := rt.handle(c)
 		if err != nil {
 			fail(err)
+			return p
+		}
+		if raw, ok := v.(rawBody); ok {
+			w.Header().Set("Content-Type", raw.ctype)
+			w.WriteHeader(c.status)
+			w.Write(raw.body)
 			return p
 		}
 		writeJSON(w, c.status, v)
@@ -426,7 +454,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // readyz answers 200 only on a process that serves writes, so that a load
 // balancer sends traffic to the writer and drains the others.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	svc, _, err := s.current()
+	cur, err := s.current()
 	writer := err == nil
 	switch {
 	case s.closing.Load():
@@ -434,7 +462,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	case !writer:
 		writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: "standby", Writer: &writer})
 	default:
-		if _, err := svc.CentralBank(); err != nil {
+		if _, err := cur.Payments.CentralBank(); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: "no central bank", Writer: &writer})
 			return
 		}
@@ -444,8 +472,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // stats returns the counters of the ledger served now, nil when none is.
 func (s *Server) stats() *ledger.Stats {
-	if _, l, err := s.current(); err == nil {
-		return l.Stats()
+	if cur, err := s.current(); err == nil {
+		return cur.Ledger.Stats()
 	}
 	return nil
 }

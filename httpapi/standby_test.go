@@ -13,7 +13,6 @@ import (
 	"github.com/tongbao/tongbao/httpapi"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
-	"github.com/tongbao/tongbao/twotier"
 )
 
 // TestStandby checks what a process that does not hold the writer
@@ -25,7 +24,7 @@ func TestStandby(t *testing.T) {
 	secret, _, err := keys.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
 	must(t, err)
 	srv, err := httpapi.New(httpapi.Config{
-		Current: func() (*twotier.Service, *ledger.Ledger, error) { return nil, nil, ledger.ErrNotWriter },
+		Current: func() (httpapi.Services, error) { return httpapi.Services{}, ledger.ErrNotWriter },
 		Keys:    keys,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -114,6 +114,9 @@ type RequestSpec struct {
 // created; another request with the merchant's order id fails with
 // ErrOrderIDTaken.
 func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request, error) {
+	if spec.Amount <= 0 {
+		return Request{}, twotier.ErrAmountInvalid
+	}
 	now := s.clock.Now()
 	expires := spec.ExpiresAt.Truncate(time.Second)
 	if !expires.After(now) {
@@ -280,7 +283,7 @@ func (s *Service) settleClaim(ctx context.Context, r Request) (Request, error) {
 	to.UpdatedAt = s.clock.Now()
 	switch {
 	case err == nil:
-		to.Status, to.PaidAt, to.PaymentTimestamp = RequestPaid, to.UpdatedAt, res.Timestamp
+		to.Status, to.PaidAt, to.PaymentTimestamp = RequestPaid, to.UpdatedAt, res.PayeeTimestamp
 	case answered(ctx, err):
 		to.Status, to.Payer = RequestOpen, tongbao.ID{}
 	default:

@@ -43,8 +43,10 @@ type Request struct {
 	// so a retry of one claim is idempotent and a new claim after a
 	// refused one is not answered with the old refusal.
 	Attempt int64
-	// PaidAt and PaymentTimestamp (the ledger timestamp of the payer's
-	// leg) are set once paid.
+	// PaidAt and PaymentTimestamp are set once paid: PaymentTimestamp is
+	// the ledger timestamp of the transfer that credited the merchant
+	// wallet (across operators, the payee's leg), by which a statement
+	// finds the request in the wallet's history.
 	PaidAt           time.Time
 	PaymentTimestamp int64
 	CreatedAt        time.Time
@@ -140,4 +142,22 @@ type Store interface {
 	Refund(ctx context.Context, id tongbao.ID) (Refund, error)
 	// Refunds returns a request's refunds in creation order.
 	Refunds(ctx context.Context, request tongbao.ID) ([]Refund, error)
+
+	// PaidRequests returns a merchant's paid requests whose
+	// PaymentTimestamp is in [from, to), at most limit of them.
+	PaidRequests(ctx context.Context, merchant tongbao.ID, from, to int64, limit int) ([]Request, error)
+	// PostedRefunds returns a merchant's posted refunds whose Timestamp is
+	// in [from, to), at most limit of them.
+	PostedRefunds(ctx context.Context, merchant tongbao.ID, from, to int64, limit int) ([]Refund, error)
+
+	// CreatePaymentCode stores a new unused payment code:
+	// ErrPaymentCodeExists if its hash is taken.
+	CreatePaymentCode(ctx context.Context, c PaymentCode) error
+	// PaymentCode returns a code by its hash, or ErrPaymentCodeNotFound.
+	PaymentCode(ctx context.Context, hash [32]byte) (PaymentCode, error)
+	// UsePaymentCode marks an unused code used by a request and merchant
+	// at a moment (compare and swap on the code being unused):
+	// ErrPaymentCodeUsed if it is used, ErrPaymentCodeNotFound if there
+	// is no such code.
+	UsePaymentCode(ctx context.Context, hash [32]byte, request, merchant tongbao.ID, at time.Time) error
 }

@@ -22,8 +22,12 @@ type Payment struct {
 
 // PaymentResult is the outcome of a payment that went through.
 type PaymentResult struct {
-	// Timestamp is the ledger timestamp of the payer's leg.
-	Timestamp int64
+	// Timestamp is the ledger timestamp of the payer's leg, and
+	// PayeeTimestamp that of the payee's (the same transfer within one
+	// operator): each side finds its part of the payment in its wallet's
+	// history by them.
+	Timestamp      int64
+	PayeeTimestamp int64
 	// CrossOperator says the payee is at another operator; Window is then
 	// the settlement window the payment was booked in.
 	CrossOperator bool
@@ -62,7 +66,7 @@ func (s *Service) Pay(ctx context.Context, p Payment) (PaymentResult, error) {
 		if err != nil {
 			return PaymentResult{}, wrap("payment", err)
 		}
-		return PaymentResult{Timestamp: rs[0].Timestamp, Duplicate: rs[0].Duplicate}, nil
+		return PaymentResult{Timestamp: rs[0].Timestamp, PayeeTimestamp: rs[0].Timestamp, Duplicate: rs[0].Duplicate}, nil
 	}
 	return s.payAcross(ctx, p, from, to)
 }
@@ -138,7 +142,7 @@ func (s *Service) acrossOutcome(rec PaymentRecord, rs []ledger.Result, i int, er
 	if err == nil {
 		rec.Status, rec.Reason = PaymentPosted, ""
 		rec.PayerTimestamp, rec.PayeeTimestamp = rs[0].Timestamp, rs[1].Timestamp
-		return rec, PaymentResult{Timestamp: rs[0].Timestamp, CrossOperator: true, Window: rec.Window, Duplicate: rs[0].Duplicate}, nil, false
+		return rec, PaymentResult{Timestamp: rs[0].Timestamp, PayeeTimestamp: rs[1].Timestamp, CrossOperator: true, Window: rec.Window, Duplicate: rs[0].Duplicate}, nil, false
 	}
 	windowClosed := (i == 0 && errors.Is(err, ledger.ErrCreditsDisabled)) || (i == 1 && errors.Is(err, ledger.ErrDebitsDisabled))
 	if windowClosed {

@@ -61,6 +61,21 @@ func (s *Service) WalletBalance(ctx context.Context, id tongbao.ID) (ledger.Bala
 	return a.Balance, nil
 }
 
+// WalletHead returns a wallet's ledger balance and the timestamp of its
+// latest transfer, read together: WalletTransfers from that timestamp
+// walks exactly the transfers the balance includes, whatever commits
+// meanwhile.
+func (s *Service) WalletHead(ctx context.Context, id tongbao.ID) (ledger.Balance, int64, error) {
+	a, err := s.ledger.Account(ctx, id)
+	if err != nil {
+		if errors.Is(err, ledger.ErrAccountNotFound) {
+			return ledger.Balance{}, 0, ErrWalletNotFound
+		}
+		return ledger.Balance{}, 0, err
+	}
+	return a.Balance, a.LastTransfer, nil
+}
+
 // WalletTransfers returns a page of a wallet's transfers, newest first,
 // and the cursor of the next page (zero when there is none): the ledger's
 // AccountTransfers for the wallet's account.
@@ -191,7 +206,7 @@ func (s *Service) PayBatch(ctx context.Context, ps []Payment) ([]PaymentOutcome,
 					out[i].Err = wrap("payment", r[0].Err)
 					continue
 				}
-				out[i].Result = PaymentResult{Timestamp: r[0].Timestamp, Duplicate: r[0].Duplicate}
+				out[i].Result = PaymentResult{Timestamp: r[0].Timestamp, PayeeTimestamp: r[0].Timestamp, Duplicate: r[0].Duplicate}
 				continue
 			}
 			k, ferr := firstFailure(r)

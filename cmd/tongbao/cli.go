@@ -56,6 +56,10 @@ func (m *Main) print(v any, err error) error {
 	if err != nil {
 		return err
 	}
+	if raw, ok := v.(rawOutput); ok {
+		_, err := m.Stdout.Write(raw)
+		return err
+	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err

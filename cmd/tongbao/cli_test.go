@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -59,5 +62,72 @@ func TestCLIAgainstServer(t *testing.T) {
 	}
 	if _, _, err := run(t, "pay", w1, w2, "1", "--key", "nonsense"); err == nil || !strings.Contains(err.Error(), "valid API key") {
 		t.Fatalf("bad key: %v; want an unauthorized problem", err)
+	}
+}
+
+// TestCLIMerchant collects through the CLI: a static code paid with an
+// amount, a payment request with its QR image, a payment code charged, a
+// refund and the day's statement as CSV.
+func TestCLIMerchant(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	n, err := openNode(ctx, t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	addr, stop, err := n.listen("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	t.Setenv("TONGBAO_ADDR", "http://"+addr)
+	raw := func(key string, args ...string) string {
+		t.Helper()
+		out, _, err := run(t, append(args, "--key", key)...)
+		if err != nil {
+			t.Fatalf("tongbao %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	cli := func(key string, args ...string) map[string]any {
+		t.Helper()
+		out := raw(key, args...)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("tongbao %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return v
+	}
+	cb := n.cbKey
+	op := cli(cb, "operator", "add", "Operator A", "50000")["id"].(string)
+	cli(cb, "operator", "deposit-reserves", op, "1000000")
+	cli(cb, "operator", "issue", op, "1000000")
+	admin := cli(cb, "key", "create", "operator_admin", op)["secret"].(string)
+	payer := cli(admin, "wallet", "open", op, "--category", "2", "--holder", "李四", "--phone", "13800000002")["id"].(string)
+	shop := cli(admin, "wallet", "open", op, "--category", "2", "--holder", "Noodle Shop", "--merchant", "--mcc", "5812", "--region", "310000")["id"].(string)
+	cli(admin, "wallet", "top-up", payer, "1000")
+	holder := cli(admin, "key", "create", "holder", payer)["secret"].(string)
+	merchantKey := cli(admin, "key", "create", "merchant", shop)["secret"].(string)
+
+	payload := cli(merchantKey, "merchant", "code", shop, "--name", "Noodle Shop")["payload"].(string)
+	cli(holder, "pay-code", payer, payload, "12.50")
+	png := filepath.Join(t.TempDir(), "order.png")
+	req := cli(merchantKey, "merchant", "request", "T-1", "30", "--png", png)
+	if b, err := os.ReadFile(png); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Fatalf("request image: %v", err)
+	}
+	cli(holder, "pay-code", payer, req["payload"].(string))
+	code := cli(holder, "payment-code", payer, "--cap", "100")["code"].(string)
+	cli(merchantKey, "merchant", "charge", code, "7.00", "--order", "TILL-1")
+	cli(merchantKey, "merchant", "refund", req["id"].(string), "10", "cold noodles")
+	if got := cli(admin, "wallet", "show", shop)["balance"]; got != "39.50" {
+		t.Fatalf("shop balance %v; want 39.50", got)
+	}
+	csv := raw(merchantKey, "merchant", "statement", shop, "--csv")
+	for _, want := range []string{"T-1", "TILL-1", "total:net,39.50", "total:closing,39.50"} {
+		if !strings.Contains(csv, want) {
+			t.Fatalf("statement lacks %q:\n%s", want, csv)
+		}
 	}
 }

@@ -156,6 +156,9 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	if err := d.collect(); err != nil {
+		return err
+	}
 	if err := d.report(); err != nil {
 		return err
 	}
@@ -170,6 +173,9 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 
 // demo is one run of the demo, speaking to its own server over HTTP.
 type demo struct {
+	// static is the first shop's static collection code, fetched by
+	// collect for the lines tryNext prints.
+	static  string
 	ctx     context.Context
 	out     io.Writer
 	base    string
@@ -429,6 +435,56 @@ func (d *demo) report() error {
 	return nil
 }
 
+// collect has the first operator's demo shop collect the ways a shop
+// does, from the demo holders of both operators: a payment request paid
+// by scanning its code, a static code paid with an amount, a payment code
+// charged at the till and a partial refund; then prints the shop's
+// statement of the day.
+func (d *demo) collect() error {
+	a, b := d.keys.Operators[0], d.keys.Operators[len(d.keys.Operators)-1]
+	shop := d.cb.WithKey(a.Merchant)
+	holderA, holderB := d.cb.WithKey(a.Holder), d.cb.WithKey(b.Holder)
+	ctx := d.ctx
+	static, err := shop.CollectionCode(ctx, a.Shop, "Tongbao Noodles", "Shanghai")
+	if err != nil {
+		return fmt.Errorf("collection code: %w", err)
+	}
+	d.static = static.Payload
+	order := "DEMO-" + client.NewKey()[:8]
+	req, err := shop.CreatePaymentRequest(ctx, client.NewKey(), wire.CreatePaymentRequest{OrderID: order, Amount: wire.Amount(36_00), MerchantName: "Tongbao Noodles", MerchantCity: "Shanghai", LocalName: "通宝拉面"})
+	if err != nil {
+		return fmt.Errorf("payment request: %w", err)
+	}
+	if _, err := holderB.PayCollectionCode(ctx, client.NewKey(), b.Wallet, req.Payload, 0); err != nil {
+		return fmt.Errorf("pay the request's code: %w", err)
+	}
+	if _, err := holderA.PayCollectionCode(ctx, client.NewKey(), a.Wallet, static.Payload, 12_50); err != nil {
+		return fmt.Errorf("pay the static code: %w", err)
+	}
+	code, err := holderA.IssuePaymentCode(ctx, a.Wallet, 200_00)
+	if err != nil {
+		return fmt.Errorf("payment code: %w", err)
+	}
+	if _, err := shop.Charge(ctx, client.NewKey(), wire.Charge{Code: code.Code, Amount: wire.Amount(58_00), OrderID: order + "-T"}); err != nil {
+		return fmt.Errorf("charge the payment code: %w", err)
+	}
+	if _, err := shop.Refund(ctx, client.NewKey(), req.ID, 10_00, "one dish was missing"); err != nil {
+		return fmt.Errorf("refund: %w", err)
+	}
+	st, err := shop.Statement(ctx, a.Shop, "")
+	if err != nil {
+		return fmt.Errorf("statement: %w", err)
+	}
+	fmt.Fprintf(d.out, "  the demo shop collected by payment request, static code and payment code, and refunded once;\n")
+	fmt.Fprintf(d.out, "  its statement today: %d payments %s, %d refunds %s, net %s, other %s; opening %s + net + other = closing %s\n",
+		st.PaymentCount, formatMoney(tongbao.Amount(st.Payments)), st.RefundCount, formatMoney(tongbao.Amount(st.Refunds)), formatMoney(tongbao.Amount(st.Net)),
+		formatMoney(tongbao.Amount(st.Other)), formatMoney(tongbao.Amount(st.Opening)), formatMoney(tongbao.Amount(st.Closing)))
+	if st.Opening+st.Net+st.Other != st.Closing {
+		return errors.New("the shop's statement does not balance")
+	}
+	return nil
+}
+
 func okWord(ok bool) string {
 	if ok {
 		return "ok"
@@ -447,6 +503,17 @@ func (d *demo) tryNext(o *demoOptions) {
 	fmt.Fprintf(w, "  # a merchant's incoming payments\n  curl -s %s/v1/wallets/%s/transfers -H 'Authorization: Bearer %s'\n\n", d.base, a.Shop, a.Merchant)
 	fmt.Fprintf(w, "  # an operator's wallets, a page at a time\n  curl -s '%s/v1/operators/%s/wallets?limit=5' -H 'Authorization: Bearer %s'\n\n", d.base, a.ID, a.Admin)
 	fmt.Fprintf(w, "  # close the settlement window and settle it\n  curl -s -X POST %s/v1/settlement-windows/close -H 'Authorization: Bearer %s' -H 'Idempotency-Key: close-1'\n\n", d.base, d.keys.CentralBank)
+	fmt.Fprintf(w, "  # collect as the demo shop: a payment request for 25.00 with its QR image, paid by the holder from the CLI\n")
+	fmt.Fprintf(w, "  export TONGBAO_ADDR=%s\n", d.base)
+	fmt.Fprintf(w, "  go run ./cmd/tongbao merchant request ORDER-1 25.00 --png order.png --key %s\n", a.Merchant)
+	fmt.Fprintf(w, "  go run ./cmd/tongbao pay-code %s PAYLOAD_FROM_ABOVE --key %s\n", a.Wallet, a.Holder)
+	fmt.Fprintf(w, "  # pay the shop's static code (printed on its counter) with an amount\n")
+	fmt.Fprintf(w, "  go run ./cmd/tongbao pay-code %s '%s' 8.80 --key %s\n", a.Wallet, d.static, a.Holder)
+	fmt.Fprintf(w, "  # show a payment code as the holder, and charge it as the shop\n")
+	fmt.Fprintf(w, "  go run ./cmd/tongbao payment-code %s --key %s\n", a.Wallet, a.Holder)
+	fmt.Fprintf(w, "  go run ./cmd/tongbao merchant charge CODE_FROM_ABOVE 15.00 --key %s\n", a.Merchant)
+	fmt.Fprintf(w, "  # the shop's statement of today, as CSV\n")
+	fmt.Fprintf(w, "  curl -s '%s/v1/wallets/%s/statement?format=csv' -H 'Authorization: Bearer %s'\n\n", d.base, a.Shop, a.Merchant)
 	fmt.Fprintf(w, "  # the same from the CLI\n  TONGBAO_ADDR=%s TONGBAO_KEY=%s go run ./cmd/tongbao supply\n\n", d.base, d.keys.CentralBank)
 	fmt.Fprintf(w, "  # the API's description, metrics and health\n  curl -s %s/openapi.json | head -c 300; curl -s %s/metrics | grep tongbao_; curl -s %s/readyz\n", d.base, d.base, d.base)
 	fmt.Fprintf(w, "\nRun again with: go run ./cmd/tongbao demo --data %s\n", o.data)

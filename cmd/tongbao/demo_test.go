@@ -25,6 +25,8 @@ func TestDemoTwice(t *testing.T) {
 		"opened 210 wallets (categories 1-4: 30/60/60/60) and 20 merchant wallets",
 		"payments between wallets",
 		"closed settlement window 1",
+		"the demo shop collected by payment request, static code and payment code",
+		"its statement today: 3 payments 106.50, 1 refunds 10.00, net 96.50",
 		"the supply check holds",
 		"0 differences",
 		"Authorization: Bearer tb_centralbank_",
@@ -43,6 +45,7 @@ func TestDemoTwice(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Found the economy of an earlier run: 460 wallets at 2 operators",
+		"its statement today: 6 payments 213.00, 2 refunds 20.00, net 193.00",
 		"payments between wallets",
 		"the supply check holds",
 		"issued 8,000,000.00",

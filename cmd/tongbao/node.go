@@ -14,6 +14,8 @@ import (
 
 	"github.com/tongbao/tongbao/httpapi"
 	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/merchant/merchantsqlite"
 	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
@@ -22,9 +24,10 @@ import (
 
 // The files of a node's data folder.
 const (
-	nodeLedgerFile  = "ledger.db"
-	nodeTwotierFile = "twotier.db"
-	nodeKeysFile    = "keys.json"
+	nodeLedgerFile   = "ledger.db"
+	nodeTwotierFile  = "twotier.db"
+	nodeMerchantFile = "merchant.db"
+	nodeKeysFile     = "keys.json"
 	// nodeShutdownTimeout bounds how long a stopping server waits for
 	// requests in flight.
 	nodeShutdownTimeout = 10 * time.Second
@@ -49,10 +52,9 @@ type node struct {
 	// closers are run by close, last first.
 	closers []func()
 
-	mu     sync.RWMutex
-	svc    *twotier.Service // nil while the node does not serve writes
-	ledger *ledger.Ledger
-	// changed is closed and replaced whenever svc changes.
+	mu  sync.RWMutex
+	cur httpapi.Services // zero while the node does not serve writes
+	// changed is closed and replaced whenever cur changes.
 	changed chan struct{}
 }
 
@@ -89,42 +91,66 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { store.Close() })
-	svc, err := twotier.Open(ctx, twotier.Config{Ledger: l, Store: store})
+	mstore, err := merchantsqlite.Open(ctx, filepath.Join(dir, nodeMerchantFile))
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() { mstore.Close() })
+	cur, err := openDomain(ctx, l, domainStores{twotier: store, merchant: mstore})
 	if err != nil {
 		return nil, err
 	}
 	if n.keys, err = httpapi.OpenKeys(filepath.Join(dir, nodeKeysFile)); err != nil {
 		return nil, err
 	}
-	if n.cbKey, err = httpapi.Bootstrap(ctx, svc, n.keys, centralBankName); err != nil {
+	if n.cbKey, err = httpapi.Bootstrap(ctx, cur.Payments, n.keys, centralBankName); err != nil {
 		return nil, err
 	}
-	n.set(svc, l)
+	n.set(cur)
 	if n.srv, err = httpapi.New(httpapi.Config{Current: n.current, Keys: n.keys, Logger: log}); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
-// current returns what the node serves: its service and ledger, or
-// postgres.ErrNotWriter while another process holds the writer.
-func (n *node) current() (*twotier.Service, *ledger.Ledger, error) {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	if n.svc == nil {
-		return nil, nil, postgres.ErrNotWriter
-	}
-	return n.svc, n.ledger, nil
+// domainStores are the domain's stores, on SQLite or PostgreSQL.
+type domainStores struct {
+	twotier  twotier.Store
+	merchant merchant.Store
 }
 
-// set makes the node serve svc on l, or nothing when svc is nil.
-func (n *node) set(svc *twotier.Service, l *ledger.Ledger) {
+// openDomain opens the domain services on a ledger.
+func openDomain(ctx context.Context, l *ledger.Ledger, st domainStores) (httpapi.Services, error) {
+	svc, err := twotier.Open(ctx, twotier.Config{Ledger: l, Store: st.twotier})
+	if err != nil {
+		return httpapi.Services{}, err
+	}
+	m, err := merchant.New(merchant.Config{Payments: svc, Store: st.merchant})
+	if err != nil {
+		return httpapi.Services{}, err
+	}
+	return httpapi.Services{Payments: svc, Ledger: l, Merchant: m}, nil
+}
+
+// current returns what the node serves, or postgres.ErrNotWriter while
+// another process holds the writer.
+func (n *node) current() (httpapi.Services, error) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.cur.Payments == nil {
+		return httpapi.Services{}, postgres.ErrNotWriter
+	}
+	return n.cur, nil
+}
+
+// set makes the node serve cur, or nothing when cur is zero.
+func (n *node) set(cur httpapi.Services) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.svc == svc {
+	if n.cur.Payments == cur.Payments {
 		return
 	}
-	n.svc, n.ledger = svc, l
+	n.cur = cur
 	close(n.changed)
 	n.changed = make(chan struct{})
 }
@@ -138,7 +164,7 @@ func (n *node) watch() <-chan struct{} {
 }
 
 func (n *node) close() {
-	n.set(nil, nil)
+	n.set(httpapi.Services{})
 	for i := len(n.closers) - 1; i >= 0; i-- {
 		n.closers[i]()
 	}
@@ -179,11 +205,11 @@ func (n *node) applyCaps(ctx context.Context, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			svc, _, err := n.current()
+			cur, err := n.current()
 			if err != nil {
 				continue // the writer applies them
 			}
-			if k, err := svc.ApplyDueCaps(ctx); err != nil {
+			if k, err := cur.Payments.ApplyDueCaps(ctx); err != nil {
 				log.Error("apply due caps", "err", err)
 			} else if k > 0 {
 				log.Info("applied due caps", "wallets", k)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/tongbao/tongbao/httpapi"
 	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/merchant/merchantpg"
 	"github.com/tongbao/tongbao/postgres"
-	"github.com/tongbao/tongbao/twotier"
 	"github.com/tongbao/tongbao/twotier/twotierpg"
 )
 
@@ -46,6 +46,12 @@ func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, an
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { store.Close() })
+	mstore, err := merchantpg.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() { mstore.Close() })
+	stores := domainStores{twotier: store, merchant: mstore}
 	if n.keys, err = httpapi.OpenKeys(filepath.Join(dir, nodeKeysFile)); err != nil {
 		return nil, err
 	}
@@ -61,7 +67,7 @@ func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, an
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		n.follow(followCtx, w, store, log, announce)
+		n.follow(followCtx, w, stores, log, announce)
 	}()
 	// Stop following before the Writer closes, so that nothing is served
 	// on a ledger being closed for longer than it takes to stop.
@@ -71,8 +77,8 @@ func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, an
 
 // follow serves the domain on the Writer's ledger whenever this process
 // holds it, and nothing while it does not, until ctx ends.
-func (n *node) follow(ctx context.Context, w *postgres.Writer, store twotier.Store, log *slog.Logger, announce func(string)) {
-	defer n.set(nil, nil)
+func (n *node) follow(ctx context.Context, w *postgres.Writer, stores domainStores, log *slog.Logger, announce func(string)) {
+	defer n.set(httpapi.Services{})
 	var served *ledger.Ledger // the ledger n serves, nil when none
 	for {
 		changed := w.Changed()
@@ -80,12 +86,12 @@ func (n *node) follow(ctx context.Context, w *postgres.Writer, store twotier.Sto
 		l, err := w.Ledger()
 		switch {
 		case err != nil:
-			n.set(nil, nil)
+			n.set(httpapi.Services{})
 			served = nil
 		case l != served:
-			n.set(nil, nil)
+			n.set(httpapi.Services{})
 			served = nil
-			svc, err := n.openService(ctx, l, store, announce)
+			cur, err := n.openService(ctx, l, stores, announce)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -94,7 +100,7 @@ func (n *node) follow(ctx context.Context, w *postgres.Writer, store twotier.Sto
 				retry = time.After(nodeOpenRetry)
 				break
 			}
-			n.set(svc, l)
+			n.set(cur)
 			served = l
 		}
 		select {
@@ -108,17 +114,17 @@ func (n *node) follow(ctx context.Context, w *postgres.Writer, store twotier.Sto
 
 // openService opens the domain on a ledger this process has just become
 // the writer of, and bootstraps the central bank and its key if missing.
-func (n *node) openService(ctx context.Context, l *ledger.Ledger, store twotier.Store, announce func(string)) (*twotier.Service, error) {
-	svc, err := twotier.Open(ctx, twotier.Config{Ledger: l, Store: store})
+func (n *node) openService(ctx context.Context, l *ledger.Ledger, stores domainStores, announce func(string)) (httpapi.Services, error) {
+	cur, err := openDomain(ctx, l, stores)
 	if err != nil {
-		return nil, err
+		return httpapi.Services{}, err
 	}
-	secret, err := httpapi.Bootstrap(ctx, svc, n.keys, centralBankName)
+	secret, err := httpapi.Bootstrap(ctx, cur.Payments, n.keys, centralBankName)
 	if err != nil {
-		return nil, err
+		return httpapi.Services{}, err
 	}
 	if secret != "" && announce != nil {
 		announce(secret)
 	}
-	return svc, nil
+	return cur, nil
 }

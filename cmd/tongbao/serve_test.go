@@ -115,7 +115,7 @@ func (p *pgNode) waitWriter(t *testing.T, max time.Duration) time.Duration {
 	deadline := time.After(max)
 	for {
 		changed := p.n.watch()
-		if _, _, err := p.n.current(); err == nil {
+		if _, err := p.n.current(); err == nil {
 			return time.Since(start)
 		}
 		select {

@@ -18,6 +18,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -280,4 +281,108 @@ func (s *Store) Refunds(ctx context.Context, request tongbao.ID) ([]merchant.Ref
 		return nil, internal("list refunds", err)
 	}
 	return fs, nil
+}
+
+// PaidRequests implements merchant.Store.
+func (s *Store) PaidRequests(ctx context.Context, m tongbao.ID, from, to int64, limit int) ([]merchant.Request, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+requestColumns+` FROM requests
+		WHERE merchant = $1 AND status = 'paid' AND payment_timestamp >= $2 AND payment_timestamp < $3 ORDER BY payment_timestamp LIMIT $4`,
+		m[:], from, to, limit)
+	if err != nil {
+		return nil, internal("list paid requests", err)
+	}
+	defer rows.Close()
+	var rs []merchant.Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, internal("list paid requests", err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list paid requests", err)
+	}
+	return rs, nil
+}
+
+// PostedRefunds implements merchant.Store.
+func (s *Store) PostedRefunds(ctx context.Context, m tongbao.ID, from, to int64, limit int) ([]merchant.Refund, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+refundColumns+` FROM refunds
+		WHERE merchant = $1 AND status = 'posted' AND timestamp >= $2 AND timestamp < $3 ORDER BY timestamp LIMIT $4`,
+		m[:], from, to, limit)
+	if err != nil {
+		return nil, internal("list posted refunds", err)
+	}
+	defer rows.Close()
+	var fs []merchant.Refund
+	for rows.Next() {
+		f, err := scanRefund(rows)
+		if err != nil {
+			return nil, internal("list posted refunds", err)
+		}
+		fs = append(fs, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list posted refunds", err)
+	}
+	return fs, nil
+}
+
+// CreatePaymentCode implements merchant.Store.
+func (s *Store) CreatePaymentCode(ctx context.Context, c merchant.PaymentCode) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO payment_codes (hash, wallet, cap, expires_at, request, merchant, used_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, c.Hash[:], c.Wallet[:], int64(c.Cap), tongbao.UnixNanos(c.ExpiresAt), c.Request[:], c.Merchant[:],
+		tongbao.UnixNanos(c.UsedAt), tongbao.UnixNanos(c.CreatedAt))
+	switch {
+	case postgres.IsUniqueViolation(err, "payment_codes_pkey"):
+		return merchant.ErrPaymentCodeExists
+	case err != nil:
+		return internal("create payment code", err)
+	}
+	return nil
+}
+
+// PaymentCode implements merchant.Store.
+func (s *Store) PaymentCode(ctx context.Context, hash [32]byte) (merchant.PaymentCode, error) {
+	c := merchant.PaymentCode{Hash: hash}
+	var wallet, req, m []byte
+	var cap, expires, used, created int64
+	err := s.db.QueryRow(ctx, `SELECT wallet, cap, expires_at, request, merchant, used_at, created_at FROM payment_codes WHERE hash = $1`,
+		hash[:]).Scan(&wallet, &cap, &expires, &req, &m, &used, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, merchant.ErrPaymentCodeNotFound
+	}
+	if err == nil {
+		c.Wallet, err = tongbao.IDFromBytes(wallet)
+	}
+	if err == nil {
+		c.Request, err = tongbao.IDFromBytes(req)
+	}
+	if err == nil {
+		c.Merchant, err = tongbao.IDFromBytes(m)
+	}
+	if err != nil {
+		return c, internal("read payment code", err)
+	}
+	c.Cap = tongbao.Amount(cap)
+	c.ExpiresAt, c.UsedAt, c.CreatedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(used), tongbao.FromUnixNanos(created)
+	return c, nil
+}
+
+// UsePaymentCode implements merchant.Store.
+func (s *Store) UsePaymentCode(ctx context.Context, hash [32]byte, request, m tongbao.ID, at time.Time) error {
+	var zero tongbao.ID
+	res, err := s.db.Exec(ctx, `UPDATE payment_codes SET request = $1, merchant = $2, used_at = $3 WHERE hash = $4 AND request = $5`,
+		request[:], m[:], tongbao.UnixNanos(at), hash[:], zero[:])
+	if err != nil {
+		return internal("use payment code", err)
+	}
+	if res.RowsAffected() == 1 {
+		return nil
+	}
+	if _, err := s.PaymentCode(ctx, hash); err != nil {
+		return err
+	}
+	return merchant.ErrPaymentCodeUsed
 }

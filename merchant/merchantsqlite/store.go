@@ -16,6 +16,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"time"
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/merchant"
@@ -250,4 +251,112 @@ func (s *Store) Refunds(ctx context.Context, request tongbao.ID) ([]merchant.Ref
 		return nil, internal("list refunds", err)
 	}
 	return fs, nil
+}
+
+// PaidRequests implements merchant.Store.
+func (s *Store) PaidRequests(ctx context.Context, m tongbao.ID, from, to int64, limit int) ([]merchant.Request, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
+		WHERE merchant = ? AND status = 'paid' AND payment_timestamp >= ? AND payment_timestamp < ? ORDER BY payment_timestamp LIMIT ?`,
+		m[:], from, to, limit)
+	if err != nil {
+		return nil, internal("list paid requests", err)
+	}
+	defer rows.Close()
+	var rs []merchant.Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, internal("list paid requests", err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list paid requests", err)
+	}
+	return rs, nil
+}
+
+// PostedRefunds implements merchant.Store.
+func (s *Store) PostedRefunds(ctx context.Context, m tongbao.ID, from, to int64, limit int) ([]merchant.Refund, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+refundColumns+` FROM refunds
+		WHERE merchant = ? AND status = 'posted' AND timestamp >= ? AND timestamp < ? ORDER BY timestamp LIMIT ?`,
+		m[:], from, to, limit)
+	if err != nil {
+		return nil, internal("list posted refunds", err)
+	}
+	defer rows.Close()
+	var fs []merchant.Refund
+	for rows.Next() {
+		f, err := scanRefund(rows)
+		if err != nil {
+			return nil, internal("list posted refunds", err)
+		}
+		fs = append(fs, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list posted refunds", err)
+	}
+	return fs, nil
+}
+
+// CreatePaymentCode implements merchant.Store.
+func (s *Store) CreatePaymentCode(ctx context.Context, c merchant.PaymentCode) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO payment_codes (hash, wallet, cap, expires_at, request, merchant, used_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Hash[:], c.Wallet[:], int64(c.Cap), tongbao.UnixNanos(c.ExpiresAt), c.Request[:], c.Merchant[:],
+		tongbao.UnixNanos(c.UsedAt), tongbao.UnixNanos(c.CreatedAt))
+	switch {
+	case sqlite.IsUniqueViolation(err, ""):
+		return merchant.ErrPaymentCodeExists
+	case err != nil:
+		return internal("create payment code", err)
+	}
+	return nil
+}
+
+// PaymentCode implements merchant.Store.
+func (s *Store) PaymentCode(ctx context.Context, hash [32]byte) (merchant.PaymentCode, error) {
+	c := merchant.PaymentCode{Hash: hash}
+	var wallet, req, m []byte
+	var cap, expires, used, created int64
+	err := s.db.QueryRowContext(ctx, `SELECT wallet, cap, expires_at, request, merchant, used_at, created_at FROM payment_codes WHERE hash = ?`,
+		hash[:]).Scan(&wallet, &cap, &expires, &req, &m, &used, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, merchant.ErrPaymentCodeNotFound
+	}
+	if err == nil {
+		c.Wallet, err = tongbao.IDFromBytes(wallet)
+	}
+	if err == nil {
+		c.Request, err = tongbao.IDFromBytes(req)
+	}
+	if err == nil {
+		c.Merchant, err = tongbao.IDFromBytes(m)
+	}
+	if err != nil {
+		return c, internal("read payment code", err)
+	}
+	c.Cap = tongbao.Amount(cap)
+	c.ExpiresAt, c.UsedAt, c.CreatedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(used), tongbao.FromUnixNanos(created)
+	return c, nil
+}
+
+// UsePaymentCode implements merchant.Store.
+func (s *Store) UsePaymentCode(ctx context.Context, hash [32]byte, request, m tongbao.ID, at time.Time) error {
+	var zero tongbao.ID
+	res, err := s.db.ExecContext(ctx, `UPDATE payment_codes SET request = ?, merchant = ?, used_at = ? WHERE hash = ? AND request = ?`,
+		request[:], m[:], tongbao.UnixNanos(at), hash[:], zero[:])
+	if err != nil {
+		return internal("use payment code", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return internal("use payment code", err)
+	}
+	if n == 1 {
+		return nil
+	}
+	if _, err := s.PaymentCode(ctx, hash); err != nil {
+		return err
+	}
+	return merchant.ErrPaymentCodeUsed
 }

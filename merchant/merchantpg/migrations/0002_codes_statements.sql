@@ -1,0 +1,17 @@
+-- Consumer-presented payment codes and the statement indexes, as in
+-- merchantsqlite/migrations/0002_codes_statements.sql.
+
+CREATE TABLE payment_codes (
+	hash       bytea  NOT NULL,
+	wallet     bytea  NOT NULL,
+	cap        bigint NOT NULL,
+	expires_at bigint NOT NULL,
+	request    bytea  NOT NULL,
+	merchant   bytea  NOT NULL,
+	used_at    bigint NOT NULL,
+	created_at bigint NOT NULL,
+	CONSTRAINT payment_codes_pkey PRIMARY KEY (hash)
+);
+
+CREATE INDEX requests_paid ON requests (merchant, payment_timestamp) WHERE status = 'paid';
+CREATE INDEX refunds_posted ON refunds (merchant, timestamp) WHERE status = 'posted';

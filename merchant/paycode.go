@@ -1,0 +1,247 @@
+package merchant
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+// Payment codes are consumer-presented: the holder's wallet shows a
+// one-time code (a barcode and a QR code of the same digits), the
+// merchant's till scans it and charges an amount up to the code's cap.
+const (
+	// PaymentCodeTTL is how long a code may be charged after it is made.
+	PaymentCodeTTL = time.Minute
+	// PaymentCodeCapDefault is a code's cap when the holder sets none.
+	PaymentCodeCapDefault tongbao.Amount = 1_000_00
+	// PaymentCodeLen is the digits of a code: PaymentCodePrefix, 15
+	// random digits and a Luhn check digit, so a misread digit is caught
+	// by the till before it asks the server.
+	PaymentCodeLen    = 18
+	PaymentCodePrefix = "01"
+	// chargeRequestTTL is the expiry of the payment request a charge
+	// makes; it is paid at once, so this only bounds a charge left
+	// unfinished by a crash.
+	chargeRequestTTL = time.Minute
+)
+
+// Errors of payment codes.
+var (
+	ErrPaymentCodeInvalid  = tongbao.Errorf(tongbao.EINVALID, "payment code must be %d digits with a valid check digit", PaymentCodeLen)
+	ErrPaymentCodeNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "payment code not found")
+	ErrPaymentCodeUsed     = tongbao.Errorf(tongbao.ECONFLICT, "payment code was already used")
+	ErrPaymentCodeExpired  = tongbao.Errorf(tongbao.ECONFLICT, "payment code has expired")
+	ErrPaymentCodeCap      = tongbao.Errorf(tongbao.EUNPROCESSABLE, "amount is above the payment code's cap")
+	ErrPaymentCodeExists   = tongbao.Errorf(tongbao.ECONFLICT, "payment code already exists")
+)
+
+// PaymentCode is a one-time code as the store keeps it: by the hash of its
+// digits, never the digits themselves.
+type PaymentCode struct {
+	Hash      [32]byte
+	Wallet    tongbao.ID // the payer
+	Cap       tongbao.Amount
+	ExpiresAt time.Time
+	// Request is the payment request of the charge that used the code,
+	// zero while it is unused; Merchant is that charge's merchant.
+	Request   tongbao.ID
+	Merchant  tongbao.ID
+	UsedAt    time.Time
+	CreatedAt time.Time
+}
+
+// IssuedCode is a payment code as its holder sees it, once.
+type IssuedCode struct {
+	Code      string // the digits
+	Wallet    tongbao.ID
+	Cap       tongbao.Amount
+	ExpiresAt time.Time
+}
+
+// HashPaymentCode returns the key a code is stored under.
+func HashPaymentCode(code string) [32]byte {
+	return sha256.Sum256([]byte("tongbao/payment-code/" + code))
+}
+
+// luhn returns the Luhn check digit of digits.
+func luhn(digits string) byte {
+	sum := 0
+	for i := len(digits) - 1; i >= 0; i-- {
+		d := int(digits[i] - '0')
+		if (len(digits)-1-i)%2 == 0 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return byte('0' + (10-sum%10)%10)
+}
+
+// CheckPaymentCode returns ErrPaymentCodeInvalid unless code has the form
+// of a payment code: the length, the prefix, digits only and the check
+// digit. A till calls it before it charges.
+func CheckPaymentCode(code string) error {
+	if len(code) != PaymentCodeLen || code[:len(PaymentCodePrefix)] != PaymentCodePrefix || !numeric(code) {
+		return ErrPaymentCodeInvalid
+	}
+	if luhn(code[:PaymentCodeLen-1]) != code[PaymentCodeLen-1] {
+		return ErrPaymentCodeInvalid
+	}
+	return nil
+}
+
+// newPaymentCode returns fresh random digits with prefix and check digit.
+func newPaymentCode() (string, error) {
+	n := PaymentCodeLen - len(PaymentCodePrefix) - 1
+	max := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
+	r, err := rand.Int(rand.Reader, max)
+	if err != nil {
+		return "", err
+	}
+	body := PaymentCodePrefix + fmt.Sprintf("%0*d", n, r)
+	return body + string(luhn(body)), nil
+}
+
+// IssuePaymentCode makes a one-time payment code for a holder's wallet,
+// chargeable until PaymentCodeTTL from now for at most cap
+// (PaymentCodeCapDefault when zero). The wallet must be one that may pay:
+// a personal wallet that exists; its states and caps are checked again
+// when the code is charged.
+func (s *Service) IssuePaymentCode(ctx context.Context, wallet tongbao.ID, cap tongbao.Amount) (IssuedCode, error) {
+	if cap == 0 {
+		cap = PaymentCodeCapDefault
+	}
+	if cap < 0 {
+		return IssuedCode{}, tongbao.Errorf(tongbao.EINVALID, "payment code cap must be positive")
+	}
+	w, err := s.payments.Wallet(ctx, wallet)
+	if err != nil {
+		return IssuedCode{}, err
+	}
+	if w.Kind != twotier.WalletPersonal {
+		return IssuedCode{}, tongbao.Errorf(tongbao.EINVALID, "payment codes are for personal wallets")
+	}
+	if w.State == twotier.StateClosed {
+		return IssuedCode{}, tongbao.Errorf(tongbao.EUNPROCESSABLE, "wallet is closed")
+	}
+	now := s.clock.Now()
+	for range 3 { // a collision of 15 random digits among live codes is rare; try again
+		code, err := newPaymentCode()
+		if err != nil {
+			return IssuedCode{}, &tongbao.Error{Code: tongbao.EINTERNAL, Message: "payment code: randomness failed", Err: err}
+		}
+		pc := PaymentCode{Hash: HashPaymentCode(code), Wallet: wallet, Cap: cap, ExpiresAt: now.Add(PaymentCodeTTL), CreatedAt: now}
+		err = s.store.CreatePaymentCode(ctx, pc)
+		if errors.Is(err, ErrPaymentCodeExists) {
+			continue
+		}
+		if err != nil {
+			return IssuedCode{}, err
+		}
+		return IssuedCode{Code: code, Wallet: wallet, Cap: cap, ExpiresAt: pc.ExpiresAt}, nil
+	}
+	return IssuedCode{}, tongbao.Errorf(tongbao.EUNAVAILABLE, "payment code: no free code found; try again")
+}
+
+// ChargeSpec is what Charge needs.
+type ChargeSpec struct {
+	// ID is the idempotency id of the charge; it becomes the id of the
+	// payment request the charge makes.
+	ID       tongbao.ID
+	Merchant tongbao.ID // the merchant wallet charging
+	Code     string
+	Amount   tongbao.Amount
+	// OrderID is the merchant's reference; empty gives one made from ID.
+	OrderID string
+}
+
+// Charge takes a payment from the wallet behind a payment code: it makes
+// a payment request for the amount, marks the code used by it (one
+// compare-and-swap in the store, so a code pays at most once, whoever
+// scans it how often), and pays the request from the code's wallet. The
+// code is spent even when the payment is refused; the holder shows a new
+// one. The same spec again returns the paid request.
+//
+// Errors: ErrPaymentCodeInvalid, ErrPaymentCodeNotFound,
+// ErrPaymentCodeUsed, ErrPaymentCodeExpired, ErrPaymentCodeCap, and those
+// of CreateRequest and PayRequest.
+func (s *Service) Charge(ctx context.Context, spec ChargeSpec) (Request, error) {
+	if spec.ID.IsZero() {
+		return Request{}, twotier.ErrIDRequired
+	}
+	if err := CheckPaymentCode(spec.Code); err != nil {
+		return Request{}, err
+	}
+	if spec.Amount <= 0 {
+		return Request{}, twotier.ErrAmountInvalid
+	}
+	hash := HashPaymentCode(spec.Code)
+	pc, err := s.store.PaymentCode(ctx, hash)
+	if err != nil {
+		return Request{}, err
+	}
+	if pc.Request == spec.ID { // a retry of the charge that used the code
+		return s.resumeCharge(ctx, pc)
+	}
+	now := s.clock.Now()
+	switch {
+	case !pc.Request.IsZero():
+		return Request{}, ErrPaymentCodeUsed
+	case !now.Before(pc.ExpiresAt):
+		return Request{}, ErrPaymentCodeExpired
+	case spec.Amount > pc.Cap:
+		return Request{}, ErrPaymentCodeCap
+	}
+	if spec.OrderID == "" {
+		spec.OrderID = "C" + spec.ID.String()[:24]
+	}
+	r, err := s.oneOffRequest(ctx, RequestSpec{ID: spec.ID, Merchant: spec.Merchant, OrderID: spec.OrderID, Amount: spec.Amount,
+		ExpiresAt: now.Add(chargeRequestTTL), MerchantName: "Merchant", MerchantCity: "-"})
+	if err != nil {
+		return Request{}, err
+	}
+	if err := s.store.UsePaymentCode(ctx, hash, r.ID, spec.Merchant, now); err != nil {
+		if _, cerr := s.CancelRequest(ctx, r.ID); cerr != nil && !errors.Is(cerr, ErrRequestExpired) {
+			return Request{}, fmt.Errorf("%w (and cancelling the request: %v)", err, cerr)
+		}
+		return Request{}, err
+	}
+	pc.Request, pc.Merchant = r.ID, spec.Merchant
+	return s.resumeCharge(ctx, pc)
+}
+
+// resumeCharge pays the request of a used code from the code's wallet, or
+// returns its outcome if that happened already. A refused payment cancels
+// the request, so it cannot be paid another way.
+func (s *Service) resumeCharge(ctx context.Context, pc PaymentCode) (Request, error) {
+	r, err := s.store.Request(ctx, pc.Request)
+	if err != nil {
+		return Request{}, err
+	}
+	switch r.Status {
+	case RequestPaid:
+		return r, nil
+	case RequestCancelled:
+		return Request{}, ErrRequestCancelled
+	}
+	paid, err := s.PayRequest(ctx, r.ID, pc.Wallet)
+	if err == nil || !answered(ctx, err) || errors.Is(err, ErrRequestPaid) {
+		if errors.Is(err, ErrRequestPaid) {
+			return s.store.Request(ctx, r.ID)
+		}
+		return paid, err
+	}
+	if _, cerr := s.CancelRequest(ctx, r.ID); cerr != nil && !errors.Is(cerr, ErrRequestExpired) {
+		return Request{}, fmt.Errorf("%w (and cancelling the request: %v)", err, cerr)
+	}
+	return Request{}, err
+}
