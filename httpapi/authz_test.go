@@ -26,7 +26,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 	mk, err := adminA.CreateKey(ctx, wire.CreateKey{Role: wire.RoleMerchant, Wallet: &shop.ID})
 	must(t, err)
 	merchant := adminA.WithKey(mk.Secret)
-	v, _ := e.wallet(adminB, b, wire.OpenWallet{Category: 2, HolderName: "赵六", Phone: "13900000002"})
+	v, holderB := e.wallet(adminB, b, wire.OpenWallet{Category: 2, HolderName: "赵六", Phone: "13900000002"})
 	for _, id := range []tongbao.ID{w.ID, shop.ID} {
 		_, err := adminA.TopUp(ctx, client.NewKey(), id, 1_000*yuan)
 		must(t, err)
@@ -43,6 +43,21 @@ func TestAuthorisationMatrix(t *testing.T) {
 	reqB, err := adminB.WithKey(mkB.Secret).CreatePaymentRequest(ctx, client.NewKey(), wire.CreatePaymentRequest{OrderID: "other-1", Amount: 100, MerchantName: "Shop B", MerchantCity: "Beijing"})
 	must(t, err)
 	static, err := merchant.CollectionCode(ctx, shop.ID, "Shop", "Shanghai")
+	must(t, err)
+	// A sub-wallet of the holder's at A, funded, which lets the shop
+	// charge it, and one of another holder's at B.
+	scenarioTemplate := wire.CreateScenarioTemplate{Name: "Anything", BalanceMax: wire.Amount(100 * yuan), PaymentMax: wire.Amount(10 * yuan), Withdrawable: true}
+	tplA, err := adminA.CreateScenarioTemplate(ctx, client.NewKey(), a, scenarioTemplate)
+	must(t, err)
+	tplB, err := adminB.CreateScenarioTemplate(ctx, client.NewKey(), b, scenarioTemplate)
+	must(t, err)
+	sub, err := holder.PushSubWallet(ctx, client.NewKey(), w.ID, wire.PushSubWallet{Template: tplA.ID})
+	must(t, err)
+	_, err = holder.FundSubWallet(ctx, client.NewKey(), sub.ID, 10*yuan)
+	must(t, err)
+	_, err = holder.GrantCharge(ctx, sub.ID, shop.ID)
+	must(t, err)
+	subB, err := holderB.PushSubWallet(ctx, client.NewKey(), v.ID, wire.PushSubWallet{Template: tplB.ID})
 	must(t, err)
 
 	type who struct {
@@ -94,11 +109,27 @@ func TestAuthorisationMatrix(t *testing.T) {
 			return fmt.Sprintf(`{"from":%q}`, own)
 		case "/v1/payment-requests/{request}/refunds":
 			return `{"amount":"0.01","reason":"matrix"}`
+		case "/v1/operators/{operator}/scenario-templates":
+			return `{"name":"Matrix","balance_max":"1.00","payment_max":"0.01"}`
+		case "/v1/wallets/{wallet}/sub-wallets":
+			return fmt.Sprintf(`{"template":%q}`, tplA.ID)
+		case "/v1/sub-wallets/{wallet}/payments", "/v1/sub-wallets/{wallet}/charge-permission":
+			return fmt.Sprintf(`{"merchant":%q,"amount":"0.01"}`, shop.ID)
+		case "/v1/sub-wallets/{wallet}/charge-permission/revoke":
+			return `{}`
 		}
 		return `{"amount":"0.01"}`
 	}
 	path := func(pattern string, op, wallet tongbao.ID) string {
 		p := strings.ReplaceAll(pattern, "{operator}", op.String())
+		if strings.HasPrefix(pattern, "/v1/sub-wallets/") {
+			// The sub-wallet routes name a sub-wallet: the caller's own
+			// holder's at A, or another's at B.
+			wallet = sub.ID
+			if op != a {
+				wallet = subB.ID
+			}
+		}
 		p = strings.ReplaceAll(p, "{wallet}", wallet.String())
 		if op == a {
 			p = strings.ReplaceAll(p, "{request}", req.ID.String())

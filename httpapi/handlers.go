@@ -454,6 +454,14 @@ func (s *Server) getWallet(c *call) (any, error) {
 var transferKinds = map[uint16]string{
 	twotier.TransferTopUp: "top_up", twotier.TransferWithdraw: "withdrawal",
 	twotier.TransferPayment: "payment", twotier.TransferCrossPayment: "cross_operator_payment",
+	twotier.TransferScenarioFund: "sub_wallet_funding", twotier.TransferScenarioSweep: "sub_wallet_sweep",
+	twotier.TransferScenarioPayment: "sub_wallet_payment", twotier.TransferScenarioCharge: "sub_wallet_charge",
+}
+
+// merchantSees are the transfers a merchant key sees coming in: payments.
+var merchantSees = map[uint16]bool{
+	twotier.TransferPayment: true, twotier.TransferCrossPayment: true,
+	twotier.TransferScenarioPayment: true, twotier.TransferScenarioCharge: true,
 }
 
 func (s *Server) walletTransfers(c *call) (any, error) {
@@ -483,7 +491,7 @@ func (s *Server) walletTransfers(c *call) (any, error) {
 			dir = "in"
 		}
 		kind := transferKinds[t.Code]
-		if c.p.Role == RoleMerchant && (dir != "in" || (t.Code != twotier.TransferPayment && t.Code != twotier.TransferCrossPayment)) {
+		if c.p.Role == RoleMerchant && (dir != "in" || !merchantSees[t.Code]) {
 			continue // a merchant key sees the wallet's incoming payments only
 		}
 		page.Items = append(page.Items, wire.Transfer{ID: t.ID, Kind: kind, Direction: dir, Debit: t.DebitAccountID, Credit: t.CreditAccountID,

@@ -18,6 +18,8 @@ import (
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
 	"github.com/tongbao/tongbao/merchant/merchantsqlite"
+	"github.com/tongbao/tongbao/scenario"
+	"github.com/tongbao/tongbao/scenario/scenariosqlite"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
 	"github.com/tongbao/tongbao/twotier/twotiersqlite"
@@ -60,11 +62,15 @@ func newEnvClock(tb testing.TB, clock tongbao.Clock) *env {
 	must(tb, err)
 	m, err := merchant.New(merchant.Config{Payments: svc, Store: mstore, Clock: clock})
 	must(tb, err)
+	sstore, err := scenariosqlite.Open(ctx, filepath.Join(dir, "scenario.db"))
+	must(tb, err)
+	sc, err := scenario.New(scenario.Config{Payments: svc, Store: sstore, Clock: clock})
+	must(tb, err)
 	keys, err := httpapi.OpenKeys(filepath.Join(dir, "keys.json"))
 	must(tb, err)
 	secret, err := httpapi.Bootstrap(ctx, svc, keys, "People's Bank")
 	must(tb, err)
-	srv, err := httpapi.New(httpapi.Config{Service: svc, Ledger: l, Merchant: m, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := httpapi.New(httpapi.Config{Service: svc, Ledger: l, Merchant: m, Scenario: sc, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	must(tb, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(tb, err)
@@ -76,6 +82,7 @@ func newEnvClock(tb testing.TB, clock tongbao.Clock) *env {
 		lstore.Close()
 		store.Close()
 		mstore.Close()
+		sstore.Close()
 	})
 	base := "http://" + ln.Addr().String()
 	return &env{tb: tb, ctx: ctx, base: base, srv: srv, svc: svc, cb: client.New(base, secret, nil)}

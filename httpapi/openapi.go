@@ -31,6 +31,9 @@ var schemaTypes = map[string]any{
 	"PayRequest": wire.PayRequest{}, "PayCollectionCode": wire.PayCollectionCode{}, "IssuePaymentCode": wire.IssuePaymentCode{},
 	"PaymentCode": wire.PaymentCode{}, "Charge": wire.Charge{}, "CreateRefund": wire.CreateRefund{}, "Refund": wire.Refund{},
 	"RefundList": wire.RefundList{}, "StatementLine": wire.StatementLine{}, "Statement": wire.Statement{},
+	"CreateScenarioTemplate": wire.CreateScenarioTemplate{}, "ScenarioTemplate": wire.ScenarioTemplate{}, "ScenarioTemplateList": wire.ScenarioTemplateList{},
+	"PushSubWallet": wire.PushSubWallet{}, "SubWallet": wire.SubWallet{}, "SubWalletList": wire.SubWalletList{}, "ScenarioPay": wire.ScenarioPay{},
+	"ScenarioCharge": wire.ScenarioCharge{}, "GrantCharge": wire.GrantCharge{},
 }
 
 var (

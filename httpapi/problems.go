@@ -9,6 +9,7 @@ import (
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/scenario"
 	"github.com/tongbao/tongbao/twotier"
 )
 
@@ -81,6 +82,20 @@ var (
 	ProblemPaymentCodeUsed      = ProblemType{"payment-code-used", "The payment code was already used", http.StatusConflict}
 	ProblemPaymentCodeExpired   = ProblemType{"payment-code-expired", "The payment code has expired", http.StatusConflict}
 	ProblemPaymentCodeCap       = ProblemType{"payment-code-cap-exceeded", "The amount is above the payment code's cap", http.StatusUnprocessableEntity}
+
+	ProblemTemplateNotFound   = ProblemType{"scenario-template-not-found", "No such scenario template", http.StatusNotFound}
+	ProblemSubWalletNotFound  = ProblemType{"sub-wallet-not-found", "No such sub-wallet", http.StatusNotFound}
+	ProblemSubWalletOnly      = ProblemType{"sub-wallet-scenario-only", "A scenario sub-wallet pays and is paid only through its scenario", http.StatusUnprocessableEntity}
+	ProblemSubWalletExpired   = ProblemType{"sub-wallet-expired", "The sub-wallet has expired: only sweeping back is allowed", http.StatusUnprocessableEntity}
+	ProblemMerchantNotAllowed = ProblemType{"merchant-not-allowed", "The scenario does not allow paying this merchant", http.StatusUnprocessableEntity}
+	ProblemMerchantElsewhere  = ProblemType{"merchant-at-another-operator", "A sub-wallet pays only merchants at its own operator", http.StatusUnprocessableEntity}
+	ProblemSweepNotAllowed    = ProblemType{"sweep-not-allowed", "The scenario allows sweeping back only after it expires", http.StatusUnprocessableEntity}
+	ProblemChargeNotPermitted = ProblemType{"charge-not-permitted", "The sub-wallet did not let this merchant charge it", http.StatusUnprocessableEntity}
+	ProblemChargeRevoked      = ProblemType{"charge-revoked", "The holder revoked the merchant's permission to charge", http.StatusUnprocessableEntity}
+	ProblemChargeGranted      = ProblemType{"charge-already-granted", "Another merchant may charge the sub-wallet; revoke that first", http.StatusConflict}
+	ProblemTooManySubWallets  = ProblemType{"too-many-sub-wallets", "The wallet has the most sub-wallets allowed", http.StatusUnprocessableEntity}
+	ProblemTemplateInvalid    = ProblemType{"scenario-template-invalid", "The scenario template is invalid", http.StatusBadRequest}
+	ProblemSubWalletParent    = ProblemType{"sub-wallet-parent-invalid", "A sub-wallet is pushed from a personal wallet at the template's operator", http.StatusBadRequest}
 )
 
 // sentinelProblems maps the domain's and the engine's sentinels to problem
@@ -136,6 +151,24 @@ var sentinelProblems = []struct {
 	{merchant.ErrPaymentCodeUsed, ProblemPaymentCodeUsed},
 	{merchant.ErrPaymentCodeExpired, ProblemPaymentCodeExpired},
 	{merchant.ErrPaymentCodeCap, ProblemPaymentCodeCap},
+	{scenario.ErrIDConflict, ProblemIdempotencyConflict},
+	{scenario.ErrTemplateNotFound, ProblemTemplateNotFound},
+	{scenario.ErrSubWalletNotFound, ProblemSubWalletNotFound},
+	{scenario.ErrExpired, ProblemSubWalletExpired},
+	{scenario.ErrMerchantNotAllowed, ProblemMerchantNotAllowed},
+	{scenario.ErrNotMerchantWallet, ProblemNotMerchantWallet},
+	{scenario.ErrSweepForbidden, ProblemSweepNotAllowed},
+	{scenario.ErrChargeNotGranted, ProblemChargeNotPermitted},
+	{scenario.ErrChargeRevoked, ProblemChargeRevoked},
+	{scenario.ErrChargeGranted, ProblemChargeGranted},
+	{scenario.ErrTooManySubWallets, ProblemTooManySubWallets},
+	{scenario.ErrNameRequired, ProblemTemplateInvalid},
+	{scenario.ErrCapsInvalid, ProblemTemplateInvalid},
+	{scenario.ErrOperatorMismatch, ProblemSubWalletParent},
+	{twotier.ErrParentInvalid, ProblemSubWalletParent},
+	{twotier.ErrScenarioWallet, ProblemSubWalletOnly},
+	{twotier.ErrPayeeNotMerchant, ProblemNotMerchantWallet},
+	{twotier.ErrPayeeOtherOperator, ProblemMerchantElsewhere},
 	{twotier.ErrNotUpgrade, ProblemCategoryChange},
 	{twotier.ErrNotDowngrade, ProblemCategoryChange},
 	{ledger.ErrRequestTooLarge, ProblemTooLarge},

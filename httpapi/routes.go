@@ -52,6 +52,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/v1/supply", summary: "The supply check: issued − redeemed against every operator's liabilities", roles: cbOnly, response: "Supply", handle: s.supply},
 	}
 	rs = append(rs, s.merchantRoutes()...)
+	rs = append(rs, s.scenarioRoutes()...)
 	return rs
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/scenario"
 	"github.com/tongbao/tongbao/twotier"
 )
 
@@ -45,12 +46,13 @@ const (
 )
 
 // Services are the domain services a server serves at one moment. Payments
-// and Ledger are always set; Merchant may be nil, and its routes then
-// answer that merchant collection is not available.
+// and Ledger are always set; Merchant and Scenario may be nil, and their
+// routes then answer that they are not available.
 type Services struct {
 	Payments *twotier.Service
 	Ledger   *ledger.Ledger
 	Merchant *merchant.Service
+	Scenario *scenario.Service
 }
 
 // Config configures a Server. Keys is required, and either Service and
@@ -59,6 +61,8 @@ type Config struct {
 	Service  *twotier.Service
 	Ledger   *ledger.Ledger
 	Merchant *merchant.Service
+	// Scenario serves the scenario sub-wallet routes.
+	Scenario *scenario.Service
 	// Current, when set instead of the services, returns what the server
 	// serves at the moment of each request: a process that shares its
 	// database with others serves only while it holds the ledger's
@@ -91,7 +95,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("httpapi: service and ledger (or current) and keys are required")
 	}
 	if cfg.Current == nil {
-		cur := Services{Payments: cfg.Service, Ledger: cfg.Ledger, Merchant: cfg.Merchant}
+		cur := Services{Payments: cfg.Service, Ledger: cfg.Ledger, Merchant: cfg.Merchant, Scenario: cfg.Scenario}
 		cfg.Current = func() (Services, error) { return cur, nil }
 	}
 	if cfg.Logger == nil {
@@ -165,6 +169,7 @@ type call struct {
 	ctx       context.Context
 	svc       *twotier.Service  // what this request is served by
 	merchant  *merchant.Service // nil when merchant collection is not served
+	scenario  *scenario.Service // nil when scenario sub-wallets are not served
 	p         Principal
 	body      []byte
 	key       string // Idempotency-Key
@@ -305,7 +310,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		fail(err)
 		return p
 	}
-	c := &call{r: r, ctx: r.Context(), svc: cur.Payments, merchant: cur.Merchant, p: p, status: rt.status, requestID: rid}
+	c := &call{r: r, ctx: r.Context(), svc: cur.Payments, merchant: cur.Merchant, scenario: cur.Scenario, p: p, status: rt.status, requestID: rid}
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}

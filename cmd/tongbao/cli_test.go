@@ -131,3 +131,77 @@ func TestCLIMerchant(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIScenario runs a transit sub-wallet through the CLI: a template,
+// a pushed and funded sub-wallet paying the metro, tap to pay granted and
+// revoked, and the sweep refused before the expiry.
+func TestCLIScenario(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	n, err := openNode(ctx, t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	addr, stop, err := n.listen("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	t.Setenv("TONGBAO_ADDR", "http://"+addr)
+	cli := func(key string, args ...string) map[string]any {
+		t.Helper()
+		out, _, err := run(t, append(args, "--key", key)...)
+		if err != nil {
+			t.Fatalf("tongbao %s: %v", strings.Join(args, " "), err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("tongbao %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return v
+	}
+	cb := n.cbKey
+	op := cli(cb, "operator", "add", "Operator A", "50000")["id"].(string)
+	cli(cb, "operator", "deposit-reserves", op, "1000000")
+	cli(cb, "operator", "issue", op, "1000000")
+	admin := cli(cb, "key", "create", "operator_admin", op)["secret"].(string)
+	parent := cli(admin, "wallet", "open", op, "--category", "2", "--holder", "李四", "--phone", "13800000002")["id"].(string)
+	metro := cli(admin, "wallet", "open", op, "--category", "2", "--holder", "Metro", "--merchant", "--mcc", "4111", "--region", "310000")["id"].(string)
+	shop := cli(admin, "wallet", "open", op, "--category", "2", "--holder", "Noodle Shop", "--merchant", "--mcc", "5812", "--region", "310000")["id"].(string)
+	cli(admin, "wallet", "top-up", parent, "1000")
+	holder := cli(admin, "key", "create", "holder", parent)["secret"].(string)
+	metroKey := cli(admin, "key", "create", "merchant", metro)["secret"].(string)
+
+	tpl := cli(admin, "scenario", "template", op, "Shanghai Metro", "--balance-max", "500", "--payment-max", "50", "--daily-max", "120", "--category", "4111")["id"].(string)
+	sub := cli(holder, "scenario", "push", parent, tpl)["id"].(string)
+	cli(holder, "scenario", "fund", sub, "100")
+	cli(holder, "scenario", "pay", sub, metro, "4")
+	if _, _, err := run(t, "scenario", "pay", sub, shop, "1", "--key", holder); err == nil || !strings.Contains(err.Error(), "does not allow") {
+		t.Fatalf("paying the shop: %v; want a refusal", err)
+	}
+	cli(holder, "scenario", "grant", sub, metro)
+	cli(metroKey, "scenario", "charge", sub, "3", "--idempotency-key", "gate-1")
+	if again := cli(metroKey, "scenario", "charge", sub, "3", "--idempotency-key", "gate-1"); again["amount"] != "3.00" {
+		t.Fatalf("the charge again: %v", again)
+	}
+	cli(holder, "scenario", "revoke", sub)
+	if _, _, err := run(t, "scenario", "charge", sub, "3", "--key", metroKey); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("a charge after revocation: %v; want a refusal", err)
+	}
+	if _, _, err := run(t, "scenario", "sweep", sub, "1", "--key", holder); err == nil || !strings.Contains(err.Error(), "only after it expires") {
+		t.Fatalf("a sweep before the expiry: %v; want a refusal", err)
+	}
+	if s := cli(holder, "scenario", "show", sub); s["balance"] != "93.00" || s["paid_today"] != "7.00" {
+		t.Fatalf("sub-wallet %v", s)
+	}
+	if l := cli(holder, "scenario", "list", parent); len(l["items"].([]any)) != 1 {
+		t.Fatalf("sub-wallets %v", l)
+	}
+	if l := cli(admin, "scenario", "templates", op); len(l["items"].([]any)) != 1 {
+		t.Fatalf("templates %v", l)
+	}
+	if s := cli(cb, "check", "supply"); s["ok"] != true {
+		t.Fatalf("supply %v", s)
+	}
+}

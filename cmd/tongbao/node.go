@@ -17,6 +17,8 @@ import (
 	"github.com/tongbao/tongbao/merchant"
 	"github.com/tongbao/tongbao/merchant/merchantsqlite"
 	"github.com/tongbao/tongbao/postgres"
+	"github.com/tongbao/tongbao/scenario"
+	"github.com/tongbao/tongbao/scenario/scenariosqlite"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
 	"github.com/tongbao/tongbao/twotier/twotiersqlite"
@@ -27,6 +29,7 @@ const (
 	nodeLedgerFile   = "ledger.db"
 	nodeTwotierFile  = "twotier.db"
 	nodeMerchantFile = "merchant.db"
+	nodeScenarioFile = "scenario.db"
 	nodeKeysFile     = "keys.json"
 	// nodeShutdownTimeout bounds how long a stopping server waits for
 	// requests in flight.
@@ -96,7 +99,12 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { mstore.Close() })
-	cur, err := openDomain(ctx, l, domainStores{twotier: store, merchant: mstore})
+	sstore, err := scenariosqlite.Open(ctx, filepath.Join(dir, nodeScenarioFile))
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() { sstore.Close() })
+	cur, err := openDomain(ctx, l, domainStores{twotier: store, merchant: mstore, scenario: sstore})
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +125,7 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 type domainStores struct {
 	twotier  twotier.Store
 	merchant merchant.Store
+	scenario scenario.Store
 }
 
 // openDomain opens the domain services on a ledger.
@@ -129,7 +138,11 @@ func openDomain(ctx context.Context, l *ledger.Ledger, st domainStores) (httpapi
 	if err != nil {
 		return httpapi.Services{}, err
 	}
-	return httpapi.Services{Payments: svc, Ledger: l, Merchant: m}, nil
+	sc, err := scenario.New(scenario.Config{Payments: svc, Store: st.scenario})
+	if err != nil {
+		return httpapi.Services{}, err
+	}
+	return httpapi.Services{Payments: svc, Ledger: l, Merchant: m, Scenario: sc}, nil
 }
 
 // current returns what the node serves, or postgres.ErrNotWriter while

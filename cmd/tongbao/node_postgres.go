@@ -12,6 +12,7 @@ import (
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant/merchantpg"
 	"github.com/tongbao/tongbao/postgres"
+	"github.com/tongbao/tongbao/scenario/scenariopg"
 	"github.com/tongbao/tongbao/twotier/twotierpg"
 )
 
@@ -51,7 +52,12 @@ func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, an
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { mstore.Close() })
-	stores := domainStores{twotier: store, merchant: mstore}
+	sstore, err := scenariopg.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() { sstore.Close() })
+	stores := domainStores{twotier: store, merchant: mstore, scenario: sstore}
 	if n.keys, err = httpapi.OpenKeys(filepath.Join(dir, nodeKeysFile)); err != nil {
 		return nil, err
 	}
