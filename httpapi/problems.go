@@ -95,6 +95,7 @@ var (
 	ProblemChargeGranted      = ProblemType{"charge-already-granted", "Another merchant may charge the sub-wallet; revoke that first", http.StatusConflict}
 	ProblemTooManySubWallets  = ProblemType{"too-many-sub-wallets", "The wallet has the most sub-wallets allowed", http.StatusUnprocessableEntity}
 	ProblemTemplateInvalid    = ProblemType{"scenario-template-invalid", "The scenario template is invalid", http.StatusBadRequest}
+	ProblemSubWalletsOpen     = ProblemType{"sub-wallets-open", "The wallet has sub-wallets that are not closed", http.StatusConflict}
 	ProblemSubWalletParent    = ProblemType{"sub-wallet-parent-invalid", "A sub-wallet is pushed from a personal wallet at the template's operator", http.StatusBadRequest}
 )
 
@@ -167,6 +168,7 @@ var sentinelProblems = []struct {
 	{scenario.ErrOperatorMismatch, ProblemSubWalletParent},
 	{twotier.ErrParentInvalid, ProblemSubWalletParent},
 	{twotier.ErrScenarioWallet, ProblemSubWalletOnly},
+	{twotier.ErrSubWalletsOpen, ProblemSubWalletsOpen},
 	{twotier.ErrPayeeNotMerchant, ProblemNotMerchantWallet},
 	{twotier.ErrPayeeOtherOperator, ProblemMerchantElsewhere},
 	{twotier.ErrNotUpgrade, ProblemCategoryChange},

@@ -58,6 +58,9 @@ var (
 	ErrPayeeOtherOperator = tongbao.Errorf(tongbao.EUNPROCESSABLE, "a sub-wallet pays only merchants at its own operator")
 	ErrChargeNotGranted   = tongbao.Errorf(tongbao.EFORBIDDEN, "the merchant may not charge this sub-wallet")
 	ErrChargeRevoked      = tongbao.Errorf(tongbao.EFORBIDDEN, "the holder revoked the merchant's permission to charge")
+	// ErrSubWalletsOpen refuses closing a wallet whose sub-wallets are
+	// not all closed: their money comes back through it.
+	ErrSubWalletsOpen = tongbao.Errorf(tongbao.ECONFLICT, "the wallet has sub-wallets that are not closed; sweep and close them first")
 )
 
 func scenarioMeter(sub tongbao.ID) tongbao.ID         { return deriveID("scenario-meter", sub) }

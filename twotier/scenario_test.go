@@ -203,3 +203,31 @@ func TestScenarioCharge(t *testing.T) {
 	}
 	e.supplyOK("charges")
 }
+
+// TestParentClosesAfterItsSubWallets checks that a wallet cannot be
+// closed while a sub-wallet of it is open: the sub-wallet's money goes
+// back only to its parent.
+func TestParentClosesAfterItsSubWallets(t *testing.T) {
+	e := newEnv(t, time.Date(2026, 5, 1, 10, 0, 0, 0, shanghai))
+	e.fund(1_000_000*yuan, 100_000*yuan)
+	parent := e.wallet(e.a, twotier.Category2, "")
+	e.topUp(parent, 100*yuan)
+	sub := e.subWallet(parent)
+	_, err := e.svc.FundScenario(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: sub.ID, Amount: 40 * yuan})
+	must(t, err)
+	_, err = e.svc.Withdraw(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: parent.ID, Amount: 60 * yuan})
+	must(t, err)
+	_, err = e.svc.SetState(e.ctx, parent.ID, twotier.StateClosed, "moved abroad")
+	wantCode(t, "closing a parent with an open sub-wallet", err, tongbao.ECONFLICT, twotier.ErrSubWalletsOpen)
+	_, err = e.svc.SetState(e.ctx, sub.ID, twotier.StateClosed, "moved abroad")
+	wantCode(t, "closing a sub-wallet that holds money", err, tongbao.ECONFLICT, ledger.ErrAccountNotEmpty)
+	_, err = e.svc.SweepScenario(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: sub.ID, Amount: 40 * yuan})
+	must(t, err)
+	_, err = e.svc.SetState(e.ctx, sub.ID, twotier.StateClosed, "moved abroad")
+	must(t, err)
+	_, err = e.svc.Withdraw(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: parent.ID, Amount: 40 * yuan})
+	must(t, err)
+	_, err = e.svc.SetState(e.ctx, parent.ID, twotier.StateClosed, "moved abroad")
+	must(t, err)
+	e.supplyOK("closing")
+}

@@ -209,6 +209,9 @@ type Store interface {
 	// category whose CapVersion is not version, in id order; never a
 	// scenario sub-wallet, whose limits come from its scenario.
 	WalletsBehindCaps(ctx context.Context, operator tongbao.ID, category Category, version int64, limit int) ([]Wallet, error)
+	// SubWallets returns up to WalletsPageMax scenario sub-wallets of a
+	// parent wallet, in id order.
+	SubWallets(ctx context.Context, parent tongbao.ID) ([]Wallet, error)
 
 	// AddCapVersion stores a cap version: ErrCapVersionExists if the
 	// operator already has that version number.

@@ -346,7 +346,8 @@ var stateFlags = map[WalletState]ledger.AccountFlags{
 // SetState puts a wallet in a state, with a reason (required for every
 // state but active). Active lifts receive-only and suspended. Closing is
 // final and the engine refuses it (ledger.ErrAccountNotEmpty) while the
-// wallet holds money.
+// wallet holds money; a wallet with sub-wallets not closed is refused too
+// (ErrSubWalletsOpen).
 func (s *Service) SetState(ctx context.Context, id tongbao.ID, state WalletState, reason string) (Wallet, error) {
 	flags, ok := stateFlags[state]
 	if !ok {
@@ -366,6 +367,19 @@ func (s *Service) SetState(ctx context.Context, id tongbao.ID, state WalletState
 	}
 	if w.State == StateClosed {
 		return Wallet{}, ErrWalletClosed
+	}
+	if state == StateClosed && w.Kind == WalletPersonal {
+		// A sub-wallet's money goes back only to its parent: a closed
+		// parent would hold it in the sub-wallet for good.
+		subs, err := s.store.SubWallets(ctx, id)
+		if err != nil {
+			return Wallet{}, err
+		}
+		for _, sub := range subs {
+			if sub.State != StateClosed {
+				return Wallet{}, ErrSubWalletsOpen
+			}
+		}
 	}
 	u := ledger.AccountUpdate{ID: id, SetFlags: flags, ClearFlags: (ledger.FlagDebitsDisabled | ledger.FlagCreditsDisabled) &^ flags}
 	errs, err := s.ledger.UpdateAccounts(ctx, []ledger.AccountUpdate{u})

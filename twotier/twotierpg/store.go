@@ -280,6 +280,12 @@ func (s *Store) WalletsBehindCaps(ctx context.Context, operator tongbao.ID, cate
 		operator[:], int(category), version, string(twotier.WalletScenario), pageLimit(limit))
 }
 
+// SubWallets implements twotier.Store.
+func (s *Store) SubWallets(ctx context.Context, parent tongbao.ID) ([]twotier.Wallet, error) {
+	return s.wallets(ctx, `SELECT `+walletColumns+` FROM wallets WHERE parent = $1 AND kind = $2 ORDER BY id LIMIT $3`,
+		parent[:], string(twotier.WalletScenario), twotier.WalletsPageMax)
+}
+
 // AddCapVersion implements twotier.Store.
 func (s *Store) AddCapVersion(ctx context.Context, v twotier.CapVersion) error {
 	caps, err := json.Marshal(v.Caps)

@@ -268,6 +268,12 @@ func (s *Store) WalletsBehindCaps(ctx context.Context, operator tongbao.ID, cate
 		operator[:], int(category), version, string(twotier.WalletScenario), pageLimit(limit))
 }
 
+// SubWallets implements twotier.Store.
+func (s *Store) SubWallets(ctx context.Context, parent tongbao.ID) ([]twotier.Wallet, error) {
+	return s.wallets(ctx, `SELECT `+walletColumns+` FROM wallets WHERE parent = ? AND kind = ? ORDER BY id LIMIT ?`,
+		parent[:], string(twotier.WalletScenario), twotier.WalletsPageMax)
+}
+
 // AddCapVersion implements twotier.Store.
 func (s *Store) AddCapVersion(ctx context.Context, v twotier.CapVersion) error {
 	caps, err := json.Marshal(v.Caps)

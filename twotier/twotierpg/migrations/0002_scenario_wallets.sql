@@ -3,3 +3,5 @@
 -- zero bytes for every other wallet.
 
 ALTER TABLE wallets ADD COLUMN parent bytea NOT NULL DEFAULT '\x00000000000000000000000000000000'::bytea;
+
+CREATE INDEX wallets_parent ON wallets (parent, id);

@@ -3,3 +3,5 @@
 -- zero bytes for every other wallet.
 
 ALTER TABLE wallets ADD COLUMN parent BLOB NOT NULL DEFAULT x'00000000000000000000000000000000';
+
+CREATE INDEX wallets_parent ON wallets (parent, id);
