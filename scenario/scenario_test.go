@@ -505,3 +505,58 @@ func TestConcurrentCharges(t *testing.T) {
 	}
 	e.supplyOK("concurrent charges")
 }
+
+// TestRevokeDuringCharges revokes a permission while the merchant charges
+// as fast as it can: no charge sent after the revocation was answered
+// goes through, and the sub-wallet lost exactly what the charges that did
+// took.
+func TestRevokeDuringCharges(t *testing.T) {
+	e := newEnv(t)
+	spec := e.transit()
+	spec.DailyMax = 0
+	w := e.push(e.template(spec), 500*yuan)
+	_, err := e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
+	must(t, err)
+	const workers, fare = 4, 1 * yuan
+	var revoked atomic.Bool
+	var passed atomic.Int64
+	var wg sync.WaitGroup
+	// Some charges go through before the revocation.
+	someThrough, done := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 100; k++ {
+				after := revoked.Load()
+				err := e.charge(w, e.metro, fare)
+				switch {
+				case err == nil && after:
+					t.Errorf("a charge sent after the revocation went through")
+					return
+				case err == nil:
+					if passed.Add(1) == 10 {
+						once.Do(func() { close(someThrough) })
+					}
+				case after:
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-someThrough:
+	case <-done:
+		t.Fatal("the charges ended before ten went through")
+	}
+	_, err = e.scenario.RevokeCharge(e.ctx, w.Wallet)
+	must(t, err)
+	revoked.Store(true)
+	<-done
+	if got, want := e.balance(w.Wallet), 500*yuan-tongbao.Amount(passed.Load())*fare; got != want {
+		t.Fatalf("sub-wallet holds %v after %d charges; want %v", got, passed.Load(), want)
+	}
+	e.supplyOK("revoking during charges")
+}
