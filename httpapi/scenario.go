@@ -103,7 +103,7 @@ func templateOut(t scenario.Template) wire.ScenarioTemplate {
 
 func subWalletOut(w scenario.SubWallet, now time.Time) wire.SubWallet {
 	return wire.SubWallet{ID: w.Wallet, Parent: w.Parent, Template: w.Template, Operator: w.Operator, ExpiresAt: timeOut(w.ExpiresAt), Expired: w.Expired(now),
-		ChargeMerchant: w.ChargeMerchant, ChargeGrantedAt: timeOut(w.ChargeGrantedAt), ChargeRevokedAt: timeOut(w.ChargeRevokedAt), CreatedAt: w.CreatedAt.UTC()}
+		ChargeMerchant: w.ChargeMerchant, ChargeGrantedAt: timeOut(w.ChargeGrantedAt), ChargeRevokedAt: timeOut(w.ChargeRevokedAt), EndedAt: timeOut(w.EndedAt), CreatedAt: w.CreatedAt.UTC()}
 }
 
 func (s *Server) createTemplate(c *call) (any, error) {

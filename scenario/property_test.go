@@ -141,10 +141,16 @@ func TestProperty(t *testing.T) {
 				}
 			}
 		}
-		// After the expiry, everything goes back to the parent.
+		// After the expiry, everything goes back to the parent: by the
+		// holder's sweeps, or by itself.
 		e.clock.Set(tpl.ExpiresAt)
+		if rapid.Bool().Draw(rt, "end by itself") {
+			if _, err := e.scenario.EndExpired(e.ctx); err != nil {
+				rt.Fatalf("ending the expired sub-wallets: %v", err)
+			}
+		}
 		for _, w := range subs {
-			if b := model[w.Wallet]; b > 0 {
+			if b := e.balance(w.Wallet); b > 0 {
 				if _, err := e.scenario.Sweep(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: w.Wallet, Amount: b}); err != nil {
 					rt.Fatalf("sweeping %v back after the expiry: %v", b, err)
 				}

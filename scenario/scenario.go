@@ -19,7 +19,10 @@ package scenario
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -570,7 +573,7 @@ func (s *Service) GrantCharge(ctx context.Context, sub, merchant tongbao.ID) (Su
 		return SubWallet{}, err
 	}
 	w.ChargeMerchant, w.ChargeGrantedAt, w.ChargeRevokedAt = merchant, now, time.Time{}
-	if err := s.store.UpdateCharge(ctx, w); err != nil {
+	if err := s.store.UpdateSubWallet(ctx, w); err != nil {
 		return SubWallet{}, err
 	}
 	return w, nil
@@ -598,8 +601,88 @@ func (s *Service) RevokeCharge(ctx context.Context, sub tongbao.ID) (SubWallet, 
 		return SubWallet{}, err
 	}
 	w.ChargeRevokedAt = s.clock.Now()
-	if err := s.store.UpdateCharge(ctx, w); err != nil {
+	if err := s.store.UpdateSubWallet(ctx, w); err != nil {
 		return SubWallet{}, err
 	}
 	return w, nil
+}
+
+// EndFailuresMax bounds the failures EndExpired reports in one call.
+const EndFailuresMax = 10
+
+// EndExpired ends the sub-wallets whose expiry has passed: sweeps what
+// each still holds back to its parent, closes it and records it ended, so
+// money left at the expiry returns to the holder without a word from it.
+// A sub-wallet the engine refuses to sweep (its parent frozen, suspended
+// or at its balance cap) is left for the next call and reported in the
+// error, with at most EndFailuresMax others; the rest are ended. A
+// scheduler may call it as often as it likes: it sweeps what the
+// sub-wallet holds when read, the floor refuses sweeping it twice, and a
+// call cut short is finished by the next.
+func (s *Service) EndExpired(ctx context.Context) (ended int, err error) {
+	now := s.clock.Now()
+	var failures []error
+	for after := (tongbao.ID{}); ; {
+		ws, err := s.store.Expired(ctx, now, after, ExpiredPageMax)
+		if err != nil {
+			return ended, err
+		}
+		for _, w := range ws {
+			if err := s.end(ctx, w, now); err != nil {
+				if len(failures) < EndFailuresMax {
+					failures = append(failures, fmt.Errorf("end sub-wallet %v: %w", w.Wallet, err))
+				}
+				continue
+			}
+			ended++
+		}
+		if len(ws) < ExpiredPageMax {
+			break
+		}
+		after = ws[len(ws)-1].Wallet
+	}
+	return ended, errors.Join(failures...)
+}
+
+// end sweeps an expired sub-wallet back, closes it and records it ended.
+func (s *Service) end(ctx context.Context, w SubWallet, now time.Time) error {
+	b, err := s.payments.Balance(ctx, w.Wallet)
+	if err != nil {
+		return err
+	}
+	if b > 0 {
+		// The ledger remembers a refused id's refusal: each run sweeps
+		// under an id of its own. Never twice the same money: the
+		// sub-wallet's floor refuses a sweep of more than it holds.
+		id := deriveID("expiry-sweep", w.Wallet, int64(b), now.UnixNano())
+		if _, err := s.payments.SweepScenario(ctx, twotier.WalletOperation{ID: id, Wallet: w.Wallet, Amount: b}); err != nil {
+			return err
+		}
+	}
+	if _, err := s.payments.SetState(ctx, w.Wallet, twotier.StateClosed, "scenario expired"); err != nil && !errors.Is(err, twotier.ErrWalletClosed) {
+		return err
+	}
+	w.EndedAt = now
+	return s.store.UpdateSubWallet(ctx, w)
+}
+
+// deriveID returns a deterministic id from a label and parts.
+func deriveID(label string, parts ...any) tongbao.ID {
+	h := sha256.New()
+	h.Write([]byte("tongbao/scenario/" + label))
+	var b [8]byte
+	for _, p := range parts {
+		switch v := p.(type) {
+		case tongbao.ID:
+			h.Write(v[:])
+		case int64:
+			binary.BigEndian.PutUint64(b[:], uint64(v))
+			h.Write(b[:])
+		default:
+			panic(fmt.Sprintf("scenario: deriveID: unsupported part %T", p))
+		}
+	}
+	var id tongbao.ID
+	copy(id[:], h.Sum(nil))
+	return id
 }

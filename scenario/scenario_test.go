@@ -560,3 +560,69 @@ func TestRevokeDuringCharges(t *testing.T) {
 	}
 	e.supplyOK("revoking during charges")
 }
+
+// TestEndExpired checks that money left in expired sub-wallets goes back
+// to their parents by itself: each is swept and closed once, one whose
+// parent cannot receive is left for the next run, and one not expired is
+// not touched.
+func TestEndExpired(t *testing.T) {
+	e := newEnv(t)
+	tpl := e.template(e.transit())
+	full := e.push(tpl, 120*yuan)
+	must(t, e.pay(full, e.metro, 20*yuan))
+	empty := e.push(tpl, 0)
+	spec := e.transit()
+	spec.Name, spec.ExpiresAt = "Later", tpl.ExpiresAt.Add(time.Hour)
+	later := e.push(e.template(spec), 30*yuan)
+	// Another holder's, whose wallet is suspended when its sub-wallet
+	// expires.
+	owner := e.holder
+	e.holder = e.personal(e.a)
+	stuck := e.push(tpl, 10*yuan)
+	stuckParent := e.holder
+	e.holder = owner
+	_, err := e.svc.SetState(e.ctx, stuckParent.ID, twotier.StateSuspended, "under review")
+	must(t, err)
+
+	if n, err := e.scenario.EndExpired(e.ctx); n != 0 || err != nil {
+		t.Fatalf("before the expiry: ended %d, %v; want none", n, err)
+	}
+	e.clock.Set(tpl.ExpiresAt)
+	n, err := e.scenario.EndExpired(e.ctx)
+	if n != 2 || err == nil {
+		t.Fatalf("at the expiry: ended %d, %v; want 2 and the suspended parent's refusal", n, err)
+	}
+	if got := e.balance(owner.ID); got != holderFunds-120*yuan-30*yuan+100*yuan {
+		t.Fatalf("holder holds %v after the end; want %v", got, holderFunds-50*yuan)
+	}
+	for _, w := range []scenario.SubWallet{full, empty} {
+		tw, err := e.svc.Wallet(e.ctx, w.Wallet)
+		must(t, err)
+		link, err := e.scenario.SubWallet(e.ctx, w.Wallet)
+		must(t, err)
+		if tw.State != twotier.StateClosed || link.EndedAt.IsZero() || e.balance(w.Wallet) != 0 {
+			t.Fatalf("ended sub-wallet: state %s, ended %v, balance %v", tw.State, link.EndedAt, e.balance(w.Wallet))
+		}
+	}
+	if got := e.balance(later.Wallet); got != 30*yuan {
+		t.Fatalf("the sub-wallet not expired holds %v; want 30", got)
+	}
+	if got := e.balance(stuck.Wallet); got != 10*yuan {
+		t.Fatalf("the sub-wallet of the suspended parent holds %v; want 10", got)
+	}
+	e.supplyOK("ending")
+
+	_, err = e.svc.SetState(e.ctx, stuckParent.ID, twotier.StateActive, "")
+	must(t, err)
+	e.clock.Advance(time.Minute) // the scheduler's next run
+	if n, err := e.scenario.EndExpired(e.ctx); n != 1 || err != nil {
+		t.Fatalf("after the parent is active again: ended %d, %v; want 1", n, err)
+	}
+	if got := e.balance(stuckParent.ID); got != holderFunds {
+		t.Fatalf("the other holder holds %v; want %v", got, holderFunds)
+	}
+	if n, err := e.scenario.EndExpired(e.ctx); n != 0 || err != nil {
+		t.Fatalf("again: ended %d, %v; want none", n, err)
+	}
+	e.supplyOK("ending again")
+}

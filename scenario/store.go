@@ -52,7 +52,10 @@ type SubWallet struct {
 	ChargeMerchant  tongbao.ID
 	ChargeGrantedAt time.Time
 	ChargeRevokedAt time.Time
-	CreatedAt       time.Time
+	// EndedAt is set once the sub-wallet, expired, was swept back and
+	// closed (Service.EndExpired).
+	EndedAt   time.Time
+	CreatedAt time.Time
 }
 
 // Store errors. Implementations return these (wrapped or not) so callers
@@ -75,6 +78,8 @@ const (
 	// ListMax is the most merchants, categories or regions one template
 	// lists.
 	ListMax = 100
+	// ExpiredPageMax is the most links one call of Store.Expired returns.
+	ExpiredPageMax = 1000
 )
 
 // Store keeps the scenario domain's records: templates and sub-wallet
@@ -99,7 +104,13 @@ type Store interface {
 	// SubWallets returns up to SubWalletsMax links of a parent wallet, in
 	// creation order.
 	SubWallets(ctx context.Context, parent tongbao.ID) ([]SubWallet, error)
-	// UpdateCharge replaces a link's charge merchant, granted and revoked
-	// times: ErrSubWalletNotFound if there is no such link.
-	UpdateCharge(ctx context.Context, w SubWallet) error
+	// UpdateSubWallet replaces a link's charge merchant, granted and
+	// revoked times and ended time: ErrSubWalletNotFound if there is no
+	// such link.
+	UpdateSubWallet(ctx context.Context, w SubWallet) error
+	// Expired returns up to limit (at most ExpiredPageMax) links not
+	// ended that expire at or before t, with wallet ids greater than
+	// after, in wallet id order: pass the last id of a page to get the
+	// next.
+	Expired(ctx context.Context, t time.Time, after tongbao.ID, limit int) ([]SubWallet, error)
 }

@@ -35,7 +35,7 @@ const (
 	// requests in flight.
 	nodeShutdownTimeout = 10 * time.Second
 	// nodeCapsInterval is how often a server applies cap versions that
-	// have come into effect.
+	// have come into effect, and ends expired scenario sub-wallets.
 	nodeCapsInterval = time.Minute
 	// centralBankName names the central bank a node creates on its
 	// first start.
@@ -209,7 +209,8 @@ func (n *node) listen(addr string, log *slog.Logger) (string, func(), error) {
 	return ln.Addr().String(), stop, nil
 }
 
-// applyCaps applies due cap versions until ctx ends.
+// applyCaps applies due cap versions, and ends the expired scenario
+// sub-wallets (their money back to their parents), until ctx ends.
 func (n *node) applyCaps(ctx context.Context, log *slog.Logger) {
 	t := time.NewTicker(nodeCapsInterval)
 	defer t.Stop()
@@ -226,6 +227,14 @@ func (n *node) applyCaps(ctx context.Context, log *slog.Logger) {
 				log.Error("apply due caps", "err", err)
 			} else if k > 0 {
 				log.Info("applied due caps", "wallets", k)
+			}
+			if cur.Scenario == nil {
+				continue
+			}
+			if k, err := cur.Scenario.EndExpired(ctx); err != nil {
+				log.Error("end expired sub-wallets", "ended", k, "err", err)
+			} else if k > 0 {
+				log.Info("ended expired sub-wallets", "sub_wallets", k)
 			}
 		}
 	}

@@ -67,9 +67,12 @@ type SubWallet struct {
 	ChargeMerchant  tongbao.ID `json:"charge_merchant,omitzero"`
 	ChargeGrantedAt *time.Time `json:"charge_granted_at,omitempty"`
 	ChargeRevokedAt *time.Time `json:"charge_revoked_at,omitempty"`
-	Balance         *Amount    `json:"balance,omitempty"`
-	PaidToday       *Amount    `json:"paid_today,omitempty"`
-	CreatedAt       time.Time  `json:"created_at"`
+	// EndedAt is set once the sub-wallet, expired, was swept back and
+	// closed by the operator's scheduler.
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	Balance   *Amount    `json:"balance,omitempty"`
+	PaidToday *Amount    `json:"paid_today,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 // SubWalletList is a wallet's sub-wallets in creation order.

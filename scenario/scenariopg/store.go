@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -168,13 +169,13 @@ func (s *Store) Templates(ctx context.Context, operator tongbao.ID) ([]scenario.
 	return out, nil
 }
 
-const subWalletColumns = `wallet, parent, template, operator, expires_at, charge_merchant, charge_granted_at, charge_revoked_at, created_at`
+const subWalletColumns = `wallet, parent, template, operator, expires_at, charge_merchant, charge_granted_at, charge_revoked_at, created_at, ended_at`
 
 func scanSubWallet(sc scanner) (scenario.SubWallet, error) {
 	var w scenario.SubWallet
 	var wallet, parent, tpl, op, merchant []byte
-	var expires, granted, revoked, created int64
-	if err := sc.Scan(&wallet, &parent, &tpl, &op, &expires, &merchant, &granted, &revoked, &created); err != nil {
+	var expires, granted, revoked, created, ended int64
+	if err := sc.Scan(&wallet, &parent, &tpl, &op, &expires, &merchant, &granted, &revoked, &created, &ended); err != nil {
 		return w, err
 	}
 	for _, p := range []struct {
@@ -187,15 +188,15 @@ func scanSubWallet(sc scanner) (scenario.SubWallet, error) {
 		}
 	}
 	w.ExpiresAt, w.ChargeGrantedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(granted)
-	w.ChargeRevokedAt, w.CreatedAt = tongbao.FromUnixNanos(revoked), tongbao.FromUnixNanos(created)
+	w.ChargeRevokedAt, w.CreatedAt, w.EndedAt = tongbao.FromUnixNanos(revoked), tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(ended)
 	return w, nil
 }
 
 // CreateSubWallet implements scenario.Store.
 func (s *Store) CreateSubWallet(ctx context.Context, w scenario.SubWallet) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO sub_wallets (`+subWalletColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err := s.db.Exec(ctx, `INSERT INTO sub_wallets (`+subWalletColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		w.Wallet[:], w.Parent[:], w.Template[:], w.Operator[:], tongbao.UnixNanos(w.ExpiresAt), w.ChargeMerchant[:],
-		tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), tongbao.UnixNanos(w.CreatedAt))
+		tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), tongbao.UnixNanos(w.CreatedAt), tongbao.UnixNanos(w.EndedAt))
 	switch {
 	case postgres.IsUniqueViolation(err, "sub_wallets_pkey"):
 		return scenario.ErrSubWalletExists
@@ -219,8 +220,19 @@ func (s *Store) SubWallet(ctx context.Context, wallet tongbao.ID) (scenario.SubW
 
 // SubWallets implements scenario.Store.
 func (s *Store) SubWallets(ctx context.Context, parent tongbao.ID) ([]scenario.SubWallet, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE parent = $1 ORDER BY created_at, wallet LIMIT $2`,
-		parent[:], scenario.SubWalletsMax)
+	return s.subWallets(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE parent = $1 ORDER BY created_at, wallet LIMIT $2`, parent[:], scenario.SubWalletsMax)
+}
+
+// Expired implements scenario.Store.
+func (s *Store) Expired(ctx context.Context, t time.Time, after tongbao.ID, limit int) ([]scenario.SubWallet, error) {
+	if limit <= 0 || limit > scenario.ExpiredPageMax {
+		limit = scenario.ExpiredPageMax
+	}
+	return s.subWallets(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE expires_at > 0 AND expires_at <= $1 AND ended_at = 0 AND wallet > $2 ORDER BY wallet LIMIT $3`, t.UnixNano(), after[:], limit)
+}
+
+func (s *Store) subWallets(ctx context.Context, query string, args ...any) ([]scenario.SubWallet, error) {
+	rows, err := s.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, internal("list sub-wallets", err)
 	}
@@ -239,10 +251,10 @@ func (s *Store) SubWallets(ctx context.Context, parent tongbao.ID) ([]scenario.S
 	return out, nil
 }
 
-// UpdateCharge implements scenario.Store.
-func (s *Store) UpdateCharge(ctx context.Context, w scenario.SubWallet) error {
-	tag, err := s.db.Exec(ctx, `UPDATE sub_wallets SET charge_merchant = $1, charge_granted_at = $2, charge_revoked_at = $3 WHERE wallet = $4`,
-		w.ChargeMerchant[:], tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), w.Wallet[:])
+// UpdateSubWallet implements scenario.Store.
+func (s *Store) UpdateSubWallet(ctx context.Context, w scenario.SubWallet) error {
+	tag, err := s.db.Exec(ctx, `UPDATE sub_wallets SET charge_merchant = $1, charge_granted_at = $2, charge_revoked_at = $3, ended_at = $4 WHERE wallet = $5`,
+		w.ChargeMerchant[:], tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), tongbao.UnixNanos(w.EndedAt), w.Wallet[:])
 	if err != nil {
 		return internal("update sub-wallet", err)
 	}

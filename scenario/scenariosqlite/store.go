@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/scenario"
@@ -161,13 +162,13 @@ func (s *Store) Templates(ctx context.Context, operator tongbao.ID) ([]scenario.
 	return out, nil
 }
 
-const subWalletColumns = `wallet, parent, template, operator, expires_at, charge_merchant, charge_granted_at, charge_revoked_at, created_at`
+const subWalletColumns = `wallet, parent, template, operator, expires_at, charge_merchant, charge_granted_at, charge_revoked_at, created_at, ended_at`
 
 func scanSubWallet(sc scanner) (scenario.SubWallet, error) {
 	var w scenario.SubWallet
 	var wallet, parent, tpl, op, merchant []byte
-	var expires, granted, revoked, created int64
-	if err := sc.Scan(&wallet, &parent, &tpl, &op, &expires, &merchant, &granted, &revoked, &created); err != nil {
+	var expires, granted, revoked, created, ended int64
+	if err := sc.Scan(&wallet, &parent, &tpl, &op, &expires, &merchant, &granted, &revoked, &created, &ended); err != nil {
 		return w, err
 	}
 	for _, p := range []struct {
@@ -180,15 +181,15 @@ func scanSubWallet(sc scanner) (scenario.SubWallet, error) {
 		}
 	}
 	w.ExpiresAt, w.ChargeGrantedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(granted)
-	w.ChargeRevokedAt, w.CreatedAt = tongbao.FromUnixNanos(revoked), tongbao.FromUnixNanos(created)
+	w.ChargeRevokedAt, w.CreatedAt, w.EndedAt = tongbao.FromUnixNanos(revoked), tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(ended)
 	return w, nil
 }
 
 // CreateSubWallet implements scenario.Store.
 func (s *Store) CreateSubWallet(ctx context.Context, w scenario.SubWallet) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sub_wallets (`+subWalletColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sub_wallets (`+subWalletColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.Wallet[:], w.Parent[:], w.Template[:], w.Operator[:], tongbao.UnixNanos(w.ExpiresAt), w.ChargeMerchant[:],
-		tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), tongbao.UnixNanos(w.CreatedAt))
+		tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), tongbao.UnixNanos(w.CreatedAt), tongbao.UnixNanos(w.EndedAt))
 	switch {
 	case sqlite.IsUniqueViolation(err, ""):
 		return scenario.ErrSubWalletExists
@@ -212,8 +213,19 @@ func (s *Store) SubWallet(ctx context.Context, wallet tongbao.ID) (scenario.SubW
 
 // SubWallets implements scenario.Store.
 func (s *Store) SubWallets(ctx context.Context, parent tongbao.ID) ([]scenario.SubWallet, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE parent = ? ORDER BY created_at, wallet LIMIT ?`,
-		parent[:], scenario.SubWalletsMax)
+	return s.subWallets(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE parent = ? ORDER BY created_at, wallet LIMIT ?`, parent[:], scenario.SubWalletsMax)
+}
+
+// Expired implements scenario.Store.
+func (s *Store) Expired(ctx context.Context, t time.Time, after tongbao.ID, limit int) ([]scenario.SubWallet, error) {
+	if limit <= 0 || limit > scenario.ExpiredPageMax {
+		limit = scenario.ExpiredPageMax
+	}
+	return s.subWallets(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE expires_at > 0 AND expires_at <= ? AND ended_at = 0 AND wallet > ? ORDER BY wallet LIMIT ?`, t.UnixNano(), after[:], limit)
+}
+
+func (s *Store) subWallets(ctx context.Context, query string, args ...any) ([]scenario.SubWallet, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, internal("list sub-wallets", err)
 	}
@@ -232,10 +244,10 @@ func (s *Store) SubWallets(ctx context.Context, parent tongbao.ID) ([]scenario.S
 	return out, nil
 }
 
-// UpdateCharge implements scenario.Store.
-func (s *Store) UpdateCharge(ctx context.Context, w scenario.SubWallet) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE sub_wallets SET charge_merchant = ?, charge_granted_at = ?, charge_revoked_at = ? WHERE wallet = ?`,
-		w.ChargeMerchant[:], tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), w.Wallet[:])
+// UpdateSubWallet implements scenario.Store.
+func (s *Store) UpdateSubWallet(ctx context.Context, w scenario.SubWallet) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE sub_wallets SET charge_merchant = ?, charge_granted_at = ?, charge_revoked_at = ?, ended_at = ? WHERE wallet = ?`,
+		w.ChargeMerchant[:], tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), tongbao.UnixNanos(w.EndedAt), w.Wallet[:])
 	if err != nil {
 		return internal("update sub-wallet", err)
 	}

@@ -30,7 +30,9 @@ CREATE TABLE sub_wallets (
 	charge_granted_at bigint NOT NULL,
 	charge_revoked_at bigint NOT NULL,
 	created_at        bigint NOT NULL,
+	ended_at          bigint NOT NULL, -- expired, swept back and closed
 	CONSTRAINT sub_wallets_pkey PRIMARY KEY (wallet)
 );
 
 CREATE INDEX sub_wallets_parent ON sub_wallets (parent, created_at, wallet);
+CREATE INDEX sub_wallets_expiry ON sub_wallets (ended_at, expires_at, wallet);

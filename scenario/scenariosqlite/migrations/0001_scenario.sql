@@ -27,7 +27,9 @@ CREATE TABLE sub_wallets (
 	charge_merchant   BLOB NOT NULL,
 	charge_granted_at INTEGER NOT NULL,
 	charge_revoked_at INTEGER NOT NULL,
-	created_at        INTEGER NOT NULL
+	created_at        INTEGER NOT NULL,
+	ended_at          INTEGER NOT NULL  -- expired, swept back and closed
 ) STRICT, WITHOUT ROWID;
 
 CREATE INDEX sub_wallets_parent ON sub_wallets (parent, created_at, wallet);
+CREATE INDEX sub_wallets_expiry ON sub_wallets (ended_at, expires_at, wallet);
