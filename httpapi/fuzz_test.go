@@ -64,3 +64,17 @@ func FuzzDecodeCreateOperator(f *testing.F) {
 func FuzzDecodeControl(f *testing.F) {
 	fuzzDecode[wire.Freeze](f, `{"until":"2026-01-01T00:00:00+08:00","reason":"x"}`, `{}`, `{"until":null}`)
 }
+
+func FuzzDecodeScenario(f *testing.F) {
+	fuzzDecode[wire.CreateScenarioTemplate](f,
+		`{"name":"Metro","balance_max":"500","payment_max":"50","daily_max":"120","merchant_categories":["4111"],"expires_at":"2026-04-01T00:00:00+08:00"}`,
+		`{"name":"x","balance_max":"1","payment_max":"1","merchants":["0198c5a2-3f00-7000-8000-000000000001"],"regions":[],"withdrawable":true}`,
+		`{"merchants":null}`, `{"merchant_categories":[""]}`, `{"balance_max":"-1"}`)
+}
+
+func FuzzDecodePushSubWallet(f *testing.F) {
+	fuzzDecode[wire.PushSubWallet](f,
+		`{"template":"0198c5a2-3f00-7000-8000-000000000001"}`,
+		`{"id":"0198c5a23f0070008000000000000002","template":"0198c5a2-3f00-7000-8000-000000000001","expires_at":"2026-04-01T00:00:00Z"}`,
+		`{"template":"nope"}`, `{}`)
+}

@@ -16,9 +16,9 @@ type CreateScenarioTemplate struct {
 	BalanceMax   Amount       `json:"balance_max"`
 	PaymentMax   Amount       `json:"payment_max"`
 	DailyMax     Amount       `json:"daily_max,omitempty"`
-	Merchants    []tongbao.ID `json:"merchants,omitempty"`
-	Categories   []string     `json:"merchant_categories,omitempty"`
-	Regions      []string     `json:"regions,omitempty"`
+	Merchants    []tongbao.ID `json:"merchants"`
+	Categories   []string     `json:"merchant_categories"`
+	Regions      []string     `json:"regions"`
 	ExpiresAt    *time.Time   `json:"expires_at,omitempty"`
 	Withdrawable bool         `json:"withdrawable,omitempty"`
 }
