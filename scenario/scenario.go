@@ -44,6 +44,7 @@ var (
 	ErrCapsInvalid        = tongbao.Errorf(tongbao.EINVALID, "balance and per-payment caps must be greater than zero and the daily cap not negative")
 	ErrExpiryPast         = tongbao.Errorf(tongbao.EINVALID, "expiry must be in the future")
 	ErrExpiryAfter        = tongbao.Errorf(tongbao.EINVALID, "a sub-wallet cannot expire after its template")
+	ErrExpiryRequired     = tongbao.Errorf(tongbao.EINVALID, "a template that forbids sweeping back before its expiry needs an expiry")
 	ErrOperatorMismatch   = tongbao.Errorf(tongbao.EINVALID, "the template is another operator's")
 	ErrNotMerchantWallet  = tongbao.Errorf(tongbao.EINVALID, "wallet is not a merchant wallet")
 	ErrIDConflict         = tongbao.Errorf(tongbao.ECONFLICT, "id already used with different content")
@@ -147,6 +148,11 @@ func (s *Service) CreateTemplate(ctx context.Context, spec TemplateSpec) (Templa
 	}
 	if !t.ExpiresAt.IsZero() && !t.ExpiresAt.After(now) {
 		return Template{}, ErrExpiryPast
+	}
+	if !t.Withdrawable && t.ExpiresAt.IsZero() {
+		// Money the holder may not sweep back before an expiry that
+		// never comes would be stuck.
+		return Template{}, ErrExpiryRequired
 	}
 	in, err := s.payments.Institution(ctx, t.Operator)
 	if err != nil {

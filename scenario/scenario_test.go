@@ -382,7 +382,7 @@ func TestBadInput(t *testing.T) {
 	tpl := e.template(e.transit())
 	w := e.push(tpl, 100*yuan)
 	other := e.personal(e.b)
-	tplB := e.template(scenario.TemplateSpec{Operator: e.b, Name: "Canteen B", BalanceMax: yuan, PaymentMax: yuan})
+	tplB := e.template(scenario.TemplateSpec{Operator: e.b, Name: "Canteen B", BalanceMax: yuan, PaymentMax: yuan, Withdrawable: true})
 	before := e.balances(w)
 	spec := func(edit func(*scenario.TemplateSpec)) error {
 		s := e.transit()
@@ -402,6 +402,7 @@ func TestBadInput(t *testing.T) {
 		{"template with an empty region", spec(func(s *scenario.TemplateSpec) { s.Regions = []string{""} }), tongbao.EINVALID},
 		{"template with a zero merchant", spec(func(s *scenario.TemplateSpec) { s.Merchants = []tongbao.ID{{}} }), tongbao.EINVALID},
 		{"template expiring in the past", spec(func(s *scenario.TemplateSpec) { s.ExpiresAt = start.Add(-time.Second) }), tongbao.EINVALID},
+		{"template forbidding sweeps that never expires", spec(func(s *scenario.TemplateSpec) { s.ExpiresAt = time.Time{} }), tongbao.EINVALID},
 		{"template at no operator", spec(func(s *scenario.TemplateSpec) { s.Operator = tongbao.IDFromUint64(99) }), tongbao.ENOTFOUND},
 		{"template at the central bank", spec(func(s *scenario.TemplateSpec) { s.Operator = tongbao.IDFromUint64(1) }), tongbao.EINVALID},
 		{"push to no template", func() error {

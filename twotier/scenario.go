@@ -90,8 +90,8 @@ type ScenarioWalletSpec struct {
 // kind WalletScenario at the parent's operator, in the parent's category
 // (for display: its caps are spec.Limits, never the category's, and cap
 // schedules do not touch it), and its payment meter. The same spec again
-// returns the sub-wallet already opened; another spec under its id,
-// ErrWalletExists.
+// returns the sub-wallet already opened; another spec (parent or limits)
+// under its id, ErrWalletExists.
 func (s *Service) OpenScenarioWallet(ctx context.Context, spec ScenarioWalletSpec) (Wallet, error) {
 	if spec.ID.IsZero() {
 		return Wallet{}, ErrIDRequired
@@ -109,8 +109,16 @@ func (s *Service) OpenScenarioWallet(ctx context.Context, spec ScenarioWalletSpe
 	if parent.State == StateClosed {
 		return Wallet{}, ErrWalletClosed
 	}
+	wallet, meter := scenarioLimits(spec.Limits)
 	if old, err := s.store.Wallet(ctx, spec.ID); err == nil {
 		if old.Kind != WalletScenario || old.Parent != spec.Parent {
+			return Wallet{}, ErrWalletExists
+		}
+		as, err := s.ledger.Accounts(ctx, []tongbao.ID{old.ID, scenarioMeter(old.ID)})
+		if err != nil {
+			return Wallet{}, err
+		}
+		if as[0].Limits != wallet || as[1].Limits != meter {
 			return Wallet{}, ErrWalletExists
 		}
 		return old, nil
@@ -120,7 +128,6 @@ func (s *Service) OpenScenarioWallet(ctx context.Context, spec ScenarioWalletSpe
 	now := s.clock.Now()
 	w := Wallet{ID: spec.ID, Operator: parent.Operator, Kind: WalletScenario, Category: parent.Category, HolderMasked: parent.HolderMasked,
 		State: StateActive, Parent: parent.ID, OpenedAt: now, UpdatedAt: now}
-	wallet, meter := scenarioLimits(spec.Limits)
 	// The accounts first, as OpenWallet does: nothing pays into an
 	// account the store does not know, and a retry completes the opening.
 	errs, err := s.ledger.CreateAccounts(ctx, []ledger.Account{

@@ -46,6 +46,10 @@ func TestScenarioWalletMoney(t *testing.T) {
 	if again.ID != sub.ID || again.Parent != parent.ID {
 		t.Fatalf("opening again: got %+v", again)
 	}
+	changed := scenarioLimits
+	changed.DailyDebitMax++
+	_, err = e.svc.OpenScenarioWallet(e.ctx, twotier.ScenarioWalletSpec{ID: sub.ID, Parent: parent.ID, Limits: changed})
+	wantCode(t, "opening again with other caps", err, tongbao.ECONFLICT, twotier.ErrWalletExists)
 	e.restart() // the parent survives a restart (migration 0002)
 	if w, err := e.svc.Wallet(e.ctx, sub.ID); err != nil || w.Parent != parent.ID || w.Kind != twotier.WalletScenario {
 		t.Fatalf("stored sub-wallet %+v, %v", w, err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCLIAgainstServer drives a real server through the CLI: authorise an
@@ -173,7 +174,8 @@ func TestCLIScenario(t *testing.T) {
 	holder := cli(admin, "key", "create", "holder", parent)["secret"].(string)
 	metroKey := cli(admin, "key", "create", "merchant", metro)["secret"].(string)
 
-	tpl := cli(admin, "scenario", "template", op, "Shanghai Metro", "--balance-max", "500", "--payment-max", "50", "--daily-max", "120", "--category", "4111")["id"].(string)
+	tpl := cli(admin, "scenario", "template", op, "Shanghai Metro", "--balance-max", "500", "--payment-max", "50", "--daily-max", "120", "--category", "4111",
+		"--expires", time.Now().Add(30*24*time.Hour).UTC().Format(time.RFC3339))["id"].(string)
 	sub := cli(holder, "scenario", "push", parent, tpl)["id"].(string)
 	cli(holder, "scenario", "fund", sub, "100")
 	cli(holder, "scenario", "pay", sub, metro, "4")
