@@ -31,9 +31,9 @@ const (
 	// nodeShutdownTimeout bounds how long a stopping server waits for
 	// requests in flight.
 	nodeShutdownTimeout = 10 * time.Second
-	// nodeCapsInterval is how often a server applies cap versions that
-	// have come into effect.
-	nodeCapsInterval = time.Minute
+	// nodeHousekeepInterval is how often a server applies cap versions
+	// that have come into effect and settles stale claims.
+	nodeHousekeepInterval = time.Minute
 	// centralBankName names the central bank a node creates on its
 	// first start.
 	centralBankName = "People's Bank"
@@ -196,9 +196,11 @@ func (n *node) listen(addr string, log *slog.Logger) (string, func(), error) {
 	return ln.Addr().String(), stop, nil
 }
 
-// applyCaps applies due cap versions until ctx ends.
-func (n *node) applyCaps(ctx context.Context, log *slog.Logger) {
-	t := time.NewTicker(nodeCapsInterval)
+// housekeep runs the writer's periodic work until ctx ends: it applies
+// cap versions that came into effect and settles payment-request claims
+// whose payer never came back.
+func (n *node) housekeep(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(nodeHousekeepInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -213,6 +215,11 @@ func (n *node) applyCaps(ctx context.Context, log *slog.Logger) {
 				log.Error("apply due caps", "err", err)
 			} else if k > 0 {
 				log.Info("applied due caps", "wallets", k)
+			}
+			if k, err := cur.Merchant.ResolveStaleClaims(ctx); err != nil {
+				log.Error("settle stale payment-request claims", "err", err)
+			} else if k > 0 {
+				log.Info("settled stale payment-request claims", "requests", k)
 			}
 		}
 	}
