@@ -333,3 +333,13 @@ func (c *Client) CloseWindow(ctx context.Context, key string, window uint64) (wi
 func (c *Client) Supply(ctx context.Context) (wire.Supply, error) {
 	return get[wire.Supply](c, ctx, "/v1/supply")
 }
+
+// Keys lists the keys in the caller's part, never their secrets.
+func (c *Client) Keys(ctx context.Context) (wire.KeyList, error) {
+	return get[wire.KeyList](c, ctx, "/v1/keys")
+}
+
+// RevokeKey revokes a key by its id.
+func (c *Client) RevokeKey(ctx context.Context, id, reason string) (wire.Key, error) {
+	return post[wire.Key](c, ctx, "/v1/keys/"+url.PathEscape(id)+"/revoke", "", wire.RevokeKey{Reason: reason})
+}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -44,6 +45,10 @@ type Principal struct {
 	Wallet      tongbao.ID `json:"wallet,omitzero"`
 	Name        string     `json:"name,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
+	// RevokedAt is when the key was revoked (zero while it is valid); a
+	// revoked key authenticates nothing.
+	RevokedAt    time.Time `json:"revoked_at,omitzero"`
+	RevokeReason string    `json:"revoke_reason,omitempty"`
 }
 
 // subject names the caller for idempotency: every key of one operator
@@ -74,7 +79,17 @@ type Keys struct {
 	keys map[string]Principal
 	// stamp is the file's as last read or written.
 	stamp keysStamp
+	// checked is when (Unix nanoseconds) Lookup last looked for changes
+	// of the file, so a key revoked at another process stops working
+	// here within keysRecheck.
+	checked atomic.Int64
 }
+
+// keysRecheck is how often Lookup looks whether the key file changed.
+const keysRecheck = time.Second
+
+// errKeyNotFound answers a revocation of a key that does not exist.
+var errKeyNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "no such key")
 
 // keysStamp tells whether the key file changed.
 type keysStamp struct {
@@ -157,23 +172,82 @@ func (k *Keys) Create(p Principal) (string, Principal, error) {
 	return secret, p, nil
 }
 
-// Lookup returns the principal of a secret.
+// Lookup returns the principal of a secret, unless it is unknown or
+// revoked.
 func (k *Keys) Lookup(secret string) (Principal, bool) {
 	h := hashSecret(secret)
+	now := time.Now().UnixNano()
+	stale := k.path != "" && now-k.checked.Load() > int64(keysRecheck)
 	k.mu.RLock()
 	p, ok := k.keys[h]
 	k.mu.RUnlock()
-	if ok || k.path == "" {
-		return p, ok
+	if (ok && !stale) || k.path == "" {
+		return p, ok && p.RevokedAt.IsZero()
 	}
-	// Another process may have made the key since the file was read.
+	// Another process may have made or revoked the key since the file
+	// was read.
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.checked.Store(now)
 	if err := k.reload(); err != nil {
 		return Principal{}, false
 	}
 	p, ok = k.keys[h]
-	return p, ok
+	return p, ok && p.RevokedAt.IsZero()
+}
+
+// List returns the keys (never their secrets) that keep says to, oldest
+// first.
+func (k *Keys) List(keep func(Principal) bool) []Principal {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var out []Principal
+	for _, p := range k.keys {
+		if keep(p) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b Principal) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.KeyID, b.KeyID)
+	})
+	return out
+}
+
+// Revoke revokes the key with an id, if may allows its principal:
+// errKeyNotFound if there is no such key, errForbidden if may refuses. A
+// key revoked already is returned as it is.
+func (k *Keys) Revoke(id, reason string, may func(Principal) bool) (Principal, error) {
+	if len(reason) > twotier.ReasonMax {
+		return Principal{}, tongbao.Errorf(tongbao.EINVALID, "reason is longer than %d bytes", twotier.ReasonMax)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.reload(); err != nil {
+		return Principal{}, err
+	}
+	for h, p := range k.keys {
+		if p.KeyID != id {
+			continue
+		}
+		if !may(p) {
+			return Principal{}, errForbidden
+		}
+		if !p.RevokedAt.IsZero() {
+			return p, nil
+		}
+		old := p
+		p.RevokedAt, p.RevokeReason = time.Now().UTC(), reason
+		k.keys[h] = p
+		if err := k.save(); err != nil {
+			k.keys[h] = old
+			return Principal{}, err
+		}
+		return p, nil
+	}
+	return Principal{}, errKeyNotFound
 }
 
 // Len returns how many keys there are.
@@ -236,7 +310,9 @@ func bearer(h string) string {
 }
 
 // Bootstrap makes sure the service has a central bank, creating one named
-// name if it has none, and a central bank key if the key store has none.
+// name if it has none, and a central bank key if the key store has no
+// valid one (so revoking every central bank key and restarting is how a
+// lost key is replaced).
 // It returns the new key's secret, or "" when a key existed: the secret
 // is shown once and never kept.
 func Bootstrap(ctx context.Context, svc *twotier.Service, keys *Keys, name string) (string, error) {
@@ -249,7 +325,7 @@ func Bootstrap(ctx context.Context, svc *twotier.Service, keys *Keys, name strin
 	}
 	keys.mu.RLock()
 	for _, p := range keys.keys {
-		if p.Role == RoleCentralBank && p.Institution == cb {
+		if p.Role == RoleCentralBank && p.Institution == cb && p.RevokedAt.IsZero() {
 			keys.mu.RUnlock()
 			return "", nil
 		}

@@ -78,3 +78,23 @@ func FuzzDecodePushSubWallet(f *testing.F) {
 		`{"id":"0198c5a23f0070008000000000000002","template":"0198c5a2-3f00-7000-8000-000000000001","expires_at":"2026-04-01T00:00:00Z"}`,
 		`{"template":"nope"}`, `{}`)
 }
+
+func FuzzDecodeCreatePaymentRequest(f *testing.F) {
+	fuzzDecode[wire.CreatePaymentRequest](f,
+		`{"order_id":"T-1","amount":"36.00","merchant_name":"Noodle Shop","merchant_city":"Shanghai","local_name":"兰州拉面"}`,
+		`{"order_id":"","amount":"0","expires_in_seconds":-1}`, `{"expires_at":"2026-03-10T09:15:00+08:00","amount":"1"}`, `{"id":null}`)
+}
+
+func FuzzDecodePayCollectionCode(f *testing.F) {
+	fuzzDecode[wire.PayCollectionCode](f,
+		`{"from":"0198c5a2-3f00-7000-8000-000000000001","payload":"000201010211","amount":"12.50"}`,
+		`{"payload":"","amount":null}`, `{"amount":"99999999999999999999"}`)
+}
+
+func FuzzDecodeCharge(f *testing.F) {
+	fuzzDecode[wire.Charge](f, `{"code":"010000000000000009","amount":"58.00","order_id":"TILL-7"}`, `{"code":123}`, `{"amount":"-1"}`)
+}
+
+func FuzzDecodeRefund(f *testing.F) {
+	fuzzDecode[wire.CreateRefund](f, `{"amount":"10.00","reason":"cold"}`, `{"reason":""}`, `{"amount":"0.001"}`)
+}

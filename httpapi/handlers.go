@@ -125,7 +125,46 @@ func keyOut(p Principal, secret string) wire.Key {
 		id := p.Wallet
 		k.Wallet = &id
 	}
+	if !p.RevokedAt.IsZero() {
+		t := p.RevokedAt
+		k.RevokedAt, k.RevokeReason = &t, p.RevokeReason
+	}
 	return k
+}
+
+// keyInScope says whether the caller may see and revoke key p: the
+// central bank any, an operator admin its operator's (its admins' and its
+// wallets'), a holder or merchant its own.
+func (c *call) keyInScope(p Principal) bool {
+	switch c.p.Role {
+	case RoleCentralBank:
+		return true
+	case RoleOperatorAdmin:
+		return p.Role != RoleCentralBank && p.Institution == c.p.Institution
+	}
+	return p.KeyID == c.p.KeyID
+}
+
+func (s *Server) listKeys(c *call) (any, error) {
+	out := wire.KeyList{Items: []wire.Key{}}
+	for _, p := range s.keys.List(c.keyInScope) {
+		out.Items = append(out.Items, keyOut(p, ""))
+	}
+	return out, nil
+}
+
+func (s *Server) revokeKey(c *call) (any, error) {
+	var in wire.RevokeKey
+	if len(c.body) > 0 {
+		if err := c.decode(&in); err != nil {
+			return nil, err
+		}
+	}
+	p, err := s.keys.Revoke(c.r.PathValue("key"), in.Reason, c.keyInScope)
+	if err != nil {
+		return nil, err
+	}
+	return keyOut(p, ""), nil
 }
 
 func (s *Server) me(c *call) (any, error) { return keyOut(c.p, ""), nil }

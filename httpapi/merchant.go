@@ -29,7 +29,7 @@ func (s *Server) merchantRoutes() []route {
 		{method: "GET", pattern: "/v1/wallets/{wallet}/statement", summary: "A merchant wallet's daily statement (Asia/Shanghai), as JSON or (format=csv) CSV",
 			roles: merchantOrOp, response: "Statement", alt: "text/csv", query: []string{"day", "format"}, handle: s.statement},
 		{method: "POST", pattern: "/v1/wallets/{wallet}/payment-codes", summary: "Issue a one-time payment code for the holder's wallet (valid a minute)",
-			roles: holderOnly, request: "IssuePaymentCode", response: "PaymentCode", status: created, handle: s.issuePaymentCode},
+			roles: holderOnly, request: "IssuePaymentCode", bodyOptional: true, response: "PaymentCode", status: created, handle: s.issuePaymentCode},
 		{method: "POST", pattern: "/v1/payment-codes/charge", summary: "Charge a payment code the holder shows, once",
 			roles: merchantOnly, money: true, request: "Charge", response: "PaymentRequest", status: created, handle: s.charge},
 		{method: "POST", pattern: "/v1/collection-codes/pay", summary: "Pay a scanned collection code (static with an amount, or dynamic)",

@@ -129,7 +129,12 @@ func (s *Server) OpenAPI() map[string]any {
 		var params []any
 		for _, seg := range strings.Split(rt.pattern, "/") {
 			if strings.HasPrefix(seg, "{") {
-				params = append(params, map[string]any{"name": strings.Trim(seg, "{}"), "in": "path", "required": true, "schema": map[string]any{"type": "string", "format": "uuid"}})
+				name := strings.Trim(seg, "{}")
+				schema := map[string]any{"type": "string", "format": "uuid"}
+				if name == "key" { // a key's id is hex, not a uuid
+					schema = map[string]any{"type": "string", "pattern": "^[0-9a-f]{16}$"}
+				}
+				params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": schema})
 			}
 		}
 		for _, q := range rt.query {
@@ -143,7 +148,7 @@ func (s *Server) OpenAPI() map[string]any {
 			op["parameters"] = params
 		}
 		if rt.request != "" {
-			op["requestBody"] = map[string]any{"required": rt.request != "CloseWindow", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + rt.request}}}}
+			op["requestBody"] = map[string]any{"required": !rt.bodyOptional, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + rt.request}}}}
 		}
 		if rt.public {
 			op["security"] = []any{}

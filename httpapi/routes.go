@@ -20,6 +20,8 @@ func (s *Server) routeTable() []route {
 	created := http.StatusCreated
 	rs := []route{
 		{method: "GET", pattern: "/v1/me", summary: "Who the key speaks for", roles: everyone, response: "Key", handle: s.me},
+		{method: "GET", pattern: "/v1/keys", summary: "List the keys in the caller's part (never their secrets)", roles: cbOrOp, response: "KeyList", handle: s.listKeys},
+		{method: "POST", pattern: "/v1/keys/{key}/revoke", summary: "Revoke a key: the central bank any, an operator admin its operator's, anyone its own", roles: everyone, request: "RevokeKey", bodyOptional: true, response: "Key", handle: s.revokeKey},
 		{method: "POST", pattern: "/v1/keys", summary: "Create an API key or holder token (the secret is shown once)", roles: cbOrOp, request: "CreateKey", response: "Key", status: created, handle: s.createKey},
 
 		{method: "GET", pattern: "/v1/operators", summary: "List operators (an operator admin sees its own)", roles: cbOrOp, response: "InstitutionPage", query: []string{"cursor", "limit"}, handle: s.listOperators},
@@ -48,7 +50,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", pattern: "/v1/payments/batch", summary: "Many payments in one request, each with its own result", roles: opOrHold, money: true, request: "PayBatch", response: "PayBatchResults", handle: s.payBatch},
 
 		{method: "GET", pattern: "/v1/settlement-windows", summary: "List settlement windows", roles: cbOrOp, response: "WindowPage", query: []string{"cursor", "limit"}, handle: s.listWindows},
-		{method: "POST", pattern: "/v1/settlement-windows/close", summary: "Close the current settlement window and settle it", roles: cbOnly, money: true, request: "CloseWindow", response: "Settlement", handle: s.closeWindow},
+		{method: "POST", pattern: "/v1/settlement-windows/close", summary: "Close the current settlement window and settle it", roles: cbOnly, money: true, request: "CloseWindow", bodyOptional: true, response: "Settlement", handle: s.closeWindow},
 		{method: "GET", pattern: "/v1/supply", summary: "The supply check: issued − redeemed against every operator's liabilities", roles: cbOnly, response: "Supply", handle: s.supply},
 	}
 	rs = append(rs, s.merchantRoutes()...)

@@ -145,6 +145,7 @@ type route struct {
 	roles           []string // who may call it at all; scope is checked by the handler
 	money           bool     // moves money: needs an Idempotency-Key
 	request         string   // schema name of the body, "" for none
+	bodyOptional    bool     // the body may be left out
 	response        string   // schema name of the answer
 	status          int      // of a success; 200 when zero
 	query           []string // query parameters

@@ -189,7 +189,7 @@ func (s *Service) Charge(ctx context.Context, spec ChargeSpec) (Request, error) 
 	if err != nil {
 		return Request{}, err
 	}
-	if pc.Request == spec.ID { // a retry of the charge that used the code
+	if pc.Request == spec.ID && pc.Merchant == spec.Merchant { // a retry of the charge that used the code
 		return s.resumeCharge(ctx, pc)
 	}
 	now := s.clock.Now()

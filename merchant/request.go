@@ -355,3 +355,38 @@ func checkReason(reason string) error {
 	}
 	return nil
 }
+
+// ClaimStaleAfter is how long a claim may wait for its payer to come back
+// before ResolveStaleClaims settles it.
+const ClaimStaleAfter = time.Minute
+
+// staleClaimsPage is how many stale claims one ResolveStaleClaims call
+// settles at most.
+const staleClaimsPage = 100
+
+// ResolveStaleClaims settles the claims whose payer never learned the
+// outcome (the ledger unavailable, the connection lost) and did not come
+// back within ClaimStaleAfter: each claim's payment is submitted again
+// under its own id, which the ledger answers as a duplicate if it went
+// through (the request becomes paid) or decides now (paid, or open again
+// after a refusal). The payer asked for exactly this payment, and the id
+// makes it happen at most once; without this a request would stay
+// "paying" and refuse every other payer. It returns how many claims it
+// settled and the first error of those it could not.
+func (s *Service) ResolveStaleClaims(ctx context.Context) (int, error) {
+	rs, err := s.store.StaleClaims(ctx, s.clock.Now().Add(-ClaimStaleAfter), staleClaimsPage)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var first error
+	for _, r := range rs {
+		_, err := s.settleClaim(ctx, r)
+		if err != nil && !answered(ctx, err) && first == nil {
+			first = err
+			continue
+		}
+		n++
+	}
+	return n, first
+}

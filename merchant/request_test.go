@@ -244,3 +244,65 @@ func TestPayRequestRefusesBadInput(t *testing.T) {
 	}
 	e.supplyOK("bad input")
 }
+
+// A payer who claimed a request and never came back (its outcome unknown
+// to it) does not block the request for ever: after ClaimStaleAfter the
+// claim's own payment is submitted again, once, and settles it.
+func TestResolveStaleClaims(t *testing.T) {
+	e := newEnv(t)
+	r := e.request("stale-1", 25*yuan)
+	short := e.holder(e.a)
+	_, err := e.svc.Withdraw(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: short.ID, Amount: holderFunds})
+	must(t, err)
+	r2 := e.request("stale-2", 25*yuan)
+	// Claims as PayRequest makes them, left without an outcome.
+	claim := func(r merchant.Request, payer tongbao.ID) {
+		c := r
+		c.Status, c.Payer, c.Attempt, c.UpdatedAt = merchant.RequestPaying, payer, r.Attempt+1, e.clock.Now()
+		must(t, e.store.SwapRequest(e.ctx, c, merchant.RequestOpen, r.Attempt))
+	}
+	claim(r, e.payerB.ID)
+	claim(r2, short.ID)
+	before := e.balances()
+	_, err = e.merchant.PayRequest(e.ctx, r.ID, e.payerA.ID)
+	wantCode(t, "another payer meanwhile", err, tongbao.ECONFLICT, merchant.ErrRequestInProgress)
+
+	// Too early: nothing is settled.
+	n, err := e.merchant.ResolveStaleClaims(e.ctx)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("settled %d fresh claims", n)
+	}
+	e.unchanged("fresh claims", before)
+
+	e.clock.Advance(merchant.ClaimStaleAfter + time.Second)
+	n, err = e.merchant.ResolveStaleClaims(e.ctx)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("settled %d stale claims; want 2", n)
+	}
+	got, err := e.merchant.Request(e.ctx, r.ID)
+	must(t, err)
+	if got.Status != merchant.RequestPaid || got.Payer != e.payerB.ID {
+		t.Fatalf("stale claim with funds: %+v", got)
+	}
+	after := e.balances()
+	if after[e.shop.ID]-before[e.shop.ID] != 25*yuan || before[e.payerB.ID]-after[e.payerB.ID] != 25*yuan {
+		t.Fatalf("stale claim paid the wrong amounts")
+	}
+	// The short payer's claim was refused: the request is open again for
+	// anyone, and nothing moved from the short wallet.
+	got2, err := e.merchant.Request(e.ctx, r2.ID)
+	must(t, err)
+	if got2.Status != merchant.RequestOpen || !got2.Payer.IsZero() || e.balance(short.ID) != 0 {
+		t.Fatalf("refused stale claim: %+v", got2)
+	}
+	// Settling again changes nothing.
+	n, err = e.merchant.ResolveStaleClaims(e.ctx)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("settled %d claims twice", n)
+	}
+	e.unchanged("settling again", after)
+	e.supplyOK("stale claims")
+}

@@ -143,6 +143,9 @@ type Store interface {
 	// Refunds returns a request's refunds in creation order.
 	Refunds(ctx context.Context, request tongbao.ID) ([]Refund, error)
 
+	// StaleClaims returns requests in status paying last updated before
+	// a moment, oldest first, at most limit of them.
+	StaleClaims(ctx context.Context, before time.Time, limit int) ([]Request, error)
 	// PaidRequests returns a merchant's paid requests whose
 	// PaymentTimestamp is in [from, to), at most limit of them.
 	PaidRequests(ctx context.Context, merchant tongbao.ID, from, to int64, limit int) ([]Request, error)

@@ -9,7 +9,7 @@ import (
 
 // keyCommand creates keys and shows the caller's.
 func (m *Main) keyCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "key", Short: "Create API keys and holder tokens, show who a key speaks for", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "key", Short: "Create, list and revoke API keys and holder tokens, show who a key speaks for", Args: cobra.NoArgs}
 	var name string
 	create := m.clientCommand("create ROLE ID", "Create a key: operator_admin OPERATOR (central bank), holder or merchant WALLET (operator admin)", 2, false,
 		func(cmd *cobra.Command, c *client.Client, args []string, _ string) (any, error) {
@@ -26,7 +26,16 @@ func (m *Main) keyCommand() *cobra.Command {
 			return c.CreateKey(cmd.Context(), in)
 		})
 	create.Flags().StringVar(&name, "name", "", "a note on the key")
-	cmd.AddCommand(create, m.clientCommand("whoami", "Show what the key speaks for", 0, false, func(cmd *cobra.Command, c *client.Client, _ []string, _ string) (any, error) {
+	var reason string
+	revoke := m.clientCommand("revoke KEY_ID", "Revoke a key (the central bank any, an operator admin its operator's, anyone its own)", 1, false,
+		func(cmd *cobra.Command, c *client.Client, args []string, _ string) (any, error) {
+			return c.RevokeKey(cmd.Context(), args[0], reason)
+		})
+	revoke.Flags().StringVar(&reason, "reason", "", "why, kept with the key")
+	list := m.clientCommand("list", "List the keys in the caller's part (never their secrets)", 0, false, func(cmd *cobra.Command, c *client.Client, _ []string, _ string) (any, error) {
+		return c.Keys(cmd.Context())
+	})
+	cmd.AddCommand(create, revoke, list, m.clientCommand("whoami", "Show what the key speaks for", 0, false, func(cmd *cobra.Command, c *client.Client, _ []string, _ string) (any, error) {
 		return c.Me(cmd.Context())
 	}))
 	return cmd

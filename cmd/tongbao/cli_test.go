@@ -16,32 +16,7 @@ import (
 // TestCLIAgainstServer drives a real server through the CLI: authorise an
 // operator, issue, open and load wallets, pay, settle, check the supply.
 func TestCLIAgainstServer(t *testing.T) {
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := openNode(ctx, t.TempDir(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.close()
-	addr, stop, err := n.listen("127.0.0.1:0", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	t.Setenv("TONGBAO_ADDR", "http://"+addr)
-	cli := func(key string, args ...string) map[string]any {
-		t.Helper()
-		out, _, err := run(t, append(args, "--key", key)...)
-		if err != nil {
-			t.Fatalf("tongbao %s: %v", strings.Join(args, " "), err)
-		}
-		var v map[string]any
-		if err := json.Unmarshal([]byte(out), &v); err != nil {
-			t.Fatalf("tongbao %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return v
-	}
-	cb := n.cbKey
+	cb, _, cli := cliServer(t)
 	op := cli(cb, "operator", "add", "Operator A", "50000")["id"].(string)
 	cli(cb, "operator", "deposit-reserves", op, "1000000")
 	cli(cb, "operator", "issue", op, "1000000", "--idempotency-key", "issue-1")
@@ -70,37 +45,7 @@ func TestCLIAgainstServer(t *testing.T) {
 // amount, a payment request with its QR image, a payment code charged, a
 // refund and the day's statement as CSV.
 func TestCLIMerchant(t *testing.T) {
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := openNode(ctx, t.TempDir(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.close()
-	addr, stop, err := n.listen("127.0.0.1:0", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	t.Setenv("TONGBAO_ADDR", "http://"+addr)
-	raw := func(key string, args ...string) string {
-		t.Helper()
-		out, _, err := run(t, append(args, "--key", key)...)
-		if err != nil {
-			t.Fatalf("tongbao %s: %v", strings.Join(args, " "), err)
-		}
-		return out
-	}
-	cli := func(key string, args ...string) map[string]any {
-		t.Helper()
-		out := raw(key, args...)
-		var v map[string]any
-		if err := json.Unmarshal([]byte(out), &v); err != nil {
-			t.Fatalf("tongbao %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return v
-	}
-	cb := n.cbKey
+	cb, raw, cli := cliServer(t)
 	op := cli(cb, "operator", "add", "Operator A", "50000")["id"].(string)
 	cli(cb, "operator", "deposit-reserves", op, "1000000")
 	cli(cb, "operator", "issue", op, "1000000")
@@ -137,32 +82,7 @@ func TestCLIMerchant(t *testing.T) {
 // a pushed and funded sub-wallet paying the metro, tap to pay granted and
 // revoked, and the sweep refused before the expiry.
 func TestCLIScenario(t *testing.T) {
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := openNode(ctx, t.TempDir(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.close()
-	addr, stop, err := n.listen("127.0.0.1:0", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	t.Setenv("TONGBAO_ADDR", "http://"+addr)
-	cli := func(key string, args ...string) map[string]any {
-		t.Helper()
-		out, _, err := run(t, append(args, "--key", key)...)
-		if err != nil {
-			t.Fatalf("tongbao %s: %v", strings.Join(args, " "), err)
-		}
-		var v map[string]any
-		if err := json.Unmarshal([]byte(out), &v); err != nil {
-			t.Fatalf("tongbao %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return v
-	}
-	cb := n.cbKey
+	cb, _, cli := cliServer(t)
 	op := cli(cb, "operator", "add", "Operator A", "50000")["id"].(string)
 	cli(cb, "operator", "deposit-reserves", op, "1000000")
 	cli(cb, "operator", "issue", op, "1000000")
@@ -206,4 +126,41 @@ func TestCLIScenario(t *testing.T) {
 	if s := cli(cb, "check", "supply"); s["ok"] != true {
 		t.Fatalf("supply %v", s)
 	}
+}
+
+// cliServer starts a node on a fresh data folder, points the CLI at it,
+// and returns the central bank's key and two ways to run the CLI with a
+// key: raw gives its output, cli its output decoded as a JSON object.
+func cliServer(t *testing.T) (cb string, raw func(key string, args ...string) string, cli func(key string, args ...string) map[string]any) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	n, err := openNode(ctx, t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.close)
+	addr, stop, err := n.listen("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	t.Setenv("TONGBAO_ADDR", "http://"+addr)
+	raw = func(key string, args ...string) string {
+		t.Helper()
+		out, _, err := run(t, append(args, "--key", key)...)
+		if err != nil {
+			t.Fatalf("tongbao %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	cli = func(key string, args ...string) map[string]any {
+		t.Helper()
+		out := raw(key, args...)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("tongbao %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return v
+	}
+	return n.cbKey, raw, cli
 }

@@ -167,6 +167,7 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 		return nil
 	}
 	fmt.Fprintf(stdout, "\nServing on %s until Ctrl-C.\n", base)
+	go n.housekeep(ctx, log)
 	<-ctx.Done()
 	return nil
 }

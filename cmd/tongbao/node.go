@@ -34,9 +34,10 @@ const (
 	// nodeShutdownTimeout bounds how long a stopping server waits for
 	// requests in flight.
 	nodeShutdownTimeout = 10 * time.Second
-	// nodeCapsInterval is how often a server applies cap versions that
-	// have come into effect, and ends expired scenario sub-wallets.
-	nodeCapsInterval = time.Minute
+	// nodeHousekeepInterval is how often a server applies cap versions
+	// that have come into effect, settles stale claims and ends expired
+	// scenario sub-wallets.
+	nodeHousekeepInterval = time.Minute
 	// centralBankName names the central bank a node creates on its
 	// first start.
 	centralBankName = "People's Bank"
@@ -209,10 +210,12 @@ func (n *node) listen(addr string, log *slog.Logger) (string, func(), error) {
 	return ln.Addr().String(), stop, nil
 }
 
-// applyCaps applies due cap versions, and ends the expired scenario
-// sub-wallets (their money back to their parents), until ctx ends.
-func (n *node) applyCaps(ctx context.Context, log *slog.Logger) {
-	t := time.NewTicker(nodeCapsInterval)
+// housekeep runs the writer's periodic work until ctx ends: it applies
+// cap versions that came into effect, settles payment-request claims
+// whose payer never came back, and ends expired scenario sub-wallets
+// (their money back to their parents).
+func (n *node) housekeep(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(nodeHousekeepInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -228,8 +231,10 @@ func (n *node) applyCaps(ctx context.Context, log *slog.Logger) {
 			} else if k > 0 {
 				log.Info("applied due caps", "wallets", k)
 			}
-			if cur.Scenario == nil {
-				continue
+			if k, err := cur.Merchant.ResolveStaleClaims(ctx); err != nil {
+				log.Error("settle stale payment-request claims", "err", err)
+			} else if k > 0 {
+				log.Info("settled stale payment-request claims", "requests", k)
 			}
 			if k, err := cur.Scenario.EndExpired(ctx); err != nil {
 				log.Error("end expired sub-wallets", "ended", k, "err", err)

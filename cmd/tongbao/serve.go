@@ -68,7 +68,7 @@ the process that serves writes) and /metrics serve operations.`,
 				fmt.Fprintf(m.Stderr, "Created the central bank. Its API key, shown once:\n\n  %s\n\n", n.cbKey)
 			}
 			log.Info("serving", "addr", "http://"+got, "data", data, "db", benchEngine(db))
-			go n.applyCaps(ctx, log)
+			go n.housekeep(ctx, log)
 			<-ctx.Done()
 			log.Info("stopping")
 			stop()

@@ -348,6 +348,19 @@ type Key struct {
 	Wallet      *tongbao.ID `json:"wallet,omitempty"`
 	Name        string      `json:"name,omitempty"`
 	CreatedAt   time.Time   `json:"created_at"`
+	RevokedAt   *time.Time  `json:"revoked_at,omitempty"`
+	// RevokeReason says why, once revoked.
+	RevokeReason string `json:"revoke_reason,omitempty"`
+}
+
+// KeyList lists keys, never their secrets.
+type KeyList struct {
+	Items []Key `json:"items"`
+}
+
+// RevokeKey revokes a key; the reason is kept with it.
+type RevokeKey struct {
+	Reason string `json:"reason,omitempty"`
 }
 
 // Health answers /healthz and /readyz.

@@ -253,27 +253,35 @@ func (s *Store) Refunds(ctx context.Context, request tongbao.ID) ([]merchant.Ref
 	return fs, nil
 }
 
-// PaidRequests implements merchant.Store.
-func (s *Store) PaidRequests(ctx context.Context, m tongbao.ID, from, to int64, limit int) ([]merchant.Request, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
-		WHERE merchant = ? AND status = 'paid' AND payment_timestamp >= ? AND payment_timestamp < ? ORDER BY payment_timestamp LIMIT ?`,
-		m[:], from, to, limit)
+// requests lists the requests a condition selects.
+func (s *Store) requests(ctx context.Context, what, where string, args ...any) ([]merchant.Request, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where, args...)
 	if err != nil {
-		return nil, internal("list paid requests", err)
+		return nil, internal(what, err)
 	}
 	defer rows.Close()
 	var rs []merchant.Request
 	for rows.Next() {
 		r, err := scanRequest(rows)
 		if err != nil {
-			return nil, internal("list paid requests", err)
+			return nil, internal(what, err)
 		}
 		rs = append(rs, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, internal("list paid requests", err)
+		return nil, internal(what, err)
 	}
 	return rs, nil
+}
+
+// PaidRequests implements merchant.Store.
+func (s *Store) PaidRequests(ctx context.Context, m tongbao.ID, from, to int64, limit int) ([]merchant.Request, error) {
+	return s.requests(ctx, "list paid requests", `merchant = ? AND status = 'paid' AND payment_timestamp >= ? AND payment_timestamp < ? ORDER BY payment_timestamp LIMIT ?`, m[:], from, to, limit)
+}
+
+// StaleClaims implements merchant.Store.
+func (s *Store) StaleClaims(ctx context.Context, before time.Time, limit int) ([]merchant.Request, error) {
+	return s.requests(ctx, "list stale claims", `status = 'paying' AND updated_at < ? ORDER BY updated_at LIMIT ?`, tongbao.UnixNanos(before), limit)
 }
 
 // PostedRefunds implements merchant.Store.

@@ -14,4 +14,5 @@ CREATE TABLE payment_codes (
 );
 
 CREATE INDEX requests_paid ON requests (merchant, payment_timestamp) WHERE status = 'paid';
+CREATE INDEX requests_paying ON requests (updated_at) WHERE status = 'paying';
 CREATE INDEX refunds_posted ON refunds (merchant, timestamp) WHERE status = 'posted';
