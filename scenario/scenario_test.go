@@ -1,6 +1,8 @@
 package scenario_test
 
 import (
+	"bytes"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -626,4 +628,52 @@ func TestEndExpired(t *testing.T) {
 		t.Fatalf("again: ended %d, %v; want none", n, err)
 	}
 	e.supplyOK("ending again")
+}
+
+// TestStoreExpiredPages pages through the links due to end, in id order,
+// on the store itself: only expired ones not ended, each once.
+func TestStoreExpiredPages(t *testing.T) {
+	e := newEnv(t)
+	at := start.Add(time.Hour)
+	var want []tongbao.ID
+	for i := 0; i < 5; i++ {
+		w := scenario.SubWallet{Wallet: tongbao.NewID(), Parent: e.holder.ID, Template: tongbao.NewID(), Operator: e.a, CreatedAt: start}
+		switch i {
+		case 0: // never expires
+		case 1: // expires later
+			w.ExpiresAt = at.Add(time.Nanosecond)
+		case 2: // ended already
+			w.ExpiresAt, w.EndedAt = at, at
+		default:
+			w.ExpiresAt = at.Add(-time.Duration(i) * time.Minute)
+			want = append(want, w.Wallet)
+		}
+		must(t, e.store.CreateSubWallet(e.ctx, w))
+	}
+	w := scenario.SubWallet{Wallet: tongbao.NewID(), Parent: e.holder.ID, ExpiresAt: at, CreatedAt: start}
+	must(t, e.store.CreateSubWallet(e.ctx, w))
+	want = append(want, w.Wallet)
+	wantCode(t, "a link stored twice", e.store.CreateSubWallet(e.ctx, w), tongbao.ECONFLICT, scenario.ErrSubWalletExists)
+	slices.SortFunc(want, func(a, b tongbao.ID) int { return bytes.Compare(a[:], b[:]) })
+	var got []tongbao.ID
+	for after := (tongbao.ID{}); ; {
+		page, err := e.store.Expired(e.ctx, at, after, 1)
+		must(t, err)
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, page[0].Wallet)
+		after = page[0].Wallet
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("expired links %v; want %v", got, want)
+	}
+	w.EndedAt = at
+	must(t, e.store.UpdateSubWallet(e.ctx, w))
+	page, err := e.store.Expired(e.ctx, at, tongbao.ID{}, 0)
+	must(t, err)
+	if len(page) != len(want)-1 {
+		t.Fatalf("after ending one: %d links; want %d", len(page), len(want)-1)
+	}
+	wantCode(t, "updating no link", e.store.UpdateSubWallet(e.ctx, scenario.SubWallet{Wallet: tongbao.NewID()}), tongbao.ENOTFOUND, scenario.ErrSubWalletNotFound)
 }
