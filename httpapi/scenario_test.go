@@ -187,6 +187,11 @@ func TestScenarioStory(t *testing.T) {
 	_, err = e.metroKey.ChargeSubWallet(ctx, client.NewKey(), sub.ID, 3*yuan)
 	wantProblem(t, "a charge after revocation", err, "charge-revoked")
 	e.unchanged("a charge after revocation", sub.ID, before)
+	st, err := e.metroKey.Statement(ctx, e.metro.ID, "")
+	must(t, err)
+	if len(st.Lines) != 1 || st.Lines[0].Kind != "sub_wallet_payment" || st.Closing != wire.Amount(107*yuan) {
+		t.Fatalf("the metro's statement of the day: %+v", st)
+	}
 	ts, err := e.metroKey.Transfers(ctx, e.metro.ID, client.Page{})
 	must(t, err)
 	if len(ts.Items) != 4 || ts.Items[0].Kind != "sub_wallet_charge" || ts.Items[1].Kind != "sub_wallet_payment" {

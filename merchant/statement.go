@@ -27,6 +27,9 @@ const (
 	LineWithdrawal  = "withdrawal"   // to the merchant's bank deposit
 	LineTransferIn  = "transfer_in"  // any other payment into the wallet
 	LineTransferOut = "transfer_out" // any other payment out of it
+	// LineSubWallet is a payment from a scenario sub-wallet: by its
+	// holder, or charged by the merchant (tap to pay).
+	LineSubWallet = "sub_wallet_payment"
 )
 
 // StatementLine is one movement of a merchant wallet.
@@ -197,6 +200,8 @@ func otherKind(wallet tongbao.ID, t ledger.Transfer) string {
 		return LineTopUp
 	case twotier.TransferWithdraw:
 		return LineWithdrawal
+	case twotier.TransferScenarioPayment, twotier.TransferScenarioCharge:
+		return LineSubWallet
 	}
 	if t.CreditAccountID == wallet {
 		return LineTransferIn

@@ -269,7 +269,7 @@ func (s *Service) PayScenario(ctx context.Context, p ScenarioPayment) (PaymentRe
 	rs, i, err := s.submit(ctx, chain(ts...))
 	switch {
 	case err == nil:
-		return PaymentResult{Timestamp: rs[1].Timestamp, Duplicate: rs[1].Duplicate}, nil
+		return PaymentResult{Timestamp: rs[1].Timestamp, PayeeTimestamp: rs[1].Timestamp, Duplicate: rs[1].Duplicate}, nil
 	case i == 2 && errors.Is(err, ledger.ErrDebitAccountNotFound):
 		return PaymentResult{}, ErrChargeNotGranted
 	case i == 2 && errors.Is(err, ledger.ErrDebitsDisabled):
