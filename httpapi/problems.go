@@ -88,7 +88,6 @@ var (
 	ProblemSubWalletOnly      = ProblemType{"sub-wallet-scenario-only", "A scenario sub-wallet pays and is paid only through its scenario", http.StatusUnprocessableEntity}
 	ProblemSubWalletExpired   = ProblemType{"sub-wallet-expired", "The sub-wallet has expired: only sweeping back is allowed", http.StatusUnprocessableEntity}
 	ProblemMerchantNotAllowed = ProblemType{"merchant-not-allowed", "The scenario does not allow paying this merchant", http.StatusUnprocessableEntity}
-	ProblemMerchantElsewhere  = ProblemType{"merchant-at-another-operator", "A sub-wallet pays only merchants at its own operator", http.StatusUnprocessableEntity}
 	ProblemSweepNotAllowed    = ProblemType{"sweep-not-allowed", "The scenario allows sweeping back only after it expires", http.StatusUnprocessableEntity}
 	ProblemChargeNotPermitted = ProblemType{"charge-not-permitted", "The sub-wallet did not let this merchant charge it", http.StatusUnprocessableEntity}
 	ProblemChargeRevoked      = ProblemType{"charge-revoked", "The holder revoked the merchant's permission to charge", http.StatusUnprocessableEntity}
@@ -170,7 +169,6 @@ var sentinelProblems = []struct {
 	{twotier.ErrScenarioWallet, ProblemSubWalletOnly},
 	{twotier.ErrSubWalletsOpen, ProblemSubWalletsOpen},
 	{twotier.ErrPayeeNotMerchant, ProblemNotMerchantWallet},
-	{twotier.ErrPayeeOtherOperator, ProblemMerchantElsewhere},
 	{twotier.ErrNotUpgrade, ProblemCategoryChange},
 	{twotier.ErrNotDowngrade, ProblemCategoryChange},
 	{ledger.ErrRequestTooLarge, ProblemTooLarge},

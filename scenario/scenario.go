@@ -510,16 +510,19 @@ func (s *Service) pay(ctx context.Context, p Payment, charge bool) (twotier.Paym
 	case w.Expired(s.clock.Now()):
 		refusal = ErrExpired
 	}
+	sp := twotier.ScenarioPayment{ID: p.ID, From: w.Wallet, To: p.Merchant, Amount: p.Amount, Currency: p.Currency, Charge: charge}
 	if refusal != nil {
-		code := twotier.TransferScenarioPayment
-		if charge {
-			code = twotier.TransferScenarioCharge
-		}
-		ts, err := s.repeated(ctx, ledger.Transfer{ID: p.ID, DebitAccountID: w.Wallet, CreditAccountID: p.Merchant, Amount: p.Amount, Code: code}, refusal)
-		if err != nil {
+		// It may have gone through before the rule changed.
+		r, posted, err := s.payments.ScenarioPaymentPosted(ctx, sp)
+		switch {
+		case errors.Is(err, twotier.ErrIDConflict):
+			return twotier.PaymentResult{}, ErrIDConflict
+		case err != nil:
 			return twotier.PaymentResult{}, err
+		case !posted:
+			return twotier.PaymentResult{}, refusal
 		}
-		return twotier.PaymentResult{Timestamp: ts, Duplicate: true}, nil
+		return r, nil
 	}
 	t, err := s.store.Template(ctx, w.Template)
 	if err != nil {
@@ -535,7 +538,7 @@ func (s *Service) pay(ctx context.Context, p Payment, charge bool) (twotier.Paym
 	if !t.Allows(m) {
 		return twotier.PaymentResult{}, ErrMerchantNotAllowed
 	}
-	return s.payments.PayScenario(ctx, twotier.ScenarioPayment{ID: p.ID, From: w.Wallet, To: m.ID, Amount: p.Amount, Currency: p.Currency, Charge: charge})
+	return s.payments.PayScenario(ctx, sp)
 }
 
 // GrantCharge lets one merchant wallet, which the template allows, charge

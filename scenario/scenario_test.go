@@ -14,9 +14,8 @@ import (
 	"github.com/tongbao/tongbao/twotier"
 )
 
-// TestStory follows a transit sub-wallet from its template to the sweep
-// back: pushed, funded, paying the metro, refused elsewhere, read back by
-// another store as another process would.
+// TestStory follows a transit sub-wallet: pushed, funded, paying the
+// metro, read back by another store as another process would.
 func TestStory(t *testing.T) {
 	e := newEnv(t)
 	tpl := e.template(e.transit())
@@ -80,15 +79,15 @@ func TestAllowedMerchants(t *testing.T) {
 		{"by id", func(s *scenario.TemplateSpec) { s.Categories, s.Merchants = nil, []tongbao.ID{e.canteen.ID} },
 			[]twotier.Wallet{e.canteen}, []twotier.Wallet{e.metro, e.beijing}},
 		{"by category", func(s *scenario.TemplateSpec) { s.Categories = []string{"5814"} },
-			[]twotier.Wallet{e.canteen, e.beijing}, []twotier.Wallet{e.metro}},
+			[]twotier.Wallet{e.canteen, e.beijing}, []twotier.Wallet{e.metro, e.elsewhere}},
 		{"by region", func(s *scenario.TemplateSpec) { s.Categories, s.Regions = nil, []string{"Beijing"} },
 			[]twotier.Wallet{e.beijing}, []twotier.Wallet{e.metro, e.canteen}},
 		{"by category and region", func(s *scenario.TemplateSpec) { s.Categories, s.Regions = []string{"5814"}, []string{"Shanghai"} },
 			[]twotier.Wallet{e.canteen}, []twotier.Wallet{e.metro, e.beijing}},
 		{"by id or by category", func(s *scenario.TemplateSpec) { s.Merchants = []tongbao.ID{e.beijing.ID} },
 			[]twotier.Wallet{e.metro, e.beijing}, []twotier.Wallet{e.canteen}},
-		{"any merchant", func(s *scenario.TemplateSpec) { s.Categories = nil },
-			[]twotier.Wallet{e.metro, e.canteen, e.beijing}, nil},
+		{"any merchant, at any operator", func(s *scenario.TemplateSpec) { s.Categories = nil },
+			[]twotier.Wallet{e.metro, e.canteen, e.beijing, e.elsewhere}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,13 +102,9 @@ func TestAllowedMerchants(t *testing.T) {
 			for _, m := range tt.allowed {
 				must(t, e.pay(w, m, yuan))
 			}
-			// Never a personal wallet, never a merchant at another
-			// operator (not supported yet), whatever the template.
+			// Never a personal wallet, whatever the template.
 			before := e.balances(w)
 			wantCode(t, "paying a personal wallet", e.pay(w, e.holder, yuan), tongbao.EINVALID, scenario.ErrNotMerchantWallet)
-			if len(spec.Categories) == 0 && len(spec.Regions) == 0 && len(spec.Merchants) == 0 {
-				wantCode(t, "paying a merchant at B", e.pay(w, e.elsewhere, yuan), tongbao.EUNPROCESSABLE, twotier.ErrPayeeOtherOperator)
-			}
 			e.unchanged("refused payments", before)
 			e.supplyOK(tt.name)
 		})
@@ -234,8 +229,6 @@ func TestCharge(t *testing.T) {
 	wantCode(t, "revoking no permission", err, tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
 	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.beijing.ID)
 	wantCode(t, "granting a merchant the template does not allow", err, tongbao.EFORBIDDEN, scenario.ErrMerchantNotAllowed)
-	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.elsewhere.ID)
-	wantCode(t, "granting a merchant at another operator", err, tongbao.EUNPROCESSABLE, twotier.ErrPayeeOtherOperator)
 	e.unchanged("refusals", before)
 
 	g, err := e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
@@ -676,4 +669,65 @@ func TestStoreExpiredPages(t *testing.T) {
 		t.Fatalf("after ending one: %d links; want %d", len(page), len(want)-1)
 	}
 	wantCode(t, "updating no link", e.store.UpdateSubWallet(e.ctx, scenario.SubWallet{Wallet: tongbao.NewID()}), tongbao.ENOTFOUND, scenario.ErrSubWalletNotFound)
+}
+
+// TestAcrossOperators pays and charges a merchant at another operator
+// from a sub-wallet: the same caps count, the payments go through the
+// clearing accounts and settle, reconciliation finds nothing amiss, and a
+// repeat answers with the first result even after the expiry.
+func TestAcrossOperators(t *testing.T) {
+	e := newEnv(t)
+	tpl := e.template(e.transit())
+	w := e.push(tpl, 300*yuan)
+	first := scenario.Payment{ID: tongbao.NewID(), SubWallet: w.Wallet, Merchant: e.elsewhere.ID, Amount: 50 * yuan}
+	r, err := e.scenario.Pay(e.ctx, first)
+	must(t, err)
+	if !r.CrossOperator || r.Duplicate {
+		t.Fatalf("payment across operators: %+v", r)
+	}
+	again, err := e.scenario.Pay(e.ctx, first)
+	must(t, err)
+	if !again.Duplicate || again.Timestamp != r.Timestamp {
+		t.Fatalf("the payment again: %+v; want the first %+v", again, r)
+	}
+	before := e.balances(w)
+	conflict := first
+	conflict.Amount++
+	_, err = e.scenario.Pay(e.ctx, conflict)
+	wantCode(t, "its id with another amount", err, tongbao.ECONFLICT, nil)
+	wantCode(t, "past the per-payment cap", e.pay(w, e.elsewhere, 50*yuan+1), tongbao.EUNPROCESSABLE, ledger.ErrDebitLimit)
+	e.unchanged("refusals across operators", before)
+	e.supplyOK("a payment across operators")
+
+	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.elsewhere.ID)
+	must(t, err)
+	must(t, e.charge(w, e.elsewhere, 50*yuan))
+	if _, err := e.svc.Settle(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The day's payments across and within operators share the daily cap.
+	must(t, e.pay(w, e.metro, 20*yuan))
+	before = e.balances(w)
+	wantCode(t, "a charge past the daily cap", e.charge(w, e.elsewhere, 1), tongbao.EUNPROCESSABLE, ledger.ErrDailyLimit)
+	e.unchanged("a charge past the daily cap", before)
+	if got := e.balance(e.elsewhere.ID); got != 100*yuan {
+		t.Fatalf("the merchant at B holds %v; want 100", got)
+	}
+	e.supplyOK("charges across operators and a settlement")
+	for _, op := range []tongbao.ID{e.a, e.b} {
+		rep, err := e.svc.Reconcile(e.ctx, op, e.clock.Now())
+		must(t, err)
+		if len(rep.Differences) != 0 || rep.Records != 2 {
+			t.Fatalf("reconciliation of %v: %d records, differences %+v", op, rep.Records, rep.Differences)
+		}
+	}
+
+	e.clock.Set(tpl.ExpiresAt)
+	r2, err := e.scenario.Pay(e.ctx, first)
+	must(t, err)
+	if !r2.Duplicate || r2.Timestamp != r.Timestamp {
+		t.Fatalf("the payment again after the expiry: %+v; want the first %+v", r2, r)
+	}
+	wantCode(t, "a new payment after the expiry", e.pay(w, e.elsewhere, yuan), tongbao.EUNPROCESSABLE, scenario.ErrExpired)
+	e.supplyOK("after the expiry")
 }

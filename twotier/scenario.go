@@ -53,11 +53,8 @@ var (
 	ErrNotScenarioWallet = tongbao.Errorf(tongbao.EINVALID, "wallet is not a scenario sub-wallet")
 	ErrParentInvalid     = tongbao.Errorf(tongbao.EINVALID, "a sub-wallet is pushed from a personal wallet")
 	ErrPayeeNotMerchant  = tongbao.Errorf(tongbao.EFORBIDDEN, "a sub-wallet pays only merchant wallets")
-	// ErrPayeeOtherOperator refuses a sub-wallet's payment to a merchant
-	// at another operator: not supported yet.
-	ErrPayeeOtherOperator = tongbao.Errorf(tongbao.EUNPROCESSABLE, "a sub-wallet pays only merchants at its own operator")
-	ErrChargeNotGranted   = tongbao.Errorf(tongbao.EFORBIDDEN, "the merchant may not charge this sub-wallet")
-	ErrChargeRevoked      = tongbao.Errorf(tongbao.EFORBIDDEN, "the holder revoked the merchant's permission to charge")
+	ErrChargeNotGranted  = tongbao.Errorf(tongbao.EFORBIDDEN, "the merchant may not charge this sub-wallet")
+	ErrChargeRevoked     = tongbao.Errorf(tongbao.EFORBIDDEN, "the holder revoked the merchant's permission to charge")
 	// ErrSubWalletsOpen refuses closing a wallet whose sub-wallets are
 	// not all closed: their money comes back through it.
 	ErrSubWalletsOpen = tongbao.Errorf(tongbao.ECONFLICT, "the wallet has sub-wallets that are not closed; sweep and close them first")
@@ -221,69 +218,196 @@ type ScenarioPayment struct {
 	Charge bool
 }
 
-// PayScenario pays a merchant wallet at the sub-wallet's operator from a
-// sub-wallet, in one linked chain: meter → sink (the sub-wallet's payment
-// caps: ledger.ErrDebitLimit, ErrDailyLimit, ErrYearlyLimit), sub-wallet
-// → merchant and, for a charge, charge meter → sink
-// (ErrChargeNotGranted, ErrChargeRevoked, ledger.ErrDebitLimit). Which
-// merchants the scenario allows, and its expiry, are the caller's to
-// check; only merchant wallets may ever be paid (ErrPayeeNotMerchant).
-func (s *Service) PayScenario(ctx context.Context, p ScenarioPayment) (PaymentResult, error) {
-	if p.ID.IsZero() {
-		return PaymentResult{}, ErrIDRequired
+// recordID is the id of a cross-operator scenario payment's record: a
+// charge's is derived from its id, so that a holder's payment and a
+// merchant's charge (whose ids the callers choose apart) never share one.
+func (p ScenarioPayment) recordID() tongbao.ID {
+	if p.Charge {
+		return deriveID("scenario-charge", p.ID)
 	}
-	if err := s.checkMoney(p.Amount, p.Currency); err != nil {
+	return p.ID
+}
+
+// meterLegs returns the meter legs of a scenario payment: the
+// sub-wallet's payment meter, and for a charge the charge meter, each to
+// the operator's sink, under ids derived from the payment (and, across
+// operators, from the settlement window its legs are booked in).
+func meterLegs(p ScenarioPayment, operator tongbao.ID, window uint64, across bool) []ledger.Transfer {
+	meterID, chargeID := meterLegID(p.ID), chargeLegID(p.ID)
+	if across {
+		meterID, chargeID = deriveID("scenario-meter-leg-across", p.ID, window), deriveID("charge-meter-leg-across", p.ID, window)
+	}
+	sink := scenarioSink(operator)
+	ts := []ledger.Transfer{{ID: meterID, DebitAccountID: scenarioMeter(p.From), CreditAccountID: sink, Amount: p.Amount, Code: TransferScenarioMeter}}
+	if p.Charge {
+		ts = append(ts, ledger.Transfer{ID: chargeID, DebitAccountID: chargeMeter(p.From, p.To), CreditAccountID: sink, Amount: p.Amount, Code: TransferScenarioMeter})
+	}
+	return ts
+}
+
+// meterError is the refusal of the i-th meter leg of a scenario payment.
+func meterError(i int, err error) error {
+	switch {
+	case i == 0:
+		return wrap("sub-wallet", err)
+	case errors.Is(err, ledger.ErrDebitAccountNotFound):
+		return ErrChargeNotGranted
+	case errors.Is(err, ledger.ErrDebitsDisabled):
+		return ErrChargeRevoked
+	}
+	return wrap("charge permission", err)
+}
+
+// PayScenario pays a merchant wallet from a sub-wallet, in one linked
+// chain: meter → sink (the sub-wallet's payment caps: ledger.ErrDebitLimit,
+// ErrDailyLimit, ErrYearlyLimit), for a charge charge meter → sink
+// (ErrChargeNotGranted, ErrChargeRevoked, ledger.ErrDebitLimit), then the
+// payment itself: sub-wallet → merchant at the same operator, or across
+// operators the two legs and the record of Pay, with its net debit cap
+// and its booking again in a new window. Which merchants the scenario
+// allows, and its expiry, are the caller's to check; only merchant
+// wallets may ever be paid (ErrPayeeNotMerchant).
+func (s *Service) PayScenario(ctx context.Context, p ScenarioPayment) (PaymentResult, error) {
+	from, to, err := s.scenarioParties(ctx, p)
+	if err != nil {
 		return PaymentResult{}, err
 	}
-	from, err := s.route(ctx, p.From)
-	if err != nil {
-		return PaymentResult{}, wrap("payer wallet", err)
-	}
-	if from.kind != WalletScenario {
-		return PaymentResult{}, ErrNotScenarioWallet
-	}
-	to, err := s.route(ctx, p.To)
-	if err != nil {
-		return PaymentResult{}, wrap("payee wallet", err)
-	}
-	if to.kind != WalletMerchant {
-		return PaymentResult{}, ErrPayeeNotMerchant
-	}
 	if to.operator != from.operator {
-		return PaymentResult{}, ErrPayeeOtherOperator
+		return s.payScenarioAcross(ctx, p, from, to)
 	}
-	sink := scenarioSink(from.operator)
 	code := TransferScenarioPayment
 	if p.Charge {
 		code = TransferScenarioCharge
 	}
-	// The meter leg first: the engine times the legs of a chain one
+	// The meter legs first: the engine times the legs of a chain one
 	// nanosecond apart, and the caps' day must be the payment's.
-	ts := []ledger.Transfer{
-		{ID: meterLegID(p.ID), DebitAccountID: scenarioMeter(p.From), CreditAccountID: sink, Amount: p.Amount, Code: TransferScenarioMeter},
-		{ID: p.ID, DebitAccountID: p.From, CreditAccountID: p.To, Amount: p.Amount, Code: code},
-	}
-	if p.Charge {
-		ts = append(ts, ledger.Transfer{ID: chargeLegID(p.ID), DebitAccountID: chargeMeter(p.From, p.To), CreditAccountID: sink, Amount: p.Amount, Code: TransferScenarioMeter})
-	}
+	ts := meterLegs(p, from.operator, 0, false)
+	m := len(ts)
+	ts = append(ts, ledger.Transfer{ID: p.ID, DebitAccountID: p.From, CreditAccountID: p.To, Amount: p.Amount, Code: code})
 	rs, i, err := s.submit(ctx, chain(ts...))
 	switch {
 	case err == nil:
-		return PaymentResult{Timestamp: rs[1].Timestamp, PayeeTimestamp: rs[1].Timestamp, Duplicate: rs[1].Duplicate}, nil
-	case i == 2 && errors.Is(err, ledger.ErrDebitAccountNotFound):
-		return PaymentResult{}, ErrChargeNotGranted
-	case i == 2 && errors.Is(err, ledger.ErrDebitsDisabled):
-		return PaymentResult{}, ErrChargeRevoked
-	case i == 2:
-		return PaymentResult{}, wrap("charge permission", err)
-	case i == 0:
-		return PaymentResult{}, wrap("sub-wallet", err)
+		return PaymentResult{Timestamp: rs[m].Timestamp, PayeeTimestamp: rs[m].Timestamp, Duplicate: rs[m].Duplicate}, nil
+	case i >= 0 && i < m:
+		return PaymentResult{}, meterError(i, err)
 	}
 	return PaymentResult{}, wrap("payment", err)
 }
 
-// GrantCharge lets a merchant wallet at the sub-wallet's operator charge
-// the sub-wallet (PayScenario with Charge) up to max per charge (zero: no
+// scenarioParties checks a scenario payment and returns its sub-wallet's
+// and merchant's routes.
+func (s *Service) scenarioParties(ctx context.Context, p ScenarioPayment) (from, to walletRoute, err error) {
+	if p.ID.IsZero() {
+		return from, to, ErrIDRequired
+	}
+	if err := s.checkMoney(p.Amount, p.Currency); err != nil {
+		return from, to, err
+	}
+	if from, err = s.route(ctx, p.From); err != nil {
+		return from, to, wrap("payer wallet", err)
+	}
+	if from.kind != WalletScenario {
+		return from, to, ErrNotScenarioWallet
+	}
+	if to, err = s.route(ctx, p.To); err != nil {
+		return from, to, wrap("payee wallet", err)
+	}
+	if to.kind != WalletMerchant {
+		return from, to, ErrPayeeNotMerchant
+	}
+	return from, to, nil
+}
+
+// payScenarioAcross pays a merchant at another operator from a
+// sub-wallet: Pay's cross-operator booking (the record first, the legs in
+// the current window, booked again once in a new window if the window
+// closed under them) with the meter legs in front.
+func (s *Service) payScenarioAcross(ctx context.Context, p ScenarioPayment, from, to walletRoute) (PaymentResult, error) {
+	rec := PaymentRecord{
+		ID: p.recordID(), PayerOperator: from.operator, PayeeOperator: to.operator, PayerWallet: p.From, PayeeWallet: p.To,
+		Amount: p.Amount, Currency: s.currency, Window: s.CurrentWindow(), Status: PaymentPending, CreatedAt: s.clock.Now(),
+	}
+	stored, created, err := s.store.CreatePayment(ctx, rec)
+	if err != nil {
+		return PaymentResult{}, err
+	}
+	if rec, err = samePayment(rec, stored, created); err != nil {
+		return PaymentResult{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		ts := meterLegs(p, from.operator, rec.Window, true)
+		m := len(ts)
+		ts = append(ts, crossLegs(rec.ID, rec)...)
+		rs, i, err := s.submit(ctx, chain(ts...))
+		if i < 0 && err != nil { // the request failed as a whole: the outcome is unknown
+			return PaymentResult{}, err
+		}
+		if i >= 0 && i < m {
+			perr := meterError(i, err)
+			rec.Status, rec.Reason = PaymentFailed, tongbao.ErrorMessage(perr)
+			if uerr := s.store.UpdatePayment(ctx, rec); uerr != nil {
+				return PaymentResult{}, uerr
+			}
+			return PaymentResult{}, perr
+		}
+		if i >= 0 {
+			i -= m
+		}
+		out, res, perr, again := s.acrossOutcome(rec, rs[m:], i, err, attempt)
+		if uerr := s.store.UpdatePayment(ctx, out); uerr != nil {
+			return PaymentResult{}, uerr
+		}
+		if !again {
+			return res, perr
+		}
+		rec = out
+	}
+}
+
+// ScenarioPaymentPosted reports whether a scenario payment went through
+// under its id, and its result if it did: how the scenario package
+// answers a payment asked again after a rule that has since changed (an
+// expiry, a revocation) would refuse it. The id used with other content
+// is ErrIDConflict.
+func (s *Service) ScenarioPaymentPosted(ctx context.Context, p ScenarioPayment) (PaymentResult, bool, error) {
+	from, to, err := s.scenarioParties(ctx, p)
+	if err != nil {
+		return PaymentResult{}, false, err
+	}
+	if from.operator == to.operator {
+		t, err := s.ledger.LookupTransfer(ctx, p.ID)
+		if errors.Is(err, ledger.ErrTransferNotFound) {
+			return PaymentResult{}, false, nil
+		}
+		if err != nil {
+			return PaymentResult{}, false, err
+		}
+		code := TransferScenarioPayment
+		if p.Charge {
+			code = TransferScenarioCharge
+		}
+		if t.DebitAccountID != p.From || t.CreditAccountID != p.To || t.Amount != p.Amount || t.Code != code {
+			return PaymentResult{}, false, ErrIDConflict
+		}
+		return PaymentResult{Timestamp: t.Timestamp, PayeeTimestamp: t.Timestamp, Duplicate: true}, true, nil
+	}
+	rec, err := s.store.Payment(ctx, p.recordID())
+	if errors.Is(err, ErrPaymentNotFound) {
+		return PaymentResult{}, false, nil
+	}
+	if err != nil {
+		return PaymentResult{}, false, err
+	}
+	if rec.PayerWallet != p.From || rec.PayeeWallet != p.To || rec.Amount != p.Amount {
+		return PaymentResult{}, false, ErrIDConflict
+	}
+	if rec.Status != PaymentPosted {
+		return PaymentResult{}, false, nil
+	}
+	return PaymentResult{Timestamp: rec.PayerTimestamp, PayeeTimestamp: rec.PayeeTimestamp, CrossOperator: true, Window: rec.Window, Duplicate: true}, true, nil
+}
+
+// GrantCharge lets a merchant wallet charge the sub-wallet (PayScenario with Charge) up to max per charge (zero: no
 // cap of its own, the sub-wallet's still apply): it opens, or enables
 // again, the charge meter of the pair. Whether the scenario allows the
 // merchant is the caller's to check.
@@ -301,9 +425,6 @@ func (s *Service) GrantCharge(ctx context.Context, sub, merchant tongbao.ID, max
 	}
 	if m.kind != WalletMerchant {
 		return ErrPayeeNotMerchant
-	}
-	if m.operator != w.Operator {
-		return ErrPayeeOtherOperator
 	}
 	id := chargeMeter(sub, merchant)
 	errs, err := s.ledger.CreateAccounts(ctx, []ledger.Account{
