@@ -11,9 +11,9 @@ import (
 	"pgregory.net/rapid"
 )
 
-// TestProperty runs random sequences of pushes, fundings, payments,
-// charges, sweeps, grants, revocations and time passing (across midnight
-// and the expiry), and after each step checks that the supply holds, that
+// TestProperty runs random sequences of pushes, fundings, payments and
+// charges (within and across operators), sweeps, grants, revocations,
+// settlements and time passing (across midnight and the expiry), and after each step checks that the supply holds, that
 // every balance is what a simple model says (a success moves exactly its
 // amount, a refusal nothing), that no sub-wallet is past its balance cap
 // or paid more than its caps allow in a day, that nothing was paid or
@@ -48,7 +48,7 @@ func TestProperty(t *testing.T) {
 		}
 		steps := rapid.IntRange(1, 40).Draw(rt, "steps")
 		for i := 0; i < steps; i++ {
-			kind := rapid.IntRange(0, 7).Draw(rt, "kind")
+			kind := rapid.IntRange(0, 8).Draw(rt, "kind")
 			if len(subs) == 0 {
 				kind = 0
 			}
@@ -128,6 +128,11 @@ func TestProperty(t *testing.T) {
 				d := time.Duration(rapid.IntRange(1, 12*3600).Draw(rt, "seconds")) * time.Second
 				step = fmt.Sprintf("advance %v", d)
 				e.clock.Advance(d)
+			case 8:
+				step = "settle"
+				if _, err := e.svc.Settle(e.ctx); err != nil {
+					rt.Fatalf("settle: %v", err)
+				}
 			}
 			e.supplyOK(step)
 			for id, want := range model {
