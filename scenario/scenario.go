@@ -517,9 +517,9 @@ func (s *Service) pay(ctx context.Context, p Payment, charge bool) (twotier.Paym
 		switch {
 		case errors.Is(err, twotier.ErrIDConflict):
 			return twotier.PaymentResult{}, ErrIDConflict
-		case err != nil:
+		case tongbao.ErrorCode(err) == tongbao.EINTERNAL:
 			return twotier.PaymentResult{}, err
-		case !posted:
+		case err != nil || !posted: // a payment that could not have gone through
 			return twotier.PaymentResult{}, refusal
 		}
 		return r, nil

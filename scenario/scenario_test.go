@@ -245,6 +245,8 @@ func TestCharge(t *testing.T) {
 	before = e.balances(w)
 	wantCode(t, "a charge above the per-payment cap", e.charge(w, e.metro, 50*yuan+1), tongbao.EUNPROCESSABLE, ledger.ErrDebitLimit)
 	wantCode(t, "a charge by another merchant", e.charge(w, e.canteen, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
+	wantCode(t, "a charge by no merchant", e.charge(w, twotier.Wallet{ID: tongbao.NewID()}, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
+	wantCode(t, "a charge by a personal wallet", e.charge(w, e.holder, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
 	e.unchanged("refused charges", before)
 
 	charge := scenario.Payment{ID: tongbao.NewID(), SubWallet: w.Wallet, Merchant: e.metro.ID, Amount: 2 * yuan}
