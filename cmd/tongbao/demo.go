@@ -18,6 +18,7 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/client"
 	"github.com/tongbao/tongbao/httpapi/wire"
+	"github.com/tongbao/tongbao/twotier"
 )
 
 // The demo's economy and its data folder.
@@ -74,6 +75,14 @@ type demoOperatorKeys struct {
 	Phone    string     `json:"phone"`
 	Merchant string     `json:"merchant"`
 	Shop     tongbao.ID `json:"shop"`
+	// The transit scenario (first operator only): the metro's merchant
+	// wallet and key, the template, and the demo holder's sub-wallet
+	// pushed to it. Zero in the keys of a demo made before scenarios; the
+	// next start sets it up.
+	Metro      tongbao.ID `json:"metro,omitzero"`
+	MetroKey   string     `json:"metro_key,omitempty"`
+	Template   tongbao.ID `json:"transit_template,omitzero"`
+	TransitSub tongbao.ID `json:"transit_sub_wallet,omitzero"`
 }
 
 type demoOptions struct {
@@ -157,6 +166,9 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 		}
 	}
 	if err := d.collect(); err != nil {
+		return err
+	}
+	if err := d.ride(keysPath); err != nil {
 		return err
 	}
 	if err := d.report(); err != nil {
@@ -330,6 +342,9 @@ func (d *demo) load() error {
 				return err
 			}
 			for _, w := range p.Items {
+				if w.Kind == string(twotier.WalletScenario) {
+					continue // a sub-wallet pays only through its scenario
+				}
 				ws = append(ws, w.ID)
 				if w.Kind == "merchant" {
 					shops = append(shops, w.ID)
@@ -486,6 +501,79 @@ func (d *demo) collect() error {
 	return nil
 }
 
+// demoMetroCategory is the merchant category of transit (ISO 18245 4111);
+// every fourth demo shop has it.
+const demoMetroCategory = "4111"
+
+// ride runs the transit scenario: on the first start (or the first since
+// scenarios came) the first operator defines a metro template, the demo
+// holder pushes a sub-wallet to it, funds it and lets the metro charge it
+// without a prompt; on every start the metro charges a few rides (tap to
+// pay) and the holder's sub-wallet is shown.
+func (d *demo) ride(keysPath string) error {
+	ctx := d.ctx
+	a := &d.keys.Operators[0]
+	admin := d.cb.WithKey(a.Admin)
+	holder := d.cb.WithKey(a.Holder)
+	if a.TransitSub.IsZero() {
+		p, err := admin.Wallets(ctx, a.ID, client.Page{Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, w := range p.Items {
+			if w.Kind == "merchant" && w.MerchantCategory == demoMetroCategory {
+				a.Metro = w.ID
+				break
+			}
+		}
+		if a.Metro.IsZero() {
+			return errors.New("the demo has no transit merchant")
+		}
+		mk, err := admin.CreateKey(ctx, wire.CreateKey{Role: wire.RoleMerchant, Wallet: &a.Metro, Name: "demo metro"})
+		if err != nil {
+			return err
+		}
+		t, err := admin.CreateScenarioTemplate(ctx, "demo-transit-template", a.ID, wire.CreateScenarioTemplate{Name: "Metro rides",
+			BalanceMax: wire.Amount(500_00), PaymentMax: wire.Amount(20_00), DailyMax: wire.Amount(100_00),
+			Merchants: []tongbao.ID{}, Categories: []string{demoMetroCategory}, Regions: []string{}, Withdrawable: true})
+		if err != nil {
+			return fmt.Errorf("transit template: %w", err)
+		}
+		sub, err := holder.PushSubWallet(ctx, "demo-transit-push", a.Wallet, wire.PushSubWallet{Template: t.ID})
+		if err != nil {
+			return fmt.Errorf("push a sub-wallet: %w", err)
+		}
+		if _, err := holder.FundSubWallet(ctx, "demo-transit-fund", sub.ID, 200_00); err != nil {
+			return fmt.Errorf("fund the sub-wallet: %w", err)
+		}
+		if _, err := holder.GrantCharge(ctx, sub.ID, a.Metro); err != nil {
+			return fmt.Errorf("grant the metro: %w", err)
+		}
+		a.MetroKey, a.Template, a.TransitSub = mk.Secret, t.ID, sub.ID
+		b, _ := json.MarshalIndent(d.keys, "", "  ")
+		if err := os.WriteFile(keysPath, b, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "  the demo holder pushed a transit sub-wallet (rides up to 20.00, 100.00 a day, 500.00 held) and funded it with 200.00\n")
+	}
+	metro := d.cb.WithKey(a.MetroKey)
+	rides := 0
+	for range 3 {
+		if _, err := metro.ChargeSubWallet(ctx, client.NewKey(), a.TransitSub, 3_00); err != nil {
+			fmt.Fprintf(d.out, "  a metro ride was refused: %s\n", client.ProblemName(err))
+			break
+		}
+		rides++
+	}
+	sub, err := holder.SubWallet(ctx, a.TransitSub)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "  the metro charged %d rides of 3.00 by tap to pay; the sub-wallet holds %s and paid %s today\n",
+		rides, formatMoney(tongbao.Amount(*sub.Balance)), formatMoney(tongbao.Amount(*sub.PaidToday)))
+	return nil
+}
+
 func okWord(ok bool) string {
 	if ok {
 		return "ok"
@@ -515,6 +603,10 @@ func (d *demo) tryNext(o *demoOptions) {
 	fmt.Fprintf(w, "  go run ./cmd/tongbao merchant charge CODE_FROM_ABOVE 15.00 --key %s\n", a.Merchant)
 	fmt.Fprintf(w, "  # the shop's statement of today, as CSV\n")
 	fmt.Fprintf(w, "  curl -s '%s/v1/wallets/%s/statement?format=csv' -H 'Authorization: Bearer %s'\n\n", d.base, a.Shop, a.Merchant)
+	fmt.Fprintf(w, "  # tap to pay on the metro: the metro charges the holder's transit sub-wallet; the holder can revoke that\n")
+	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario charge %s 3.00 --key %s\n", a.TransitSub, a.MetroKey)
+	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario show %s --key %s\n", a.TransitSub, a.Holder)
+	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario revoke %s --key %s\n\n", a.TransitSub, a.Holder)
 	fmt.Fprintf(w, "  # the same from the CLI\n  TONGBAO_ADDR=%s TONGBAO_KEY=%s go run ./cmd/tongbao supply\n\n", d.base, d.keys.CentralBank)
 	fmt.Fprintf(w, "  # the API's description, metrics and health\n  curl -s %s/openapi.json | head -c 300; curl -s %s/metrics | grep tongbao_; curl -s %s/readyz\n", d.base, d.base, d.base)
 	fmt.Fprintf(w, "\nRun again with: go run ./cmd/tongbao demo --data %s\n", o.data)

@@ -27,6 +27,9 @@ func TestDemoTwice(t *testing.T) {
 		"closed settlement window 1",
 		"the demo shop collected by payment request, static code and payment code",
 		"its statement today: 3 payments 106.50, 1 refunds 10.00, net 96.50",
+		"the demo holder pushed a transit sub-wallet",
+		"the metro charged 3 rides of 3.00 by tap to pay; the sub-wallet holds 191.00 and paid 9.00 today",
+		"scenario charge ",
 		"the supply check holds",
 		"0 differences",
 		"Authorization: Bearer tb_centralbank_",
@@ -46,6 +49,7 @@ func TestDemoTwice(t *testing.T) {
 	for _, want := range []string{
 		"Found the economy of an earlier run: 460 wallets at 2 operators",
 		"its statement today: 6 payments 213.00, 2 refunds 20.00, net 193.00",
+		"the metro charged 3 rides of 3.00 by tap to pay; the sub-wallet holds 182.00 and paid 18.00 today",
 		"payments between wallets",
 		"the supply check holds",
 		"issued 8,000,000.00",
