@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/internal/storetest"
 	"github.com/tongbao/tongbao/ledger"
 )
 
@@ -86,7 +89,44 @@ func TestCrashRecovery(t *testing.T) {
 		if n == 0 {
 			t.Fatalf("run %d: the child acknowledged nothing", run)
 		}
+		waitChildSessions(t)
 		verifyAfterCrash(t, dir, acked, run)
+	}
+}
+
+// crashChildApp names the child's PostgreSQL sessions.
+const crashChildApp = "tongbao-crash-child"
+
+// waitChildSessions waits, on PostgreSQL, until the killed child's
+// sessions are gone. A COMMIT the child sent before it died still runs to
+// its end at the server, and a check that read the state before it lands
+// would find it later. (A process that serves writes holds the writer
+// lease, which every commit locks, so a successor cannot start until such
+// a commit is over; this test opens the store without one.)
+func waitChildSessions(t *testing.T) {
+	t.Helper()
+	if storetest.Postgres() == "" {
+		return
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, storetest.Postgres())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, crashChildApp).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions of the killed child still at the server", n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -95,7 +97,24 @@ func openStore(t failer, dir string) (ledger.Store, error) {
 			})
 		}
 	}
+	if os.Getenv(crashChildEnv) != "" {
+		dsn = withApplicationName(dsn, crashChildApp)
+	}
 	return postgres.Open(context.Background(), dsn)
+}
+
+// withApplicationName names the sessions of a connection string, so that
+// pg_stat_activity tells them apart.
+func withApplicationName(dsn, name string) string {
+	if postgres.IsURL(dsn) {
+		if u, err := url.Parse(dsn); err == nil {
+			q := u.Query()
+			q.Set("application_name", name)
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+	}
+	return dsn + " application_name=" + name
 }
 
 // schemasOpened are the schemas openStore has opened in this process.
