@@ -3,6 +3,7 @@ package merchant
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/twotier"
@@ -82,39 +83,63 @@ func (s *Service) PayCode(ctx context.Context, p CodePayment) (Request, error) {
 	if p.Amount <= 0 {
 		return Request{}, tongbao.Errorf(tongbao.EINVALID, "a static code is paid with an amount above zero")
 	}
-	r, err := s.oneOffRequest(ctx, RequestSpec{ID: p.ID, Merchant: c.Wallet, OrderID: "S" + p.ID.String()[:24], Amount: p.Amount,
-		ExpiresAt: s.clock.Now().Add(staticRequestTTL), MerchantName: c.MerchantName, MerchantCity: c.MerchantCity})
+	r, _, err := s.oneOff(ctx, RequestSpec{ID: p.ID, Merchant: c.Wallet, OrderID: "S" + p.ID.String()[:24], Amount: p.Amount,
+		ExpiresAt: s.clock.Now().Add(staticRequestTTL), MerchantName: c.MerchantName, MerchantCity: c.MerchantCity}, p.Payer)
 	if err != nil {
 		return Request{}, err
 	}
-	if r.Status == RequestPaid && r.Payer == p.Payer { // a retry of a payment that went through
-		return r, nil
-	}
-	paid, err := s.PayRequest(ctx, r.ID, p.Payer)
-	if err != nil && answered(ctx, err) && !errors.Is(err, ErrRequestInProgress) {
-		// Refused: the request was made for this payment alone, so it
-		// must not stay open for anyone else to pay.
-		if _, cerr := s.CancelRequest(ctx, r.ID); cerr != nil && !errors.Is(cerr, ErrRequestExpired) && !errors.Is(cerr, ErrRequestPaid) {
-			return Request{}, cerr
-		}
-	}
-	return paid, err
+	return s.payOneOff(ctx, r)
 }
 
-// oneOffRequest returns the request a payment makes for itself (a static
-// code's, a payment code's charge): the one stored under spec.ID if it is
-// the same payment again (its expiry, set from the clock, differs on a
-// retry), else a new one.
-func (s *Service) oneOffRequest(ctx context.Context, spec RequestSpec) (Request, error) {
-	old, err := s.store.Request(ctx, spec.ID)
-	if errors.Is(err, ErrRequestNotFound) {
-		return s.CreateRequest(ctx, spec)
+// oneOff returns the request a payment makes for itself (a static code's,
+// a payment code's charge): created claimed by its payer (paying, attempt
+// one), so that no one else can pay it, or the one stored under spec.ID
+// by an earlier try of the same payment (its expiry, set from the clock,
+// differs on a retry). created says which.
+func (s *Service) oneOff(ctx context.Context, spec RequestSpec, payer tongbao.ID) (r Request, created bool, err error) {
+	if payer.IsZero() {
+		return Request{}, false, tongbao.Errorf(tongbao.EINVALID, "payer wallet is missing")
+	}
+	if _, err := s.payments.Wallet(ctx, payer); err != nil {
+		return Request{}, false, fmt.Errorf("payer wallet: %w", err)
+	}
+	if payer == spec.Merchant {
+		return Request{}, false, tongbao.Errorf(tongbao.EINVALID, "a merchant wallet cannot pay itself")
+	}
+	if r, err = s.newRequest(ctx, spec); err != nil {
+		return Request{}, false, err
+	}
+	r.Status, r.Payer, r.Attempt, r.OneOff = RequestPaying, payer, 1, true
+	err = s.store.CreateRequest(ctx, r)
+	if errors.Is(err, ErrRequestExists) || errors.Is(err, ErrOrderIDTaken) {
+		old, gerr := s.store.Request(ctx, r.ID)
+		if errors.Is(gerr, ErrRequestNotFound) {
+			return Request{}, false, err
+		}
+		if gerr != nil {
+			return Request{}, false, gerr
+		}
+		if !old.OneOff || old.Merchant != r.Merchant || old.OrderID != r.OrderID || old.Amount != r.Amount || old.Payer != payer {
+			return Request{}, false, ErrIDConflict
+		}
+		return old, false, nil
 	}
 	if err != nil {
-		return Request{}, err
+		return Request{}, false, err
 	}
-	if old.Merchant != spec.Merchant || old.OrderID != spec.OrderID || old.Amount != spec.Amount {
-		return Request{}, ErrIDConflict
+	return r, true, nil
+}
+
+// payOneOff pays a one-off request, or answers with its outcome if it
+// has one: paid, or refused (the request was cancelled by the refusal).
+func (s *Service) payOneOff(ctx context.Context, r Request) (Request, error) {
+	switch r.Status {
+	case RequestPaid:
+		return r, nil
+	case RequestPaying:
+		return s.settleClaim(ctx, r)
+	case RequestCancelled:
+		return Request{}, fmt.Errorf("refused before: %w", ErrRequestCancelled)
 	}
-	return old, nil
+	return Request{}, statusError(r.Status)
 }

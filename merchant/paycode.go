@@ -164,12 +164,20 @@ type ChargeSpec struct {
 	OrderID string
 }
 
-// Charge takes a payment from the wallet behind a payment code: it makes
-// a payment request for the amount, marks the code used by it (one
-// compare-and-swap in the store, so a code pays at most once, whoever
-// scans it how often), and pays the request from the code's wallet. The
-// code is spent even when the payment is refused; the holder shows a new
-// one. The same spec again returns the paid request.
+// Charge takes a payment from the wallet behind a payment code, once:
+//
+//  1. the code is marked used by the charge (a compare-and-swap in the
+//     store: of two tills scanning one code one wins, and a code is spent
+//     even when the payment is then refused: the holder shows a new one);
+//  2. a one-off payment request for the amount is made, claimed by the
+//     code's wallet, so no one else can pay it;
+//  3. the request is paid (or, refused, cancelled).
+//
+// The code is bound before the request exists, so a crash in between
+// leaves a spent code and no money moved, and a request is only ever paid
+// for a code bound to it. The same spec again (a retry, also at the same
+// time) resumes and answers with the one outcome; another spec under its
+// id is ErrIDConflict.
 //
 // Errors: ErrPaymentCodeInvalid, ErrPaymentCodeNotFound,
 // ErrPaymentCodeUsed, ErrPaymentCodeExpired, ErrPaymentCodeCap, and those
@@ -184,64 +192,55 @@ func (s *Service) Charge(ctx context.Context, spec ChargeSpec) (Request, error) 
 	if spec.Amount <= 0 {
 		return Request{}, twotier.ErrAmountInvalid
 	}
+	if spec.OrderID == "" {
+		spec.OrderID = "C" + spec.ID.String()[:24]
+	}
 	hash := HashPaymentCode(spec.Code)
 	pc, err := s.store.PaymentCode(ctx, hash)
 	if err != nil {
 		return Request{}, err
 	}
-	if pc.Request == spec.ID && pc.Merchant == spec.Merchant { // a retry of the charge that used the code
-		return s.resumeCharge(ctx, pc)
+	mine := func(pc PaymentCode) bool { return pc.Request == spec.ID && pc.Merchant == spec.Merchant }
+	req := RequestSpec{ID: spec.ID, Merchant: spec.Merchant, OrderID: spec.OrderID, Amount: spec.Amount,
+		ExpiresAt: s.clock.Now().Add(chargeRequestTTL), MerchantName: "Merchant", MerchantCity: "-"}
+	if !mine(pc) {
+		// Bad input is refused before the code is spent.
+		if _, err := s.newRequest(ctx, req); err != nil {
+			return Request{}, err
+		}
+		if pc.Wallet == spec.Merchant {
+			return Request{}, tongbao.Errorf(tongbao.EINVALID, "a merchant wallet cannot pay itself")
+		}
+		now := s.clock.Now()
+		switch {
+		case !pc.Request.IsZero():
+			return Request{}, ErrPaymentCodeUsed
+		case !now.Before(pc.ExpiresAt):
+			return Request{}, ErrPaymentCodeExpired
+		case spec.Amount > pc.Cap:
+			return Request{}, ErrPaymentCodeCap
+		}
+		// The id of an earlier charge, of another code, must not spend
+		// this one.
+		if old, err := s.store.Request(ctx, spec.ID); err == nil && (old.Payer != pc.Wallet || !old.OneOff) {
+			return Request{}, ErrIDConflict
+		} else if err != nil && !errors.Is(err, ErrRequestNotFound) {
+			return Request{}, err
+		}
+		err := s.store.UsePaymentCode(ctx, hash, spec.ID, spec.Merchant, now)
+		if errors.Is(err, ErrPaymentCodeUsed) {
+			// A copy of this charge may have bound it first.
+			if pc, err = s.store.PaymentCode(ctx, hash); err == nil && !mine(pc) {
+				err = ErrPaymentCodeUsed
+			}
+		}
+		if err != nil {
+			return Request{}, err
+		}
 	}
-	now := s.clock.Now()
-	switch {
-	case !pc.Request.IsZero():
-		return Request{}, ErrPaymentCodeUsed
-	case !now.Before(pc.ExpiresAt):
-		return Request{}, ErrPaymentCodeExpired
-	case spec.Amount > pc.Cap:
-		return Request{}, ErrPaymentCodeCap
-	}
-	if spec.OrderID == "" {
-		spec.OrderID = "C" + spec.ID.String()[:24]
-	}
-	r, err := s.oneOffRequest(ctx, RequestSpec{ID: spec.ID, Merchant: spec.Merchant, OrderID: spec.OrderID, Amount: spec.Amount,
-		ExpiresAt: now.Add(chargeRequestTTL), MerchantName: "Merchant", MerchantCity: "-"})
+	r, _, err := s.oneOff(ctx, req, pc.Wallet)
 	if err != nil {
 		return Request{}, err
 	}
-	if err := s.store.UsePaymentCode(ctx, hash, r.ID, spec.Merchant, now); err != nil {
-		if _, cerr := s.CancelRequest(ctx, r.ID); cerr != nil && !errors.Is(cerr, ErrRequestExpired) {
-			return Request{}, fmt.Errorf("%w (and cancelling the request: %v)", err, cerr)
-		}
-		return Request{}, err
-	}
-	pc.Request, pc.Merchant = r.ID, spec.Merchant
-	return s.resumeCharge(ctx, pc)
-}
-
-// resumeCharge pays the request of a used code from the code's wallet, or
-// returns its outcome if that happened already. A refused payment cancels
-// the request, so it cannot be paid another way.
-func (s *Service) resumeCharge(ctx context.Context, pc PaymentCode) (Request, error) {
-	r, err := s.store.Request(ctx, pc.Request)
-	if err != nil {
-		return Request{}, err
-	}
-	switch r.Status {
-	case RequestPaid:
-		return r, nil
-	case RequestCancelled:
-		return Request{}, ErrRequestCancelled
-	}
-	paid, err := s.PayRequest(ctx, r.ID, pc.Wallet)
-	if err == nil || !answered(ctx, err) || errors.Is(err, ErrRequestPaid) {
-		if errors.Is(err, ErrRequestPaid) {
-			return s.store.Request(ctx, r.ID)
-		}
-		return paid, err
-	}
-	if _, cerr := s.CancelRequest(ctx, r.ID); cerr != nil && !errors.Is(cerr, ErrRequestExpired) {
-		return Request{}, fmt.Errorf("%w (and cancelling the request: %v)", err, cerr)
-	}
-	return Request{}, err
+	return s.payOneOff(ctx, r)
 }

@@ -336,3 +336,78 @@ func TestStatementReconcilesToWallet(t *testing.T) {
 	_, err = e.merchant.Statement(e.ctx, e.payerA.ID, day)
 	wantCode(t, "personal wallet", err, tongbao.EINVALID, merchant.ErrNotMerchantWallet)
 }
+
+// A charge's id names one charge: another code, another amount or another
+// order under it is a conflict that spends nothing; copies of the same
+// charge sent at once pay once and all answer with that payment.
+func TestChargeIdempotency(t *testing.T) {
+	e := newEnv(t)
+	code1, err := e.merchant.IssuePaymentCode(e.ctx, e.payerA.ID, 0)
+	must(t, err)
+	code2, err := e.merchant.IssuePaymentCode(e.ctx, e.payerB.ID, 0)
+	must(t, err)
+	id := tongbao.NewID()
+	first, err := e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code1.Code, Amount: 20 * yuan})
+	must(t, err)
+	before := e.balances()
+	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code2.Code, Amount: 20 * yuan})
+	wantCode(t, "another customer's code under a charge's id", err, tongbao.ECONFLICT, merchant.ErrIDConflict)
+	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code1.Code, Amount: 21 * yuan})
+	wantCode(t, "another amount under a charge's id", err, tongbao.ECONFLICT, merchant.ErrIDConflict)
+	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code1.Code, Amount: 20 * yuan, OrderID: "other"})
+	wantCode(t, "another order under a charge's id", err, tongbao.ECONFLICT, merchant.ErrIDConflict)
+	// Bad input does not spend a code either.
+	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: tongbao.NewID(), Merchant: e.shop.ID, Code: code2.Code, Amount: yuan, OrderID: strings.Repeat("x", 26)})
+	wantCode(t, "an order id too long", err, tongbao.EINVALID, nil)
+	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: tongbao.NewID(), Merchant: e.payerA.ID, Code: code2.Code, Amount: yuan})
+	wantCode(t, "a personal wallet charging", err, tongbao.EINVALID, merchant.ErrNotMerchantWallet)
+	e.unchanged("conflicting charges", before)
+	again, err := e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code1.Code, Amount: 20 * yuan})
+	must(t, err)
+	if again.ID != first.ID || again.Payer != e.payerA.ID {
+		t.Fatalf("retry answered %+v", again)
+	}
+	// The second customer's code was not spent by any of that.
+	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: tongbao.NewID(), Merchant: e.shop.ID, Code: code2.Code, Amount: 3 * yuan})
+	must(t, err)
+
+	// Copies of one charge at once.
+	code3, err := e.merchant.IssuePaymentCode(e.ctx, e.payerB.ID, 0)
+	must(t, err)
+	before = e.balances()
+	copyID := tongbao.NewID()
+	var wg sync.WaitGroup
+	answers := make([]merchant.Request, 8)
+	errs := make([]error, 8)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i], errs[i] = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: copyID, Merchant: e.shop.ID, Code: code3.Code, Amount: 9 * yuan})
+		}()
+	}
+	wg.Wait()
+	paid := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if answers[i].ID != copyID || answers[i].Status != merchant.RequestPaid {
+				t.Fatalf("copy answered %+v", answers[i])
+			}
+			paid++
+		default:
+			t.Fatalf("copy failed: %v", err)
+		}
+	}
+	if paid != len(answers) {
+		t.Fatalf("%d of %d copies answered with the payment", paid, len(answers))
+	}
+	after := e.balances()
+	if before[e.payerB.ID]-after[e.payerB.ID] != 9*yuan || after[e.shop.ID]-before[e.shop.ID] != 9*yuan {
+		t.Fatalf("copies of one charge moved %v from the payer", before[e.payerB.ID]-after[e.payerB.ID])
+	}
+	// Its request is the charge's alone: another wallet cannot pay it.
+	_, err = e.merchant.PayRequest(e.ctx, copyID, e.payerA.ID)
+	wantCode(t, "paying another's charge", err, tongbao.ECONFLICT, merchant.ErrRequestPaid)
+	e.supplyOK("charge idempotency")
+}

@@ -114,6 +114,34 @@ type RequestSpec struct {
 // created; another request with the merchant's order id fails with
 // ErrOrderIDTaken.
 func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request, error) {
+	r, err := s.newRequest(ctx, spec)
+	if err != nil {
+		return Request{}, err
+	}
+	err = s.store.CreateRequest(ctx, r)
+	if errors.Is(err, ErrRequestExists) || errors.Is(err, ErrOrderIDTaken) {
+		// A retry may meet either constraint first: look for its id.
+		old, gerr := s.store.Request(ctx, r.ID)
+		if errors.Is(gerr, ErrRequestNotFound) {
+			return Request{}, err
+		}
+		if gerr != nil {
+			return Request{}, gerr
+		}
+		if old.Merchant != r.Merchant || old.OrderID != r.OrderID || old.Amount != r.Amount || !old.ExpiresAt.Equal(r.ExpiresAt) || old.Payload != r.Payload {
+			return Request{}, ErrIDConflict
+		}
+		return old, nil
+	}
+	if err != nil {
+		return Request{}, err
+	}
+	return r, nil
+}
+
+// newRequest checks a spec and returns the open request it makes, with
+// its collection code, not yet stored.
+func (s *Service) newRequest(ctx context.Context, spec RequestSpec) (Request, error) {
 	if spec.Amount <= 0 {
 		return Request{}, twotier.ErrAmountInvalid
 	}
@@ -146,24 +174,6 @@ func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request,
 	}
 	if r.ID.IsZero() {
 		r.ID = tongbao.NewID()
-	}
-	err = s.store.CreateRequest(ctx, r)
-	if errors.Is(err, ErrRequestExists) || errors.Is(err, ErrOrderIDTaken) {
-		// A retry may meet either constraint first: look for its id.
-		old, gerr := s.store.Request(ctx, r.ID)
-		if errors.Is(gerr, ErrRequestNotFound) {
-			return Request{}, err
-		}
-		if gerr != nil {
-			return Request{}, gerr
-		}
-		if old.Merchant != r.Merchant || old.OrderID != r.OrderID || old.Amount != r.Amount || !old.ExpiresAt.Equal(r.ExpiresAt) || old.Payload != r.Payload {
-			return Request{}, ErrIDConflict
-		}
-		return old, nil
-	}
-	if err != nil {
-		return Request{}, err
 	}
 	return r, nil
 }
@@ -270,7 +280,9 @@ func (s *Service) PayRequest(ctx context.Context, request, payer tongbao.ID) (Re
 	return Request{}, ErrRequestChanged
 }
 
-// settleClaim pays a claimed request and records the outcome.
+// settleClaim pays a claimed request and records the outcome: paid, or
+// after a refusal open again for another payer (a one-off request,
+// made for one payment, is cancelled instead).
 func (s *Service) settleClaim(ctx context.Context, r Request) (Request, error) {
 	if r.Status != RequestPaying || r.Payer.IsZero() || r.Attempt < 1 {
 		panic(fmt.Sprintf("merchant: settling request %v that is not claimed: %+v", r.ID, r))
@@ -284,13 +296,21 @@ func (s *Service) settleClaim(ctx context.Context, r Request) (Request, error) {
 	switch {
 	case err == nil:
 		to.Status, to.PaidAt, to.PaymentTimestamp = RequestPaid, to.UpdatedAt, res.PayeeTimestamp
+	case answered(ctx, err) && r.OneOff:
+		to.Status = RequestCancelled
 	case answered(ctx, err):
 		to.Status, to.Payer = RequestOpen, tongbao.ID{}
 	default:
 		return Request{}, fmt.Errorf("pay request (outcome unknown; pay again to resume): %w", err)
 	}
 	if serr := s.store.SwapRequest(ctx, to, RequestPaying, r.Attempt); serr != nil {
-		return Request{}, serr
+		// Another call settling the same claim (a retry at the same
+		// time) recorded the same answer first.
+		cur, rerr := s.store.Request(ctx, r.ID)
+		if !errors.Is(serr, ErrRequestChanged) || rerr != nil || cur.Status != to.Status || cur.Attempt != r.Attempt {
+			return Request{}, serr
+		}
+		to = cur
 	}
 	if err != nil {
 		return Request{}, err

@@ -43,6 +43,10 @@ type Request struct {
 	// so a retry of one claim is idempotent and a new claim after a
 	// refused one is not answered with the old refusal.
 	Attempt int64
+	// OneOff marks a request made for one payment (a static code's, a
+	// payment code's charge), claimed by its payer from the start: after
+	// a refusal it is cancelled, not opened to other payers.
+	OneOff bool
 	// PaidAt and PaymentTimestamp are set once paid: PaymentTimestamp is
 	// the ledger timestamp of the transfer that credited the merchant
 	// wallet (across operators, the payee's leg), by which a statement

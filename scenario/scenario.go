@@ -517,8 +517,8 @@ func (s *Service) pay(ctx context.Context, p Payment, charge bool) (twotier.Paym
 		switch {
 		case errors.Is(err, twotier.ErrIDConflict):
 			return twotier.PaymentResult{}, ErrIDConflict
-		case tongbao.ErrorCode(err) == tongbao.EINTERNAL:
-			return twotier.PaymentResult{}, err
+		case tongbao.ErrorCode(err) == tongbao.EINTERNAL || tongbao.ErrorCode(err) == tongbao.EUNAVAILABLE || ctx.Err() != nil:
+			return twotier.PaymentResult{}, err // the outcome is still unknown
 		case err != nil || !posted: // a payment that could not have gone through
 			return twotier.PaymentResult{}, refusal
 		}

@@ -733,3 +733,61 @@ func TestAcrossOperators(t *testing.T) {
 	wantCode(t, "a new payment after the expiry", e.pay(w, e.elsewhere, yuan), tongbao.EUNPROCESSABLE, scenario.ErrExpired)
 	e.supplyOK("after the expiry")
 }
+
+// A parent wallet that may not pay (receive-only, suspended, frozen) pays
+// nothing through its sub-wallets either, and pushes no new one; the
+// money can still come back to it where its state lets money in.
+func TestParentStateStopsSubWallets(t *testing.T) {
+	e := newEnv(t)
+	spec := e.transit()
+	spec.Withdrawable = true
+	w := e.push(e.template(spec), 100*yuan)
+	must(t, e.pay(w, e.metro, yuan))
+	_, err := e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
+	must(t, err)
+
+	_, err = e.svc.SetState(e.ctx, e.holder.ID, twotier.StateReceiveOnly, "AML review")
+	must(t, err)
+	before := e.balances(w)
+	wantCode(t, "a payment of a receive-only parent's sub-wallet", e.pay(w, e.metro, yuan), tongbao.ErrorCode(ledger.ErrDebitsDisabled), ledger.ErrDebitsDisabled)
+	wantCode(t, "a charge of a receive-only parent's sub-wallet", e.charge(w, e.metro, yuan), tongbao.ErrorCode(ledger.ErrDebitsDisabled), ledger.ErrDebitsDisabled)
+	_, err = e.scenario.Push(e.ctx, scenario.PushSpec{Parent: e.holder.ID, Template: w.Template})
+	wantCode(t, "a push from a receive-only parent", err, tongbao.EUNPROCESSABLE, twotier.ErrParentNotActive)
+	e.unchanged("a receive-only parent", before)
+	must(t, e.sweep(w, 10*yuan)) // money may go back to a parent that receives
+
+	_, err = e.svc.SetState(e.ctx, e.holder.ID, twotier.StateActive, "")
+	must(t, err)
+	must(t, e.pay(w, e.metro, yuan))
+	must(t, e.charge(w, e.metro, yuan))
+
+	_, err = e.svc.Freeze(e.ctx, e.holder.ID, e.clock.Now().Add(time.Hour), "court order")
+	must(t, err)
+	before = e.balances(w)
+	wantCode(t, "a payment of a frozen parent's sub-wallet", e.pay(w, e.metro, yuan), tongbao.ErrorCode(ledger.ErrAccountFrozen), ledger.ErrAccountFrozen)
+	wantCode(t, "a charge of a frozen parent's sub-wallet", e.charge(w, e.metro, yuan), tongbao.ErrorCode(ledger.ErrAccountFrozen), ledger.ErrAccountFrozen)
+	e.unchanged("a frozen parent", before)
+	e.clock.Advance(time.Hour) // the freeze lifts by itself, for the sub-wallets too
+	must(t, e.pay(w, e.metro, yuan))
+	e.supplyOK("parent states")
+}
+
+// A wallet opened with an id the engine derives for a charge meter is
+// never taken for one: granting the charge is refused and no money moves
+// out of that wallet.
+func TestDerivedIDTakenIsRefused(t *testing.T) {
+	e := newEnv(t)
+	tpl := e.template(e.transit())
+	w := e.push(tpl, 100*yuan)
+	meter := twotier.ChargeMeterID(w.Wallet, e.metro.ID)
+	squat, err := e.scenario.Push(e.ctx, scenario.PushSpec{ID: meter, Parent: e.holder.ID, Template: tpl.ID})
+	must(t, err)
+	_, err = e.scenario.Fund(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: squat.Wallet, Amount: 50 * yuan})
+	must(t, err)
+	before := e.balances(w, squat)
+	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
+	wantCode(t, "a grant whose meter id is a wallet's", err, tongbao.ECONFLICT, nil)
+	wantCode(t, "a charge without the grant", e.charge(w, e.metro, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
+	e.unchanged("a taken meter id", before)
+	e.supplyOK("a taken meter id")
+}

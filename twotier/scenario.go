@@ -52,6 +52,7 @@ var (
 	ErrScenarioWallet    = tongbao.Errorf(tongbao.EFORBIDDEN, "a scenario sub-wallet pays and is paid only through its scenario")
 	ErrNotScenarioWallet = tongbao.Errorf(tongbao.EINVALID, "wallet is not a scenario sub-wallet")
 	ErrParentInvalid     = tongbao.Errorf(tongbao.EINVALID, "a sub-wallet is pushed from a personal wallet")
+	ErrParentNotActive   = tongbao.Errorf(tongbao.EUNPROCESSABLE, "a sub-wallet is pushed from a wallet that is active and not frozen")
 	ErrPayeeNotMerchant  = tongbao.Errorf(tongbao.EFORBIDDEN, "a sub-wallet pays only merchant wallets")
 	ErrChargeNotGranted  = tongbao.Errorf(tongbao.EFORBIDDEN, "the merchant may not charge this sub-wallet")
 	ErrChargeRevoked     = tongbao.Errorf(tongbao.EFORBIDDEN, "the holder revoked the merchant's permission to charge")
@@ -60,11 +61,20 @@ var (
 	ErrSubWalletsOpen = tongbao.Errorf(tongbao.ECONFLICT, "the wallet has sub-wallets that are not closed; sweep and close them first")
 )
 
+// errDerivedIDTaken refuses to use an account the engine derives the id
+// of (a sink, a meter) when an account of another kind has that id: one
+// opened with an id a client chose. Taking it over would move its money.
+var errDerivedIDTaken = tongbao.Errorf(tongbao.ECONFLICT, "an account of another kind has the id this account is derived to have")
+
 func scenarioMeter(sub tongbao.ID) tongbao.ID         { return deriveID("scenario-meter", sub) }
 func scenarioSink(op tongbao.ID) tongbao.ID           { return deriveID("scenario-sink", op) }
 func chargeMeter(sub, merchant tongbao.ID) tongbao.ID { return deriveID("charge-meter", sub, merchant) }
-func meterLegID(payment tongbao.ID) tongbao.ID        { return deriveID("scenario-meter-leg", payment) }
-func chargeLegID(payment tongbao.ID) tongbao.ID       { return deriveID("charge-meter-leg", payment) }
+
+// ChargeMeterID returns the id of the account that meters a merchant's
+// charges of a sub-wallet.
+func ChargeMeterID(sub, merchant tongbao.ID) tongbao.ID { return chargeMeter(sub, merchant) }
+func meterLegID(payment tongbao.ID) tongbao.ID          { return deriveID("scenario-meter-leg", payment) }
+func chargeLegID(payment tongbao.ID) tongbao.ID         { return deriveID("charge-meter-leg", payment) }
 func scenarioLimits(l ledger.Limits) (wallet, meter ledger.Limits) {
 	return ledger.Limits{BalanceMax: l.BalanceMax}, ledger.Limits{DebitMax: l.DebitMax, DailyDebitMax: l.DailyDebitMax, YearlyDebitMax: l.YearlyDebitMax}
 }
@@ -106,6 +116,12 @@ func (s *Service) OpenScenarioWallet(ctx context.Context, spec ScenarioWalletSpe
 	if parent.State == StateClosed {
 		return Wallet{}, ErrWalletClosed
 	}
+	if _, err := s.store.Wallet(ctx, spec.ID); errors.Is(err, ErrWalletNotFound) && (parent.State != StateActive || parent.Frozen(s.clock.Now())) {
+		// A new sub-wallet only for a parent that may pay; a retry of
+		// one pushed before is answered below whatever the parent's
+		// state now.
+		return Wallet{}, ErrParentNotActive
+	}
 	wallet, meter := scenarioLimits(spec.Limits)
 	if old, err := s.store.Wallet(ctx, spec.ID); err == nil {
 		if old.Kind != WalletScenario || old.Parent != spec.Parent {
@@ -137,7 +153,11 @@ func (s *Service) OpenScenarioWallet(ctx context.Context, spec ScenarioWalletSpe
 	}
 	for i, e := range errs {
 		switch {
-		case e == nil, i == 0 && errors.Is(e, ledger.ErrAccountExists):
+		case e == nil:
+		case i == 0 && errors.Is(e, ledger.ErrAccountExists):
+			// The sink is made the same way every time: under its id
+			// with other content is an account that is no sink.
+			return Wallet{}, errDerivedIDTaken
 		case errors.Is(e, ledger.ErrAccountExists):
 			return Wallet{}, ErrWalletExists
 		default:
@@ -367,8 +387,11 @@ func (s *Service) payScenarioAcross(ctx context.Context, p ScenarioPayment, from
 // ScenarioPaymentPosted reports whether a scenario payment went through
 // under its id, and its result if it did: how the scenario package
 // answers a payment asked again after a rule that has since changed (an
-// expiry, a revocation) would refuse it. The id used with other content
-// is ErrIDConflict.
+// expiry, a revocation) would refuse it. A payment across operators whose
+// outcome was never learnt (its record pending) is booked again under its
+// own ids to learn it: a revoked charge's meter still refuses legs that
+// did not go through. The id used with other content is ErrIDConflict; an
+// error means the outcome is still unknown.
 func (s *Service) ScenarioPaymentPosted(ctx context.Context, p ScenarioPayment) (PaymentResult, bool, error) {
 	from, to, err := s.scenarioParties(ctx, p)
 	if err != nil {
@@ -400,6 +423,19 @@ func (s *Service) ScenarioPaymentPosted(ctx context.Context, p ScenarioPayment) 
 	}
 	if rec.PayerWallet != p.From || rec.PayeeWallet != p.To || rec.Amount != p.Amount {
 		return PaymentResult{}, false, ErrIDConflict
+	}
+	if rec.Status == PaymentPending {
+		// Its outcome was never learnt (the answer lost): booking its
+		// legs again under their ids makes it definite, a duplicate if
+		// they went through. It was asked for before the rule changed.
+		res, err := s.payScenarioAcross(ctx, p, from, to)
+		switch code := tongbao.ErrorCode(err); {
+		case err == nil:
+			return res, true, nil
+		case code == tongbao.EINTERNAL || code == tongbao.EUNAVAILABLE || ctx.Err() != nil:
+			return PaymentResult{}, false, err
+		}
+		return PaymentResult{}, false, nil
 	}
 	if rec.Status != PaymentPosted {
 		return PaymentResult{}, false, nil
@@ -434,9 +470,23 @@ func (s *Service) GrantCharge(ctx context.Context, sub, merchant tongbao.ID, max
 	if err != nil {
 		return err
 	}
-	for _, e := range errs {
-		// An earlier grant's meter, with another cap, is set below.
-		if e != nil && !errors.Is(e, ledger.ErrAccountExists) {
+	for i, e := range errs {
+		switch {
+		case e == nil:
+		case i == 1 && errors.Is(e, ledger.ErrAccountExists):
+			// An earlier grant's meter, with another cap or revoked, is
+			// set below; an account of any other kind under its id
+			// (a wallet opened with a chosen id) must not be.
+			as, err := s.ledger.Accounts(ctx, []tongbao.ID{id})
+			if err != nil {
+				return err
+			}
+			if as[0].Code != CodeScenarioMeter {
+				return errDerivedIDTaken
+			}
+		case errors.Is(e, ledger.ErrAccountExists):
+			return errDerivedIDTaken
+		default:
 			return wrap("grant charge", e)
 		}
 	}

@@ -381,13 +381,31 @@ func (s *Service) SetState(ctx context.Context, id tongbao.ID, state WalletState
 			}
 		}
 	}
-	u := ledger.AccountUpdate{ID: id, SetFlags: flags, ClearFlags: (ledger.FlagDebitsDisabled | ledger.FlagCreditsDisabled) &^ flags}
-	errs, err := s.ledger.UpdateAccounts(ctx, []ledger.AccountUpdate{u})
+	us := []ledger.AccountUpdate{{ID: id, SetFlags: flags, ClearFlags: (ledger.FlagDebitsDisabled | ledger.FlagCreditsDisabled) &^ flags}}
+	if state != StateClosed {
+		// A wallet that may not pay may not pay through its sub-wallets
+		// either: their payment meters, debited by every payment and
+		// charge of theirs, follow it. Sweeps back are left alone.
+		meters, err := s.subWalletMeters(ctx, w)
+		if err != nil {
+			return Wallet{}, err
+		}
+		for _, m := range meters {
+			u := ledger.AccountUpdate{ID: m, ClearFlags: ledger.FlagDebitsDisabled}
+			if flags&ledger.FlagDebitsDisabled != 0 {
+				u = ledger.AccountUpdate{ID: m, SetFlags: ledger.FlagDebitsDisabled}
+			}
+			us = append(us, u)
+		}
+	}
+	errs, err := s.ledger.UpdateAccounts(ctx, us)
 	if err != nil {
 		return Wallet{}, err
 	}
-	if errs[0] != nil {
-		return Wallet{}, wrap("set wallet state", errs[0])
+	for _, e := range errs {
+		if e != nil {
+			return Wallet{}, wrap("set wallet state", e)
+		}
 	}
 	w.State, w.StateReason, w.UpdatedAt = state, reason, s.clock.Now()
 	if err := s.store.UpdateWallet(ctx, w); err != nil {
@@ -419,12 +437,22 @@ func (s *Service) Freeze(ctx context.Context, id tongbao.ID, until time.Time, re
 	if !until.IsZero() {
 		nanos = until.UnixNano()
 	}
-	errs, err := s.ledger.UpdateAccounts(ctx, []ledger.AccountUpdate{{ID: id, FrozenUntil: &nanos}})
+	us := []ledger.AccountUpdate{{ID: id, FrozenUntil: &nanos}}
+	meters, err := s.subWalletMeters(ctx, w)
 	if err != nil {
 		return Wallet{}, err
 	}
-	if errs[0] != nil {
-		return Wallet{}, wrap("freeze wallet", errs[0])
+	for _, m := range meters { // its sub-wallets pay nothing while it is frozen
+		us = append(us, ledger.AccountUpdate{ID: m, FrozenUntil: &nanos})
+	}
+	errs, err := s.ledger.UpdateAccounts(ctx, us)
+	if err != nil {
+		return Wallet{}, err
+	}
+	for _, e := range errs {
+		if e != nil {
+			return Wallet{}, wrap("freeze wallet", e)
+		}
 	}
 	w.FrozenUntil, w.FreezeReason, w.UpdatedAt = until, reason, s.clock.Now()
 	if until.IsZero() {
@@ -434,6 +462,25 @@ func (s *Service) Freeze(ctx context.Context, id tongbao.ID, until time.Time, re
 		return Wallet{}, err
 	}
 	return w, nil
+}
+
+// subWalletMeters returns the payment meters of a personal wallet's
+// sub-wallets that are not closed.
+func (s *Service) subWalletMeters(ctx context.Context, w Wallet) ([]tongbao.ID, error) {
+	if w.Kind != WalletPersonal {
+		return nil, nil
+	}
+	subs, err := s.store.SubWallets(ctx, w.ID)
+	if err != nil {
+		return nil, err
+	}
+	var ms []tongbao.ID
+	for _, sub := range subs {
+		if sub.State != StateClosed {
+			ms = append(ms, scenarioMeter(sub.ID))
+		}
+	}
+	return ms, nil
 }
 
 // Frozen reports whether a wallet is frozen at now.
