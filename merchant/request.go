@@ -401,9 +401,10 @@ func (s *Service) ResolveStaleClaims(ctx context.Context) (int, error) {
 	n := 0
 	var first error
 	for _, r := range rs {
-		_, err := s.settleClaim(ctx, r)
-		if err != nil && !answered(ctx, err) && first == nil {
-			first = err
+		if _, err := s.settleClaim(ctx, r); err != nil && !answered(ctx, err) {
+			if first == nil {
+				first = err
+			}
 			continue
 		}
 		n++
