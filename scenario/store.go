@@ -73,7 +73,8 @@ var (
 const (
 	// TemplatesMax is the most templates an operator may define.
 	TemplatesMax = 1000
-	// SubWalletsMax is the most sub-wallets one wallet may push.
+	// SubWalletsMax is the most sub-wallets one wallet may have at a
+	// time; those ended (expired, swept back and closed) do not count.
 	SubWalletsMax = 50
 	// ListMax is the most merchants, categories or regions one template
 	// lists.
@@ -101,8 +102,8 @@ type Store interface {
 	CreateSubWallet(ctx context.Context, w SubWallet) error
 	// SubWallet returns a link by its sub-wallet, or ErrSubWalletNotFound.
 	SubWallet(ctx context.Context, wallet tongbao.ID) (SubWallet, error)
-	// SubWallets returns up to SubWalletsMax links of a parent wallet, in
-	// creation order.
+	// SubWallets returns up to SubWalletsMax links of a parent wallet
+	// that have not ended, in creation order.
 	SubWallets(ctx context.Context, parent tongbao.ID) ([]SubWallet, error)
 	// UpdateSubWallet replaces a link's charge merchant, granted and
 	// revoked times and ended time: ErrSubWalletNotFound if there is no

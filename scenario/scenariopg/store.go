@@ -220,7 +220,7 @@ func (s *Store) SubWallet(ctx context.Context, wallet tongbao.ID) (scenario.SubW
 
 // SubWallets implements scenario.Store.
 func (s *Store) SubWallets(ctx context.Context, parent tongbao.ID) ([]scenario.SubWallet, error) {
-	return s.subWallets(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE parent = $1 ORDER BY created_at, wallet LIMIT $2`, parent[:], scenario.SubWalletsMax)
+	return s.subWallets(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE parent = $1 AND ended_at = 0 ORDER BY created_at, wallet LIMIT $2`, parent[:], scenario.SubWalletsMax)
 }
 
 // Expired implements scenario.Store.
