@@ -2,8 +2,10 @@ package tongbao
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -128,4 +130,37 @@ func IDFromBytes(b []byte) (ID, error) {
 	}
 	copy(id[:], b)
 	return id, nil
+}
+
+// DeriveID returns the id a name and its parts always give: SHA-256 of
+// the name, then of each part (an ID's bytes, an int64 or uint64 as eight
+// big-endian bytes, a string as its length so, then its bytes), cut to
+// 16 bytes. The domain names the accounts and transfer legs it makes by
+// it, so a restart or a retry finds the same ones. It panics on a part of
+// another type: a bug, not input.
+func DeriveID(name string, parts ...any) ID {
+	h := sha256.New()
+	h.Write([]byte(name))
+	var b [8]byte
+	for _, p := range parts {
+		switch v := p.(type) {
+		case ID:
+			h.Write(v[:])
+		case int64:
+			binary.BigEndian.PutUint64(b[:], uint64(v))
+			h.Write(b[:])
+		case uint64:
+			binary.BigEndian.PutUint64(b[:], v)
+			h.Write(b[:])
+		case string:
+			binary.BigEndian.PutUint64(b[:], uint64(len(v)))
+			h.Write(b[:])
+			h.Write([]byte(v))
+		default:
+			panic(fmt.Sprintf("tongbao: DeriveID: unsupported part %T", p))
+		}
+	}
+	var id ID
+	copy(id[:], h.Sum(nil))
+	return id
 }

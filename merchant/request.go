@@ -2,8 +2,6 @@ package merchant
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -66,23 +64,7 @@ func New(cfg Config) (*Service, error) {
 // deriveID returns a deterministic id from a label and parts, so the same
 // request attempt or refund always submits the same ledger payment.
 func deriveID(label string, parts ...any) tongbao.ID {
-	h := sha256.New()
-	h.Write([]byte("tongbao/merchant/" + label))
-	var b [8]byte
-	for _, p := range parts {
-		switch v := p.(type) {
-		case tongbao.ID:
-			h.Write(v[:])
-		case int64:
-			binary.BigEndian.PutUint64(b[:], uint64(v))
-			h.Write(b[:])
-		default:
-			panic(fmt.Sprintf("merchant: deriveID: unsupported part %T", p))
-		}
-	}
-	var id tongbao.ID
-	copy(id[:], h.Sum(nil))
-	return id
+	return tongbao.DeriveID("tongbao/merchant/"+label, parts...)
 }
 
 // PaymentID returns the id of the twotier payment of a request's attempt.

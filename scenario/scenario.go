@@ -19,8 +19,6 @@ package scenario
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -677,21 +675,5 @@ func (s *Service) end(ctx context.Context, w SubWallet, now time.Time) error {
 
 // deriveID returns a deterministic id from a label and parts.
 func deriveID(label string, parts ...any) tongbao.ID {
-	h := sha256.New()
-	h.Write([]byte("tongbao/scenario/" + label))
-	var b [8]byte
-	for _, p := range parts {
-		switch v := p.(type) {
-		case tongbao.ID:
-			h.Write(v[:])
-		case int64:
-			binary.BigEndian.PutUint64(b[:], uint64(v))
-			h.Write(b[:])
-		default:
-			panic(fmt.Sprintf("scenario: deriveID: unsupported part %T", p))
-		}
-	}
-	var id tongbao.ID
-	copy(id[:], h.Sum(nil))
-	return id
+	return tongbao.DeriveID("tongbao/scenario/"+label, parts...)
 }

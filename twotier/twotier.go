@@ -29,8 +29,6 @@ package twotier
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -205,27 +203,7 @@ func (s *Service) centralBank() (tongbao.ID, error) {
 // institution and kind always give the same account, and the same
 // operation id the same transfer legs, so a restart or a retry finds them.
 func deriveID(label string, parts ...any) tongbao.ID {
-	h := sha256.New()
-	h.Write([]byte("tongbao/twotier/" + label))
-	var b [8]byte
-	for _, p := range parts {
-		switch v := p.(type) {
-		case tongbao.ID:
-			h.Write(v[:])
-		case uint64:
-			binary.BigEndian.PutUint64(b[:], v)
-			h.Write(b[:])
-		case string:
-			binary.BigEndian.PutUint64(b[:], uint64(len(v)))
-			h.Write(b[:])
-			h.Write([]byte(v))
-		default:
-			panic(fmt.Sprintf("twotier: deriveID: unsupported part %T", p))
-		}
-	}
-	var id tongbao.ID
-	copy(id[:], h.Sum(nil))
-	return id
+	return tongbao.DeriveID("tongbao/twotier/"+label, parts...)
 }
 
 // The ids of the central bank's and the operators' accounts.
