@@ -10,16 +10,12 @@ import (
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
-	"github.com/tongbao/tongbao/internal/storetest"
+	"github.com/tongbao/tongbao/internal/domaintest"
 	"github.com/tongbao/tongbao/ledger"
-	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/scenario"
 	"github.com/tongbao/tongbao/scenario/scenariopg"
 	"github.com/tongbao/tongbao/scenario/scenariosqlite"
-	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
-	"github.com/tongbao/tongbao/twotier/twotierpg"
-	"github.com/tongbao/tongbao/twotier/twotiersqlite"
 )
 
 // yuan is one CNY in fen.
@@ -71,56 +67,13 @@ const holderFunds = 5_000 * yuan
 
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
-	ctx := context.Background()
-	dir := tb.TempDir()
-	e := &env{tb: tb, ctx: ctx, dir: dir, clock: tongbao.NewManualClock(start), a: tongbao.IDFromUint64(2), b: tongbao.IDFromUint64(3)}
-	if storetest.Postgres() != "" {
-		var err error
-		e.dsn, err = storetest.TempSchema(tb)
-		must(tb, err)
-	}
-	var (
-		lstore ledger.Store
-		tstore interface {
-			twotier.Store
-			Close() error
-		}
-		err error
-	)
-	if e.dsn != "" {
-		lstore, err = postgres.Open(ctx, e.dsn)
-	} else {
-		lstore, err = sqlite.Open(ctx, filepath.Join(dir, "ledger.db"))
-	}
-	must(tb, err)
-	e.ledger, err = ledger.Open(ctx, ledger.Config{Store: lstore, Clock: e.clock})
-	must(tb, err)
-	if e.dsn != "" {
-		tstore, err = twotierpg.Open(ctx, e.dsn)
-	} else {
-		tstore, err = twotiersqlite.Open(ctx, filepath.Join(dir, "twotier.db"))
-	}
-	must(tb, err)
-	e.svc, err = twotier.Open(ctx, twotier.Config{Ledger: e.ledger, Store: tstore, Clock: e.clock})
-	must(tb, err)
+	d := domaintest.Open(tb, start)
+	e := &env{tb: tb, ctx: d.Ctx, dir: d.Dir, dsn: d.DSN, clock: d.Clock, ledger: d.Ledger, svc: d.Payments, a: d.A, b: d.B}
 	e.store = e.openStore()
+	tb.Cleanup(func() { e.store.Close() })
+	var err error
 	e.scenario, err = scenario.New(scenario.Config{Payments: e.svc, Store: e.store, Clock: e.clock})
 	must(tb, err)
-	tb.Cleanup(func() {
-		e.ledger.Close()
-		lstore.Close()
-		tstore.Close()
-		e.store.Close()
-	})
-
-	must(tb, e.svc.CreateCentralBank(ctx, tongbao.IDFromUint64(1), "People's Bank"))
-	for _, op := range []tongbao.ID{e.a, e.b} {
-		must(tb, e.svc.AddOperator(ctx, op, "Operator "+op.String()[:4], 50_000*yuan))
-		_, err := e.svc.DepositReserves(ctx, twotier.Operation{ID: tongbao.NewID(), Operator: op, Amount: 1_000_000 * yuan})
-		must(tb, err)
-		_, err = e.svc.Issue(ctx, twotier.Operation{ID: tongbao.NewID(), Operator: op, Amount: 500_000 * yuan})
-		must(tb, err)
-	}
 	e.metro = e.merchant(e.a, "4111", "Shanghai")
 	e.canteen = e.merchant(e.a, "5814", "Shanghai")
 	e.beijing = e.merchant(e.a, "5814", "Beijing")

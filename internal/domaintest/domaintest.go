@@ -1,0 +1,99 @@
+// Package domaintest opens the ledger and the two-tier domain for the
+// tests of the domain packages built on them (merchant, scenario): on
+// SQLite files in the test's own directory, or, when
+// TONGBAO_TEST_POSTGRES names a database, in a schema of the test's own
+// in it; on a manual clock, with a central bank and two operators, A and
+// B, each with reserves and issued currency.
+package domaintest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/internal/storetest"
+	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/postgres"
+	"github.com/tongbao/tongbao/sqlite"
+	"github.com/tongbao/tongbao/twotier"
+	"github.com/tongbao/tongbao/twotier/twotierpg"
+	"github.com/tongbao/tongbao/twotier/twotiersqlite"
+)
+
+// The amounts every Env starts with, in fen: each operator's reserves,
+// the currency issued to it and its net debit cap.
+const (
+	Reserves    tongbao.Amount = 1_000_000_00
+	Issued      tongbao.Amount = 500_000_00
+	NetDebitCap tongbao.Amount = 50_000_00
+)
+
+// Env is the ledger and the two-tier service of one test.
+type Env struct {
+	Ctx      context.Context
+	Clock    *tongbao.ManualClock
+	Ledger   *ledger.Ledger
+	Payments *twotier.Service
+	// A and B are the operators.
+	A, B tongbao.ID
+	// Dir is the test's directory (where a domain's SQLite store goes);
+	// DSN the PostgreSQL schema's connection string, empty on SQLite.
+	Dir, DSN string
+}
+
+// Open opens an Env whose clock starts at start; everything is closed
+// when the test ends.
+func Open(tb testing.TB, start time.Time) *Env {
+	tb.Helper()
+	ctx := context.Background()
+	e := &Env{Ctx: ctx, Dir: tb.TempDir(), Clock: tongbao.NewManualClock(start), A: tongbao.IDFromUint64(2), B: tongbao.IDFromUint64(3)}
+	must := func(err error) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if storetest.Postgres() != "" {
+		var err error
+		e.DSN, err = storetest.TempSchema(tb)
+		must(err)
+	}
+	var (
+		lstore ledger.Store
+		tstore interface {
+			twotier.Store
+			Close() error
+		}
+		err error
+	)
+	if e.DSN != "" {
+		lstore, err = postgres.Open(ctx, e.DSN)
+	} else {
+		lstore, err = sqlite.Open(ctx, filepath.Join(e.Dir, "ledger.db"))
+	}
+	must(err)
+	tb.Cleanup(func() { lstore.Close() })
+	e.Ledger, err = ledger.Open(ctx, ledger.Config{Store: lstore, Clock: e.Clock})
+	must(err)
+	if e.DSN != "" {
+		tstore, err = twotierpg.Open(ctx, e.DSN)
+	} else {
+		tstore, err = twotiersqlite.Open(ctx, filepath.Join(e.Dir, "twotier.db"))
+	}
+	must(err)
+	tb.Cleanup(func() { tstore.Close() })
+	tb.Cleanup(func() { e.Ledger.Close() }) // cleanups run last first: the ledger before its store
+	e.Payments, err = twotier.Open(ctx, twotier.Config{Ledger: e.Ledger, Store: tstore, Clock: e.Clock})
+	must(err)
+	must(e.Payments.CreateCentralBank(ctx, tongbao.IDFromUint64(1), "People's Bank"))
+	for _, op := range []tongbao.ID{e.A, e.B} {
+		must(e.Payments.AddOperator(ctx, op, "Operator "+op.String()[:4], NetDebitCap))
+		_, err := e.Payments.DepositReserves(ctx, twotier.Operation{ID: tongbao.NewID(), Operator: op, Amount: Reserves})
+		must(err)
+		_, err = e.Payments.Issue(ctx, twotier.Operation{ID: tongbao.NewID(), Operator: op, Amount: Issued})
+		must(err)
+	}
+	return e
+}
