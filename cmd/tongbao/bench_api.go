@@ -19,6 +19,7 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/client"
 	"github.com/tongbao/tongbao/httpapi/wire"
+	"github.com/tongbao/tongbao/ledger"
 )
 
 // Defaults and limits of `tongbao bench api`.
@@ -40,6 +41,7 @@ type benchAPIOptions struct {
 	wallets  int
 	duration time.Duration
 	batch    int
+	phase    string
 	json     bool
 }
 
@@ -70,6 +72,7 @@ per request. With --json, stdout gets one JSON object and nothing else.`,
 	f.IntVar(&o.wallets, "wallets", benchAPIWalletsDefault, "wallets to pay between (at least --clients)")
 	f.DurationVar(&o.duration, "duration", benchAPIDurationDefault, "length of each timed phase")
 	f.IntVar(&o.batch, "batch", benchAPIBatchDefault, "payments per batch request")
+	f.StringVar(&o.phase, "phase", "", "run only this phase, single or batched (to profile one)")
 	f.BoolVar(&o.json, "json", false, "print the figures as one JSON object on stdout")
 	return cmd
 }
@@ -80,9 +83,13 @@ type benchAPIPhase struct {
 	P50Ms          float64 `json:"p50_ms"`
 	P99Ms          float64 `json:"p99_ms"`
 	BatchSize      int     `json:"batch_size,omitempty"`
-	Payments       int64   `json:"payments"`
-	Failed         int64   `json:"failed"`
-	Seconds        float64 `json:"seconds"`
+	// MeanBatch is the transfers per ledger commit, CommitMs the mean
+	// time of one commit (write and fsync).
+	MeanBatch float64 `json:"mean_batch"`
+	CommitMs  float64 `json:"commit_ms"`
+	Payments  int64   `json:"payments"`
+	Failed    int64   `json:"failed"`
+	Seconds   float64 `json:"seconds"`
 }
 
 // benchAPIResult is what `bench api --json` prints.
@@ -101,6 +108,8 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		return fmt.Errorf("--batch %d: want 1 to %d", o.batch, wire.PayBatchMax)
 	case o.duration <= 0:
 		return fmt.Errorf("--duration %v: want more than zero", o.duration)
+	case o.phase != "" && o.phase != "single" && o.phase != "batched":
+		return fmt.Errorf("--phase %q: want single or batched", o.phase)
 	}
 	dir, err := os.MkdirTemp(o.dir, "tongbao-bench-api-")
 	if err != nil {
@@ -171,40 +180,45 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		return fmt.Errorf("bench api: setup: %w", err)
 	}
 
-	single := benchAPIRun(ctx, o, stderr, "single payments", 1, func(c int, rng *rand.Rand) (int, int, error) {
-		to := wallets[rng.IntN(len(wallets))]
-		for to == wallets[c] {
-			to = wallets[rng.IntN(len(wallets))]
-		}
-		_, err := holders[c].Pay(ctx, client.NewKey(), wire.Pay{From: wallets[c], To: to.String(), Amount: wire.Amount(1 + rng.Int64N(100))})
-		if err != nil {
-			return 0, 1, err
-		}
-		return 1, 0, nil
-	})
-	batched := benchAPIRun(ctx, o, stderr, "batched payments", o.batch, func(c int, rng *rand.Rand) (int, int, error) {
-		batch := wire.PayBatch{Payments: make([]wire.Pay, o.batch)}
-		for i := range batch.Payments {
-			from := rng.IntN(len(wallets))
-			to := rng.IntN(len(wallets) - 1)
-			if to >= from {
-				to++
+	var single, batched benchAPIPhase
+	if o.phase != "batched" {
+		single = benchAPIRun(ctx, o, n.ledger.Stats(), stderr, "single payments", 1, func(c int, rng *rand.Rand) (int, int, error) {
+			to := wallets[rng.IntN(len(wallets))]
+			for to == wallets[c] {
+				to = wallets[rng.IntN(len(wallets))]
 			}
-			batch.Payments[i] = wire.Pay{From: wallets[from], To: wallets[to].String(), Amount: wire.Amount(1 + rng.Int64N(100))}
-		}
-		rs, err := admin.PayBatch(ctx, client.NewKey(), batch)
-		if err != nil {
-			return 0, len(batch.Payments), err
-		}
-		ok := 0
-		for _, r := range rs.Results {
-			if r.Payment != nil {
-				ok++
+			_, err := holders[c].Pay(ctx, client.NewKey(), wire.Pay{From: wallets[c], To: to.String(), Amount: wire.Amount(1 + rng.Int64N(100))})
+			if err != nil {
+				return 0, 1, err
 			}
-		}
-		return ok, len(rs.Results) - ok, nil
-	})
-	batched.BatchSize = o.batch
+			return 1, 0, nil
+		})
+	}
+	if o.phase != "single" {
+		batched = benchAPIRun(ctx, o, n.ledger.Stats(), stderr, "batched payments", o.batch, func(c int, rng *rand.Rand) (int, int, error) {
+			batch := wire.PayBatch{Payments: make([]wire.Pay, o.batch)}
+			for i := range batch.Payments {
+				from := rng.IntN(len(wallets))
+				to := rng.IntN(len(wallets) - 1)
+				if to >= from {
+					to++
+				}
+				batch.Payments[i] = wire.Pay{From: wallets[from], To: wallets[to].String(), Amount: wire.Amount(1 + rng.Int64N(100))}
+			}
+			rs, err := admin.PayBatch(ctx, client.NewKey(), batch)
+			if err != nil {
+				return 0, len(batch.Payments), err
+			}
+			ok := 0
+			for _, r := range rs.Results {
+				if r.Payment != nil {
+					ok++
+				}
+			}
+			return ok, len(rs.Results) - ok, nil
+		})
+		batched.BatchSize = o.batch
+	}
 	s, err := cb.Supply(ctx)
 	if err != nil {
 		return err
@@ -222,15 +236,19 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		name string
 		ph   benchAPIPhase
 	}{{"single", single}, {"batched", batched}} {
-		fmt.Fprintf(stdout, "%-8s %10.0f payments/s  p50 %6.2f ms  p99 %6.2f ms  (%d payments, %d failed, %.1f s)\n",
-			p.name, p.ph.PaymentsPerSec, p.ph.P50Ms, p.ph.P99Ms, p.ph.Payments, p.ph.Failed, p.ph.Seconds)
+		if p.ph.Seconds == 0 { // not run (--phase)
+			continue
+		}
+		fmt.Fprintf(stdout, "%-8s %10.0f payments/s  p50 %6.2f ms  p99 %6.2f ms  %6.1f per commit of %5.2f ms  (%d payments, %d failed, %.1f s)\n",
+			p.name, p.ph.PaymentsPerSec, p.ph.P50Ms, p.ph.P99Ms, p.ph.MeanBatch, p.ph.CommitMs, p.ph.Payments, p.ph.Failed, p.ph.Seconds)
 	}
 	return nil
 }
 
 // benchAPIRun runs one timed phase: o.clients goroutines each call do in
 // a loop until the duration is over, timing every call.
-func benchAPIRun(ctx context.Context, o *benchAPIOptions, stderr io.Writer, what string, per int, do func(c int, rng *rand.Rand) (ok, failed int, err error)) benchAPIPhase {
+func benchAPIRun(ctx context.Context, o *benchAPIOptions, stats *ledger.Stats, stderr io.Writer, what string, per int, do func(c int, rng *rand.Rand) (ok, failed int, err error)) benchAPIPhase {
+	batchesBefore, transfersBefore, commitBefore := stats.Batches.Load(), stats.Transfers.Load(), stats.CommitNanos.Load()
 	var okCount, failCount atomic.Int64
 	var firstErr atomic.Value
 	lat := make([][]time.Duration, o.clients)
@@ -285,7 +303,14 @@ loop:
 	}
 	slices.Sort(all)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	var meanBatch, commitMs float64
+	if batches := stats.Batches.Load() - batchesBefore; batches > 0 {
+		meanBatch = round(float64(stats.Transfers.Load()-transfersBefore)/float64(batches), 1)
+		commitMs = round(durationMs(time.Duration(stats.CommitNanos.Load()-commitBefore))/float64(batches), 3)
+	}
 	return benchAPIPhase{
+		MeanBatch:      meanBatch,
+		CommitMs:       commitMs,
 		PaymentsPerSec: float64(okCount.Load()) / elapsed.Seconds(),
 		P50Ms:          ms(percentile(all, 0.50)),
 		P99Ms:          ms(percentile(all, 0.99)),
