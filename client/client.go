@@ -10,8 +10,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,12 +55,10 @@ func (c *Client) WithKey(key string) *Client {
 	return &cp
 }
 
-// NewKey returns a fresh random idempotency key.
-func NewKey() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+// NewKey returns a fresh idempotency key: a time-ordered UUIDv7, from
+// which the server derives transfer ids that keep the ledger's id index
+// append-mostly (any unique key is correct; this one is cheaper to store).
+func NewKey() string { return tongbao.NewID().String() }
 
 // IsProblem reports whether err is a problem of the named type (the last
 // segment of its URI, such as "insufficient-funds").
