@@ -89,7 +89,7 @@ func (c *Client) Do(ctx context.Context, method, path, idempotencyKey string, in
 			b = v
 		default:
 			var err error
-			if b, err = json.Marshal(in); err != nil {
+			if b, err = wire.Encode(in); err != nil {
 				return err
 			}
 		}
@@ -127,7 +127,7 @@ func (c *Client) Do(ctx context.Context, method, path, idempotencyKey string, in
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := wire.DecodeAnswer(data, out); err != nil {
 		return fmt.Errorf("client: %s %s: decode answer: %w", method, path, err)
 	}
 	return nil

@@ -358,7 +358,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		b, _ := json.Marshal(pr)
 		a.status, a.body, a.ctype = pr.Status, append(b, '\n'), "application/problem+json"
 	} else {
-		b, merr := json.Marshal(v)
+		b, merr := wire.Encode(v)
 		if merr != nil {
 			s.idem.forget(cacheKey)
 			close(a.done)
@@ -375,7 +375,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := wire.Encode(v)
 	if err != nil {
 		writeProblem(w, Problem(err))
 		return
