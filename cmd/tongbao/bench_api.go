@@ -87,9 +87,12 @@ type benchAPIPhase struct {
 	// time of one commit (write and fsync).
 	MeanBatch float64 `json:"mean_batch"`
 	CommitMs  float64 `json:"commit_ms"`
-	Payments  int64   `json:"payments"`
-	Failed    int64   `json:"failed"`
-	Seconds   float64 `json:"seconds"`
+	// CPUUsPerPayment is the CPU time of the whole process (server and
+	// clients) per payment: steadier than the rate on a shared machine.
+	CPUUsPerPayment float64 `json:"cpu_us_per_payment"`
+	Payments        int64   `json:"payments"`
+	Failed          int64   `json:"failed"`
+	Seconds         float64 `json:"seconds"`
 }
 
 // benchAPIResult is what `bench api --json` prints.
@@ -239,8 +242,8 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		if p.ph.Seconds == 0 { // not run (--phase)
 			continue
 		}
-		fmt.Fprintf(stdout, "%-8s %10.0f payments/s  p50 %6.2f ms  p99 %6.2f ms  %6.1f per commit of %5.2f ms  (%d payments, %d failed, %.1f s)\n",
-			p.name, p.ph.PaymentsPerSec, p.ph.P50Ms, p.ph.P99Ms, p.ph.MeanBatch, p.ph.CommitMs, p.ph.Payments, p.ph.Failed, p.ph.Seconds)
+		fmt.Fprintf(stdout, "%-8s %10.0f payments/s  p50 %6.2f ms  p99 %6.2f ms  %6.1f per commit of %5.2f ms  %5.1f µs CPU each  (%d payments, %d failed, %.1f s)\n",
+			p.name, p.ph.PaymentsPerSec, p.ph.P50Ms, p.ph.P99Ms, p.ph.MeanBatch, p.ph.CommitMs, p.ph.CPUUsPerPayment, p.ph.Payments, p.ph.Failed, p.ph.Seconds)
 	}
 	return nil
 }
@@ -252,6 +255,7 @@ func benchAPIRun(ctx context.Context, o *benchAPIOptions, stats *ledger.Stats, s
 	var okCount, failCount atomic.Int64
 	var firstErr atomic.Value
 	lat := make([][]time.Duration, o.clients)
+	cpuStart := cpuTime()
 	deadline := time.Now().Add(o.duration)
 	bar := progressbar.NewOptions64(int64(o.duration/time.Millisecond),
 		progressbar.OptionSetWriter(struct{ io.Writer }{stderr}),
@@ -294,6 +298,7 @@ loop:
 	}
 	bar.Finish()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpuStart
 	if err, ok := firstErr.Load().(error); ok {
 		fmt.Fprintf(stderr, "%s: first failure: %v\n", what, err)
 	}
@@ -308,14 +313,19 @@ loop:
 		meanBatch = round(float64(stats.Transfers.Load()-transfersBefore)/float64(batches), 1)
 		commitMs = round(durationMs(time.Duration(stats.CommitNanos.Load()-commitBefore))/float64(batches), 3)
 	}
+	var cpuPer float64
+	if n := okCount.Load(); n > 0 {
+		cpuPer = round(float64(cpu.Microseconds())/float64(n), 1)
+	}
 	return benchAPIPhase{
-		MeanBatch:      meanBatch,
-		CommitMs:       commitMs,
-		PaymentsPerSec: float64(okCount.Load()) / elapsed.Seconds(),
-		P50Ms:          ms(percentile(all, 0.50)),
-		P99Ms:          ms(percentile(all, 0.99)),
-		Payments:       okCount.Load(),
-		Failed:         failCount.Load(),
-		Seconds:        elapsed.Seconds(),
+		CPUUsPerPayment: cpuPer,
+		MeanBatch:       meanBatch,
+		CommitMs:        commitMs,
+		PaymentsPerSec:  float64(okCount.Load()) / elapsed.Seconds(),
+		P50Ms:           ms(percentile(all, 0.50)),
+		P99Ms:           ms(percentile(all, 0.99)),
+		Payments:        okCount.Load(),
+		Failed:          failCount.Load(),
+		Seconds:         elapsed.Seconds(),
 	}
 }
