@@ -217,11 +217,19 @@ func requestID(r *http.Request) string {
 	return id
 }
 
+// requestLog is what a request's context carries to make its logger:
+// made only when something is logged, as most requests log nothing below
+// the server's level.
+type requestLog struct {
+	base *slog.Logger
+	id   string
+}
+
 // Logger returns the request's logger (with its request id) from a
 // handler's context.
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(ctxKey{}).(*slog.Logger); ok {
-		return l
+	if l, ok := ctx.Value(ctxKey{}).(*requestLog); ok {
+		return l.base.With("request_id", l.id)
 	}
 	return slog.Default()
 }
@@ -233,8 +241,7 @@ func (s *Server) wrap(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := requestID(r)
-		log := s.log.With("request_id", rid)
-		ctx := context.WithValue(r.Context(), ctxKey{}, log)
+		ctx := context.WithValue(r.Context(), ctxKey{}, &requestLog{base: s.log, id: rid})
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", rid)
 		sw := &statusWriter{ResponseWriter: w}
@@ -253,8 +260,8 @@ func (s *Server) wrap(rt *route) http.Handler {
 		case sw.status >= 500:
 			level = slog.LevelError
 		}
-		if log.Enabled(ctx, level) {
-			log.LogAttrs(ctx, level, "request", slog.String("method", r.Method), slog.String("route", label), slog.String("path", r.URL.Path),
+		if s.log.Enabled(ctx, level) {
+			s.log.LogAttrs(ctx, level, "request", slog.String("request_id", rid), slog.String("method", r.Method), slog.String("route", label), slog.String("path", r.URL.Path),
 				slog.Int("status", sw.status), slog.Duration("duration", elapsed), slog.String("role", p.Role), slog.String("key_id", p.KeyID))
 		}
 	})
@@ -288,7 +295,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		c.status = http.StatusOK
 	}
 	if r.Method == http.MethodPost {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, BodyMax))
+		body, err := readBody(w, r)
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
@@ -372,6 +379,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 	w.WriteHeader(a.status)
 	w.Write(a.body)
 	return p
+}
+
+// readBody reads a request's body, up to BodyMax bytes, into a buffer of
+// the size announced when there is one (net/http ends such a body there).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, BodyMax)
+	if r.ContentLength <= 0 || r.ContentLength > BodyMax {
+		return io.ReadAll(body)
+	}
+	b := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
