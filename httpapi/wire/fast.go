@@ -17,6 +17,9 @@ import (
 // and errors are encoding/json's by construction (fast_test.go and the
 // fuzz targets check both).
 
+// paymentBytes is room for a Payment's JSON, and a newline after it.
+const paymentBytes = 288
+
 // Encode returns the JSON of v, as json.Marshal does.
 func Encode(v any) ([]byte, error) {
 	switch v := v.(type) {
@@ -38,15 +41,15 @@ func Encode(v any) ([]byte, error) {
 		}
 	case *Payment:
 		if v != nil {
-			return appendPayment(nil, v), nil
+			return appendPayment(make([]byte, 0, paymentBytes), v), nil
 		}
 	case Payment:
-		return appendPayment(nil, &v), nil
+		return appendPayment(make([]byte, 0, paymentBytes), &v), nil
 	case PayBatchResults:
-		return appendPayBatchResults(nil, &v)
+		return appendPayBatchResults(make([]byte, 0, 32+len(v.Results)*(paymentBytes+12)), &v)
 	case *PayBatchResults:
 		if v != nil {
-			return appendPayBatchResults(nil, v)
+			return appendPayBatchResults(make([]byte, 0, 32+len(v.Results)*(paymentBytes+12)), v)
 		}
 	}
 	return json.Marshal(v)
