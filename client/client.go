@@ -99,21 +99,24 @@ func (c *Client) Do(ctx context.Context, method, path, idempotencyKey string, in
 	if err != nil {
 		return err
 	}
+	// The header is made whole, in canonical form, rather than Set one by
+	// one: a client of a busy server makes many.
+	req.Header = make(http.Header, 3)
 	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = []string{"application/json"}
 	}
 	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
+		req.Header["Authorization"] = []string{"Bearer " + c.key}
 	}
 	if idempotencyKey != "" {
-		req.Header.Set("Idempotency-Key", idempotencyKey)
+		req.Header["Idempotency-Key"] = []string{idempotencyKey}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, ResponseMax))
+	data, err := readAnswer(resp)
 	if err != nil {
 		return err
 	}
@@ -131,6 +134,26 @@ func (c *Client) Do(ctx context.Context, method, path, idempotencyKey string, in
 		return fmt.Errorf("client: %s %s: decode answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// readAnswer reads a response's body, up to ResponseMax bytes, into a
+// buffer of the size announced when there is one. It reads to the end of
+// the body, which lets the transport reuse the connection.
+func readAnswer(resp *http.Response) ([]byte, error) {
+	body := io.LimitReader(resp.Body, ResponseMax)
+	if resp.ContentLength <= 0 || resp.ContentLength >= ResponseMax {
+		return io.ReadAll(body)
+	}
+	// One byte of room past the announced end, to see the end.
+	b := make([]byte, resp.ContentLength+1)
+	n, err := io.ReadFull(body, b)
+	if err == io.ErrUnexpectedEOF && int64(n) == resp.ContentLength {
+		return b[:n], nil
+	}
+	if err == nil {
+		err = errors.New("client: answer longer than its Content-Length")
+	}
+	return nil, err
 }
 
 func get[T any](c *Client, ctx context.Context, path string) (T, error) {

@@ -105,19 +105,29 @@ func (c *idempotency) forget(key string) {
 // for each transfer at a random place. Any other key gives an id that is
 // all hash, which works the same, only with more pages written.
 func deriveID(subject, key string, i int) tongbao.ID {
-	h := sha256.New()
-	h.Write([]byte("tongbao/httpapi/idempotency\x00"))
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(len(subject)))
-	h.Write(b[:])
-	h.Write([]byte(subject))
-	binary.BigEndian.PutUint64(b[:], uint64(len(key)))
-	h.Write(b[:])
-	h.Write([]byte(key))
-	binary.BigEndian.PutUint64(b[:], uint64(i))
-	h.Write(b[:])
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	return idPrefix(subject, key).id(key, i)
+}
+
+// derivation is what the hash of every id of one request begins with.
+type derivation []byte
+
+func idPrefix(subject, key string) derivation {
+	b := make([]byte, 0, len(idDomain)+8+len(subject)+8+len(key)+8)
+	b = append(b, idDomain...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(subject)))
+	b = append(b, subject...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(key)))
+	b = append(b, key...)
+	return b
+}
+
+const idDomain = "tongbao/httpapi/idempotency\x00"
+
+// id returns the i-th id; key is the one the prefix was made with. The
+// index goes into the room idPrefix left after the prefix, so one
+// derivation is for one goroutine.
+func (d derivation) id(key string, i int) tongbao.ID {
+	sum := sha256.Sum256(binary.BigEndian.AppendUint64(d, uint64(i)))
 	var id tongbao.ID
 	if ms, ok := keyMillis(key); ok {
 		copy(id[:6], ms[:])

@@ -146,13 +146,20 @@ type call struct {
 	p         Principal
 	body      []byte
 	key       string // Idempotency-Key
+	subject   string // p.subject()
+	ids       derivation
 	status    int
 	requestID string
 }
 
 // id returns the i-th transfer id of this request, derived from the caller
 // and the Idempotency-Key.
-func (c *call) id(i int) tongbao.ID { return deriveID(c.p.subject(), c.key, i) }
+func (c *call) id(i int) tongbao.ID {
+	if c.ids == nil {
+		c.ids = idPrefix(c.subject, c.key)
+	}
+	return c.ids.id(c.key, i)
+}
 
 // decode reads the body into v strictly.
 func (c *call) decode(v any) error {
@@ -290,7 +297,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		fail(err)
 		return p
 	}
-	c := &call{r: r, ctx: r.Context(), svc: svc, p: p, status: rt.status, requestID: rid}
+	c := &call{r: r, ctx: r.Context(), svc: svc, p: p, subject: p.subject(), status: rt.status, requestID: rid}
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}
@@ -328,11 +335,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 	}
 	// A POST with a key: the first answer is kept and replayed.
 	h := sha256.New()
-	h.Write([]byte(r.Method + " " + r.URL.Path + "\x00"))
+	io.WriteString(h, r.Method)
+	io.WriteString(h, " ")
+	io.WriteString(h, r.URL.Path)
+	io.WriteString(h, "\x00")
 	h.Write(c.body)
 	var sum [32]byte
-	copy(sum[:], h.Sum(nil))
-	cacheKey := p.subject() + "\x00" + key
+	h.Sum(sum[:0])
+	cacheKey := c.subject + "\x00" + key
 	a, first := s.idem.begin(cacheKey, sum)
 	if !first {
 		select {

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 
@@ -367,9 +368,18 @@ func plain(s string) bool {
 	return true
 }
 
+// appendID writes an id as its MarshalText does, in the UUID form.
 func appendID(b []byte, id tongbao.ID) []byte {
 	b = append(b, '"')
-	b = append(b, id.String()...)
+	b = hex.AppendEncode(b, id[0:4])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[4:6])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[6:8])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[8:10])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, id[10:])
 	return append(b, '"')
 }
 
