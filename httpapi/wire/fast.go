@@ -151,12 +151,28 @@ func (s *scanner) str() ([]byte, bool) {
 	return nil, false
 }
 
+// id reads an id in either form tongbao.ParseID accepts: 32 hexadecimal
+// digits, or 36 with the hyphens of the UUID form.
 func (s *scanner) id() (tongbao.ID, bool) {
 	b, ok := s.str()
 	if !ok {
 		return tongbao.ID{}, false
 	}
-	id, err := tongbao.ParseID(string(b))
+	var digits [32]byte
+	switch {
+	case len(b) == 32:
+		copy(digits[:], b)
+	case len(b) == 36 && b[8] == '-' && b[13] == '-' && b[18] == '-' && b[23] == '-':
+		n := copy(digits[:], b[0:8])
+		n += copy(digits[n:], b[9:13])
+		n += copy(digits[n:], b[14:18])
+		n += copy(digits[n:], b[19:23])
+		copy(digits[n:], b[24:36])
+	default:
+		return tongbao.ID{}, false
+	}
+	var id tongbao.ID
+	_, err := hex.Decode(id[:], digits[:])
 	return id, err == nil
 }
 

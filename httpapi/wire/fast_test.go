@@ -12,7 +12,8 @@ import (
 var fastSeeds = []string{
 	`{"from":"0198c5a2-3f00-7000-8000-000000000001","to":"13800000001","amount":"12.34"}`,
 	`{"from":"0198c5a23f0070008000000000000001","to":"x","amount":"-0.05","currency":"CNY"}`,
-	` { "to" : "a" , "amount" : "1" } `, `{"To":"a"}`, `{"to":"a","to":"b"}`, `{"to":"\u0041"}`, `{"to":"é"}`,
+	` { "to" : "a" , "amount" : "1" } `, `{"from":"0198C5A2-3F00-7000-8000-00000000000A"}`, `{"from":"0198c5a2+3f00-7000-8000-000000000001"}`,
+	`{"from":"0198c5a2-3f0070008000000000000001"}`, `{"from":"0198c5a23f00700080000000000000zz"}`, `{"To":"a"}`, `{"to":"a","to":"b"}`, `{"to":"\u0041"}`, `{"to":"é"}`,
 	`{"amount":"92233720368547758.07"}`, `{"amount":"1e5"}`, `{"amount":12}`, `{"amount":null}`, `{"from":`, `{}{}`, `null`, `{}`,
 	`{"payments":[{"from":"0198c5a2-3f00-7000-8000-000000000001","to":"13800000001","amount":"1"},{}]}`,
 	`{"payments":[]}`, `{"payments":null}`, `[]`,
@@ -44,7 +45,12 @@ func TestDecodeFastSeeds(t *testing.T) {
 		checkFast[PayBatchResults](t, []byte(s))
 	}
 	// The plain forms must take the fast path, or it is not one.
-	for _, s := range []string{fastSeeds[0], fastSeeds[1], fastSeeds[15], fastSeeds[19], `{"results":[{"payment":{"amount":"1.00"}},{}]}`} {
+	for _, s := range []string{
+		fastSeeds[0], fastSeeds[1], `{"from":"0198C5A2-3F00-7000-8000-00000000000A"}`,
+		`{"payments":[{"from":"0198c5a2-3f00-7000-8000-000000000001","to":"13800000001","amount":"1"},{}]}`,
+		`{"id":"0198c5a2-3f00-7000-8000-000000000001","amount":"0.01","timestamp":17,"cross_operator":false,"window":3,"duplicate":true}`,
+		`{"results":[{"payment":{"amount":"1.00"}},{}]}`,
+	} {
 		if !decodeFast([]byte(s), new(Pay)) && !decodeFast([]byte(s), new(PayBatch)) && !decodeFast([]byte(s), new(Payment)) && !decodeFast([]byte(s), new(PayBatchResults)) {
 			t.Errorf("%s: no fast path took it", s)
 		}
