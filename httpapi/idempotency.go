@@ -98,7 +98,8 @@ func (c *idempotency) forget(key string) {
 // an Idempotency-Key makes: the same caller, key and index always give the
 // same id, across restarts.
 //
-// When the key is a UUIDv7 (what client.NewKey makes), the id begins with
+// When the key is a UUIDv7 in the hyphenated form (what client.NewKey
+// makes), the id begins with
 // the key's 48 bits of Unix milliseconds and the hash fills the other 80.
 // Ids then arrive in about the order of time, so the ledger's id index
 // grows at its end: a commit writes a few pages of it rather than one page
@@ -139,9 +140,12 @@ func (d derivation) id(key string, i int) tongbao.ID {
 }
 
 // keyMillis returns the 48-bit big-endian Unix milliseconds of a key that
-// is a UUIDv7 (version 7, RFC 9562 variant), with or without hyphens.
+// is a UUIDv7 (version 7, RFC 9562 variant) in the hyphenated form. Only
+// that form: client.NewKey used to make 32 hexadecimal digits at random,
+// one in 64 of which reads as a UUIDv7, and a retry of such a key must
+// keep deriving the ids it derived before.
 func keyMillis(key string) (ms [6]byte, ok bool) {
-	if len(key) != 32 && len(key) != 36 {
+	if len(key) != 36 {
 		return ms, false
 	}
 	u, err := tongbao.ParseID(key)
