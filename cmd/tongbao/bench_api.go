@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -33,6 +34,9 @@ const (
 	// benchAPIFunding is what each wallet is loaded with: far more than
 	// the timed payments (0.01 to 1.00 each) take out.
 	benchAPIFunding = tongbao.Amount(100_000_00)
+	// benchAPITimeout is how long past its end a timed phase waits for
+	// the requests in flight.
+	benchAPITimeout = time.Minute
 )
 
 type benchAPIOptions struct {
@@ -151,6 +155,7 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 	fmt.Fprintf(stderr, "opening and loading %d wallets\n", o.wallets)
 	wallets := make([]tongbao.ID, o.wallets)
 	holders := make([]*client.Client, o.clients)
+	holderKeys := make([]string, o.clients)
 	var setup sync.WaitGroup
 	var setupErr atomic.Value
 	next := atomic.Int64{}
@@ -168,7 +173,7 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 				if err == nil && i < o.clients {
 					var hk wire.Key
 					hk, err = admin.CreateKey(ctx, wire.CreateKey{Role: wire.RoleHolder, Wallet: &wl.ID})
-					holders[i] = cb.WithKey(hk.Secret)
+					holderKeys[i] = hk.Secret
 				}
 				if err != nil {
 					setupErr.Store(err)
@@ -183,9 +188,17 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		return fmt.Errorf("bench api: setup: %w", err)
 	}
 
+	// The timed phases' clients have no timeout of their own: each phase
+	// has one deadline for all its requests, which spares every request
+	// a timer and a context of its own in the client.
+	timed := client.New(base, "", &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}})
+	for i := range holders {
+		holders[i] = timed.WithKey(holderKeys[i])
+	}
+	timedAdmin := timed.WithKey(k.Secret)
 	var single, batched benchAPIPhase
 	if o.phase != "batched" {
-		single = benchAPIRun(ctx, o, n.ledger.Stats(), stderr, "single payments", 1, func(c int, rng *rand.Rand) (int, int, error) {
+		single = benchAPIRun(ctx, o, n.ledger.Stats(), stderr, "single payments", 1, func(ctx context.Context, c int, rng *rand.Rand) (int, int, error) {
 			to := wallets[rng.IntN(len(wallets))]
 			for to == wallets[c] {
 				to = wallets[rng.IntN(len(wallets))]
@@ -198,7 +211,7 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		})
 	}
 	if o.phase != "single" {
-		batched = benchAPIRun(ctx, o, n.ledger.Stats(), stderr, "batched payments", o.batch, func(c int, rng *rand.Rand) (int, int, error) {
+		batched = benchAPIRun(ctx, o, n.ledger.Stats(), stderr, "batched payments", o.batch, func(ctx context.Context, c int, rng *rand.Rand) (int, int, error) {
 			batch := wire.PayBatch{Payments: make([]wire.Pay, o.batch)}
 			for i := range batch.Payments {
 				from := rng.IntN(len(wallets))
@@ -208,7 +221,7 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 				}
 				batch.Payments[i] = wire.Pay{From: wallets[from], To: wallets[to].String(), Amount: wire.Amount(1 + rng.Int64N(100))}
 			}
-			rs, err := admin.PayBatch(ctx, client.NewKey(), batch)
+			rs, err := timedAdmin.PayBatch(ctx, client.NewKey(), batch)
 			if err != nil {
 				return 0, len(batch.Payments), err
 			}
@@ -250,7 +263,9 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 
 // benchAPIRun runs one timed phase: o.clients goroutines each call do in
 // a loop until the duration is over, timing every call.
-func benchAPIRun(ctx context.Context, o *benchAPIOptions, stats *ledger.Stats, stderr io.Writer, what string, per int, do func(c int, rng *rand.Rand) (ok, failed int, err error)) benchAPIPhase {
+func benchAPIRun(ctx context.Context, o *benchAPIOptions, stats *ledger.Stats, stderr io.Writer, what string, per int, do func(ctx context.Context, c int, rng *rand.Rand) (ok, failed int, err error)) benchAPIPhase {
+	ctx, cancel := context.WithTimeout(ctx, o.duration+benchAPITimeout)
+	defer cancel()
 	batchesBefore, transfersBefore, commitBefore := stats.Batches.Load(), stats.Transfers.Load(), stats.CommitNanos.Load()
 	var okCount, failCount atomic.Int64
 	var firstErr atomic.Value
@@ -272,7 +287,7 @@ func benchAPIRun(ctx context.Context, o *benchAPIOptions, stats *ledger.Stats, s
 			rng := rand.New(rand.NewPCG(uint64(c), uint64(per)))
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t0 := time.Now()
-				ok, failed, err := do(c, rng)
+				ok, failed, err := do(ctx, c, rng)
 				lat[c] = append(lat[c], time.Since(t0))
 				okCount.Add(int64(ok))
 				failCount.Add(int64(failed))
