@@ -10,8 +10,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,12 +55,10 @@ func (c *Client) WithKey(key string) *Client {
 	return &cp
 }
 
-// NewKey returns a fresh random idempotency key.
-func NewKey() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+// NewKey returns a fresh idempotency key: a time-ordered UUIDv7, from
+// which the server derives transfer ids that keep the ledger's id index
+// append-mostly (any unique key is correct; this one is cheaper to store).
+func NewKey() string { return tongbao.NewID().String() }
 
 // IsProblem reports whether err is a problem of the named type (the last
 // segment of its URI, such as "insufficient-funds").
@@ -93,7 +89,7 @@ func (c *Client) Do(ctx context.Context, method, path, idempotencyKey string, in
 			b = v
 		default:
 			var err error
-			if b, err = json.Marshal(in); err != nil {
+			if b, err = wire.Encode(in); err != nil {
 				return err
 			}
 		}
@@ -103,21 +99,24 @@ func (c *Client) Do(ctx context.Context, method, path, idempotencyKey string, in
 	if err != nil {
 		return err
 	}
+	// The header is made whole, in canonical form, rather than Set one by
+	// one: a client of a busy server makes many.
+	req.Header = make(http.Header, 3)
 	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = []string{"application/json"}
 	}
 	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
+		req.Header["Authorization"] = []string{"Bearer " + c.key}
 	}
 	if idempotencyKey != "" {
-		req.Header.Set("Idempotency-Key", idempotencyKey)
+		req.Header["Idempotency-Key"] = []string{idempotencyKey}
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, ResponseMax))
+	data, err := readAnswer(resp)
 	if err != nil {
 		return err
 	}
@@ -127,7 +126,7 @@ func (c *Client) Do(ctx context.Context, method, path, idempotencyKey string, in
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := wire.DecodeAnswer(data, out); err != nil {
 		return fmt.Errorf("client: %s %s: decode answer: %w", method, path, err)
 	}
 	return nil
@@ -141,6 +140,26 @@ func problemOf(resp *http.Response, data []byte) *wire.Problem {
 		return &wire.Problem{Type: "about:blank", Title: resp.Status, Status: resp.StatusCode, Detail: strings.TrimSpace(string(data))}
 	}
 	return p
+}
+
+// readAnswer reads a response's body, up to ResponseMax bytes, into a
+// buffer of the size announced when there is one. It reads to the end of
+// the body, which lets the transport reuse the connection.
+func readAnswer(resp *http.Response) ([]byte, error) {
+	body := io.LimitReader(resp.Body, ResponseMax)
+	if resp.ContentLength <= 0 || resp.ContentLength >= ResponseMax {
+		return io.ReadAll(body)
+	}
+	// One byte of room past the announced end, to see the end.
+	b := make([]byte, resp.ContentLength+1)
+	n, err := io.ReadFull(body, b)
+	if err == io.ErrUnexpectedEOF && int64(n) == resp.ContentLength {
+		return b[:n], nil
+	}
+	if err == nil {
+		err = errors.New("client: answer longer than its Content-Length")
+	}
+	return nil, err
 }
 
 func get[T any](c *Client, ctx context.Context, path string) (T, error) {

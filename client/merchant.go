@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 
@@ -130,7 +129,7 @@ func (c *Client) GetRaw(ctx context.Context, path string) ([]byte, string, error
 		return nil, "", err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, ResponseMax))
+	data, err := readAnswer(resp)
 	if err != nil {
 		return nil, "", err
 	}

@@ -174,13 +174,20 @@ type call struct {
 	p         Principal
 	body      []byte
 	key       string // Idempotency-Key
+	subject   string // p.subject()
+	ids       derivation
 	status    int
 	requestID string
 }
 
 // id returns the i-th transfer id of this request, derived from the caller
 // and the Idempotency-Key.
-func (c *call) id(i int) tongbao.ID { return deriveID(c.p.subject(), c.key, i) }
+func (c *call) id(i int) tongbao.ID {
+	if c.ids == nil {
+		c.ids = idPrefix(c.subject, c.key)
+	}
+	return c.ids.id(c.key, i)
+}
 
 // decode reads the body into v strictly.
 func (c *call) decode(v any) error {
@@ -245,11 +252,19 @@ func requestID(r *http.Request) string {
 	return id
 }
 
+// requestLog is what a request's context carries to make its logger:
+// made only when something is logged, as most requests log nothing below
+// the server's level.
+type requestLog struct {
+	base *slog.Logger
+	id   string
+}
+
 // Logger returns the request's logger (with its request id) from a
 // handler's context.
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(ctxKey{}).(*slog.Logger); ok {
-		return l
+	if l, ok := ctx.Value(ctxKey{}).(*requestLog); ok {
+		return l.base.With("request_id", l.id)
 	}
 	return slog.Default()
 }
@@ -261,8 +276,7 @@ func (s *Server) wrap(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := requestID(r)
-		log := s.log.With("request_id", rid)
-		ctx := context.WithValue(r.Context(), ctxKey{}, log)
+		ctx := context.WithValue(r.Context(), ctxKey{}, &requestLog{base: s.log, id: rid})
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", rid)
 		sw := &statusWriter{ResponseWriter: w}
@@ -281,8 +295,8 @@ func (s *Server) wrap(rt *route) http.Handler {
 		case sw.status >= 500:
 			level = slog.LevelError
 		}
-		if log.Enabled(ctx, level) {
-			log.LogAttrs(ctx, level, "request", slog.String("method", r.Method), slog.String("route", label), slog.String("path", r.URL.Path),
+		if s.log.Enabled(ctx, level) {
+			s.log.LogAttrs(ctx, level, "request", slog.String("request_id", rid), slog.String("method", r.Method), slog.String("route", label), slog.String("path", r.URL.Path),
 				slog.Int("status", sw.status), slog.Duration("duration", elapsed), slog.String("role", p.Role), slog.String("key_id", p.KeyID))
 		}
 	})
@@ -311,12 +325,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		fail(err)
 		return p
 	}
-	c := &call{r: r, ctx: r.Context(), svc: cur.Payments, merchant: cur.Merchant, scenario: cur.Scenario, p: p, status: rt.status, requestID: rid}
+	c := &call{r: r, ctx: r.Context(), svc: cur.Payments, merchant: cur.Merchant, scenario: cur.Scenario, p: p, subject: p.subject(), status: rt.status, requestID: rid}
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}
 	if r.Method == http.MethodPost {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, BodyMax))
+		body, err := readBody(w, r)
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
@@ -355,11 +369,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 	}
 	// A POST with a key: the first answer is kept and replayed.
 	h := sha256.New()
-	h.Write([]byte(r.Method + " " + r.URL.Path + "\x00"))
+	io.WriteString(h, r.Method)
+	io.WriteString(h, " ")
+	io.WriteString(h, r.URL.Path)
+	io.WriteString(h, "\x00")
 	h.Write(c.body)
 	var sum [32]byte
-	copy(sum[:], h.Sum(nil))
-	cacheKey := p.subject() + "\x00" + key
+	h.Sum(sum[:0])
+	cacheKey := c.subject + "\x00" + key
 	a, first := s.idem.begin(cacheKey, sum)
 	if !first {
 		select {
@@ -392,7 +409,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		b, _ := json.Marshal(pr)
 		a.status, a.body, a.ctype = pr.Status, append(b, '\n'), "application/problem+json"
 	} else {
-		b, merr := json.Marshal(v)
+		b, merr := wire.Encode(v)
 		if merr != nil {
 			s.idem.forget(cacheKey)
 			close(a.done)
@@ -408,8 +425,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 	return p
 }
 
+// readBody reads a request's body, up to BodyMax bytes, into a buffer of
+// the size announced when there is one (net/http ends such a body there).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, BodyMax)
+	if r.ContentLength <= 0 || r.ContentLength > BodyMax {
+		return io.ReadAll(body)
+	}
+	b := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := wire.Encode(v)
 	if err != nil {
 		writeProblem(w, Problem(err))
 		return

@@ -37,6 +37,8 @@ const (
 	// DefaultTimeZone is where days and years of the daily and yearly
 	// limits begin.
 	DefaultTimeZone = "Asia/Shanghai"
+	// DefaultBatchWaitRequests is BatchWaitRequests when it is not set.
+	DefaultBatchWaitRequests = 8
 )
 
 // Config configures a Ledger. Only Store is required.
@@ -51,18 +53,27 @@ type Config struct {
 	// committing a batch while the store is idle. Zero commits at once:
 	// batches still grow under load, because requests queue up while the
 	// previous batch commits.
-	BatchWait      time.Duration
-	QueueMax       int
-	ExpiryInterval time.Duration
+	//
+	// As PostgreSQL's commit_delay applies only with commit_siblings
+	// other transactions active, the wait applies only after a batch of
+	// at least BatchWaitRequests requests: when that many callers are
+	// about, holding the batch a little lets more join one commit (one
+	// fsync) at a small cost in latency, while a lone or occasional
+	// caller is committed at once.
+	BatchWait         time.Duration
+	BatchWaitRequests int
+	QueueMax          int
+	ExpiryInterval    time.Duration
 }
 
 // Ledger is one ledger: its state in memory and its single writer.
 type Ledger struct {
-	store    Store
-	clock    tongbao.Clock
-	batchMax int
-	wait     time.Duration
-	expiry   time.Duration
+	store        Store
+	clock        tongbao.Clock
+	batchMax     int
+	wait         time.Duration
+	waitRequests int
+	expiry       time.Duration
 
 	state *state
 	queue chan *request
@@ -172,6 +183,9 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	if cfg.BatchMax <= 0 {
 		cfg.BatchMax = DefaultBatchMax
 	}
+	if cfg.BatchWaitRequests <= 0 {
+		cfg.BatchWaitRequests = DefaultBatchWaitRequests
+	}
 	if cfg.QueueMax <= 0 {
 		cfg.QueueMax = DefaultQueueMax
 	}
@@ -183,6 +197,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		clock:         cfg.Clock,
 		batchMax:      cfg.BatchMax,
 		wait:          cfg.BatchWait,
+		waitRequests:  cfg.BatchWaitRequests,
 		expiry:        cfg.ExpiryInterval,
 		state:         newState(cfg.Store, cfg.Location),
 		queue:         make(chan *request, cfg.QueueMax),
@@ -350,6 +365,9 @@ func (l *Ledger) write() {
 	defer ticker.Stop()
 	cur := l.newBatch()
 	var waitTimer <-chan time.Time
+	// The requests of the batch handed last: the wait applies after a
+	// batch of at least l.waitRequests.
+	handed := 0
 	for {
 		if err := l.err(); err != nil {
 			l.drain(cur, err)
@@ -360,7 +378,7 @@ func (l *Ledger) write() {
 			select {
 			case req := <-l.queue:
 				l.apply(cur, req)
-				if l.wait > 0 {
+				if l.wait > 0 && handed >= l.waitRequests {
 					waitTimer = time.After(l.wait)
 				}
 			case <-ticker.C:
@@ -386,6 +404,7 @@ func (l *Ledger) write() {
 		select {
 		case <-ready:
 			cur.touched = l.state.finishBatch(l.clock.Now())
+			handed = len(cur.requests)
 			l.commit <- cur
 			cur = l.newBatch()
 		case <-waitTimer:

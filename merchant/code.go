@@ -2,6 +2,7 @@ package merchant
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -83,7 +84,7 @@ func (s *Service) PayCode(ctx context.Context, p CodePayment) (Request, error) {
 	if p.Amount <= 0 {
 		return Request{}, tongbao.Errorf(tongbao.EINVALID, "a static code is paid with an amount above zero")
 	}
-	r, _, err := s.oneOff(ctx, RequestSpec{ID: p.ID, Merchant: c.Wallet, OrderID: "S" + p.ID.String()[:24], Amount: p.Amount,
+	r, _, err := s.oneOff(ctx, RequestSpec{ID: p.ID, Merchant: c.Wallet, OrderID: orderIDOf("S", p.ID), Amount: p.Amount,
 		ExpiresAt: s.clock.Now().Add(staticRequestTTL), MerchantName: c.MerchantName, MerchantCity: c.MerchantCity}, p.Payer)
 	if err != nil {
 		return Request{}, err
@@ -142,4 +143,12 @@ func (s *Service) payOneOff(ctx context.Context, r Request) (Request, error) {
 		return Request{}, fmt.Errorf("refused before: %w", ErrRequestCancelled)
 	}
 	return Request{}, statusError(r.Status)
+}
+
+// orderIDOf makes the order id of a payment that came without one: a
+// letter for its kind and the last 12 bytes of its id in hex, 25
+// characters (the most a code carries). The id's first bytes may be a
+// time (see httpapi's ids), so the last ones are the ones that differ.
+func orderIDOf(kind string, id tongbao.ID) string {
+	return kind + hex.EncodeToString(id[4:])
 }

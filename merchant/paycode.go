@@ -193,7 +193,7 @@ func (s *Service) Charge(ctx context.Context, spec ChargeSpec) (Request, error) 
 		return Request{}, twotier.ErrAmountInvalid
 	}
 	if spec.OrderID == "" {
-		spec.OrderID = "C" + spec.ID.String()[:24]
+		spec.OrderID = orderIDOf("C", spec.ID)
 	}
 	hash := HashPaymentCode(spec.Code)
 	pc, err := s.store.PaymentCode(ctx, hash)

@@ -16,11 +16,20 @@ import (
 
 // RowsPerStatementMax is how many rows one INSERT, UPDATE or DELETE of a
 // Commit carries. A batch is written in statements of this many rows, then
-// the rest in statements of decreasing powers of two, each prepared once,
-// so a batch of any size costs few statements and no statement is compiled
-// during a commit. 128 rows of the widest table bind 2,560 variables, far
-// below SQLite's limit of 32,766.
-const RowsPerStatementMax = 128
+// the rest in statements of decreasing powers of two down to
+// RowsExactMax, and what remains in one statement of its exact size; each
+// is prepared once, so a batch of any size costs few statements and no
+// statement is compiled during a commit. 128 rows of the widest table bind
+// 2,560 variables, far below SQLite's limit of 32,766.
+//
+// The exact sizes are for the small batches of many concurrent single
+// payments: each statement is a call into SQLite, and a call long enough
+// for the Go scheduler to hand the committer's processor to another
+// goroutine makes the commit wait for one when it returns.
+const (
+	RowsPerStatementMax = 128
+	RowsExactMax        = 16
+)
 
 // Columns of the statements of Commit, and the most of them any row has.
 const (
@@ -34,9 +43,29 @@ const (
 	idColumnsMax = 4
 )
 
-// statementSizes is how many statements of distinct sizes each multiRow has:
-// 1, 2, 4, ... RowsPerStatementMax rows.
-var statementSizes = bits.Len(RowsPerStatementMax)
+// statementRows are the sizes of the statements each multiRow has, in
+// rows: 1, 2, 3, ... RowsExactMax, then the powers of two up to
+// RowsPerStatementMax.
+var statementRows = func() []int {
+	var rows []int
+	for n := 1; n <= RowsExactMax; n++ {
+		rows = append(rows, n)
+	}
+	for n := 2 * RowsExactMax; n <= RowsPerStatementMax; n *= 2 {
+		rows = append(rows, n)
+	}
+	return rows
+}()
+
+// statementFor returns the index in statementRows of the statement that
+// writes the next rows of n still to write.
+func statementFor(n int) int {
+	if n <= RowsExactMax {
+		return n - 1
+	}
+	power := bits.Len(uint(min(n, RowsPerStatementMax))) - 1 // 1<<power <= n
+	return RowsExactMax - 1 + power - (bits.Len(RowsExactMax) - 1)
+}
 
 const accountColumns = `id, currency, code, flags, credit_line,
 	balance_max, debit_max, daily_debit_max, yearly_debit_max, frozen_until,
@@ -55,7 +84,7 @@ type multiRow struct {
 	name    string
 	columns int
 	build   func(rows int) string
-	stmts   []*sql.Stmt // stmts[k] carries 1<<k rows
+	stmts   []*sql.Stmt // stmts[k] carries statementRows[k] rows
 }
 
 // insertInto builds "INSERT OR ROLLBACK INTO table (columns) VALUES (?, ...), ... tail".
@@ -156,9 +185,9 @@ func prepareInserts(ctx context.Context, db *sql.DB) (*inserts, error) {
 			}},
 	}
 	for _, m := range in.all() {
-		m.stmts = make([]*sql.Stmt, statementSizes)
+		m.stmts = make([]*sql.Stmt, len(statementRows))
 		for k := range m.stmts {
-			stmt, err := db.PrepareContext(ctx, m.build(1<<k))
+			stmt, err := db.PrepareContext(ctx, m.build(statementRows[k]))
 			if err != nil {
 				in.close()
 				return nil, fmt.Errorf("prepare %s: %w", m.name, err)
@@ -205,11 +234,10 @@ func (in *inserts) id(id tongbao.ID) any {
 // exec writes rows 0..n-1 with m, fill appending the arguments of row i.
 // If affected is not nil, it is set to the number of rows changed.
 func (in *inserts) exec(ctx context.Context, tx *sql.Tx, m *multiRow, n int, affected *int64, fill func(i int)) error {
-	var txStmts [bits.UintSize]*sql.Stmt
+	txStmts := make([]*sql.Stmt, len(m.stmts))
 	for done := 0; done < n; {
-		rows := min(n-done, RowsPerStatementMax)
-		k := bits.Len(uint(rows)) - 1
-		rows = 1 << k
+		k := statementFor(n - done)
+		rows := statementRows[k]
 		if txStmts[k] == nil {
 			txStmts[k] = tx.StmtContext(ctx, m.stmts[k])
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/client"
 	"github.com/tongbao/tongbao/httpapi/wire"
+	"github.com/tongbao/tongbao/ledger"
 )
 
 // Defaults and limits of `tongbao bench api`.
@@ -32,6 +34,9 @@ const (
 	// benchAPIFunding is what each wallet is loaded with: far more than
 	// the timed payments (0.01 to 1.00 each) take out.
 	benchAPIFunding = tongbao.Amount(100_000_00)
+	// benchAPITimeout is how long past its end a timed phase waits for
+	// the requests in flight.
+	benchAPITimeout = time.Minute
 )
 
 type benchAPIOptions struct {
@@ -40,6 +45,7 @@ type benchAPIOptions struct {
 	wallets  int
 	duration time.Duration
 	batch    int
+	phase    string
 	json     bool
 }
 
@@ -58,7 +64,12 @@ phases with concurrent clients, each with one request in flight:
            --batch payments per POST /v1/payments/batch
 
 Every payment is durable (fsynced) before it is answered. Latencies are
-per request. With --json, stdout gets one JSON object and nothing else.`,
+per request. Each phase also reports the ledger's transfers per commit
+(mean_batch), the mean commit time (commit_ms) and the CPU time of the
+whole process per payment (cpu_us_per_payment), which moves less than the
+rate on a shared machine. --phase runs one phase, as for a profile
+(bench --cpuprofile). With --json, stdout gets one JSON object and nothing
+else.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBenchAPI(cmd.Context(), o, m.Stdout, m.Stderr)
@@ -70,6 +81,7 @@ per request. With --json, stdout gets one JSON object and nothing else.`,
 	f.IntVar(&o.wallets, "wallets", benchAPIWalletsDefault, "wallets to pay between (at least --clients)")
 	f.DurationVar(&o.duration, "duration", benchAPIDurationDefault, "length of each timed phase")
 	f.IntVar(&o.batch, "batch", benchAPIBatchDefault, "payments per batch request")
+	f.StringVar(&o.phase, "phase", "", "run only this phase, single or batched (to profile one)")
 	f.BoolVar(&o.json, "json", false, "print the figures as one JSON object on stdout")
 	return cmd
 }
@@ -80,9 +92,16 @@ type benchAPIPhase struct {
 	P50Ms          float64 `json:"p50_ms"`
 	P99Ms          float64 `json:"p99_ms"`
 	BatchSize      int     `json:"batch_size,omitempty"`
-	Payments       int64   `json:"payments"`
-	Failed         int64   `json:"failed"`
-	Seconds        float64 `json:"seconds"`
+	// MeanBatch is the transfers per ledger commit, CommitMs the mean
+	// time of one commit (write and fsync).
+	MeanBatch float64 `json:"mean_batch"`
+	CommitMs  float64 `json:"commit_ms"`
+	// CPUUsPerPayment is the CPU time of the whole process (server and
+	// clients) per payment: steadier than the rate on a shared machine.
+	CPUUsPerPayment float64 `json:"cpu_us_per_payment"`
+	Payments        int64   `json:"payments"`
+	Failed          int64   `json:"failed"`
+	Seconds         float64 `json:"seconds"`
 }
 
 // benchAPIResult is what `bench api --json` prints.
@@ -101,6 +120,8 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		return fmt.Errorf("--batch %d: want 1 to %d", o.batch, wire.PayBatchMax)
 	case o.duration <= 0:
 		return fmt.Errorf("--duration %v: want more than zero", o.duration)
+	case o.phase != "" && o.phase != "single" && o.phase != "batched":
+		return fmt.Errorf("--phase %q: want single or batched", o.phase)
 	}
 	dir, err := os.MkdirTemp(o.dir, "tongbao-bench-api-")
 	if err != nil {
@@ -139,6 +160,7 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 	fmt.Fprintf(stderr, "opening and loading %d wallets\n", o.wallets)
 	wallets := make([]tongbao.ID, o.wallets)
 	holders := make([]*client.Client, o.clients)
+	holderKeys := make([]string, o.clients)
 	var setup sync.WaitGroup
 	var setupErr atomic.Value
 	next := atomic.Int64{}
@@ -156,7 +178,7 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 				if err == nil && i < o.clients {
 					var hk wire.Key
 					hk, err = admin.CreateKey(ctx, wire.CreateKey{Role: wire.RoleHolder, Wallet: &wl.ID})
-					holders[i] = cb.WithKey(hk.Secret)
+					holderKeys[i] = hk.Secret
 				}
 				if err != nil {
 					setupErr.Store(err)
@@ -171,40 +193,53 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		return fmt.Errorf("bench api: setup: %w", err)
 	}
 
-	single := benchAPIRun(ctx, o, stderr, "single payments", 1, func(c int, rng *rand.Rand) (int, int, error) {
-		to := wallets[rng.IntN(len(wallets))]
-		for to == wallets[c] {
-			to = wallets[rng.IntN(len(wallets))]
-		}
-		_, err := holders[c].Pay(ctx, client.NewKey(), wire.Pay{From: wallets[c], To: to.String(), Amount: wire.Amount(1 + rng.Int64N(100))})
-		if err != nil {
-			return 0, 1, err
-		}
-		return 1, 0, nil
-	})
-	batched := benchAPIRun(ctx, o, stderr, "batched payments", o.batch, func(c int, rng *rand.Rand) (int, int, error) {
-		batch := wire.PayBatch{Payments: make([]wire.Pay, o.batch)}
-		for i := range batch.Payments {
-			from := rng.IntN(len(wallets))
-			to := rng.IntN(len(wallets) - 1)
-			if to >= from {
-				to++
+	// The timed phases' clients have no timeout of their own: each phase
+	// has one deadline for all its requests, which spares every request
+	// a timer and a context of its own in the client.
+	timed := client.New(base, "", &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}})
+	for i := range holders {
+		holders[i] = timed.WithKey(holderKeys[i])
+	}
+	timedAdmin := timed.WithKey(k.Secret)
+	var single, batched benchAPIPhase
+	if o.phase != "batched" {
+		single = benchAPIRun(ctx, o, n.cur.Ledger.Stats(), stderr, "single payments", 1, func(ctx context.Context, c int, rng *rand.Rand) (int, int, error) {
+			to := wallets[rng.IntN(len(wallets))]
+			for to == wallets[c] {
+				to = wallets[rng.IntN(len(wallets))]
 			}
-			batch.Payments[i] = wire.Pay{From: wallets[from], To: wallets[to].String(), Amount: wire.Amount(1 + rng.Int64N(100))}
-		}
-		rs, err := admin.PayBatch(ctx, client.NewKey(), batch)
-		if err != nil {
-			return 0, len(batch.Payments), err
-		}
-		ok := 0
-		for _, r := range rs.Results {
-			if r.Payment != nil {
-				ok++
+			_, err := holders[c].Pay(ctx, client.NewKey(), wire.Pay{From: wallets[c], To: to.String(), Amount: wire.Amount(1 + rng.Int64N(100))})
+			if err != nil {
+				return 0, 1, err
 			}
-		}
-		return ok, len(rs.Results) - ok, nil
-	})
-	batched.BatchSize = o.batch
+			return 1, 0, nil
+		})
+	}
+	if o.phase != "single" {
+		batched = benchAPIRun(ctx, o, n.cur.Ledger.Stats(), stderr, "batched payments", o.batch, func(ctx context.Context, c int, rng *rand.Rand) (int, int, error) {
+			batch := wire.PayBatch{Payments: make([]wire.Pay, o.batch)}
+			for i := range batch.Payments {
+				from := rng.IntN(len(wallets))
+				to := rng.IntN(len(wallets) - 1)
+				if to >= from {
+					to++
+				}
+				batch.Payments[i] = wire.Pay{From: wallets[from], To: wallets[to].String(), Amount: wire.Amount(1 + rng.Int64N(100))}
+			}
+			rs, err := timedAdmin.PayBatch(ctx, client.NewKey(), batch)
+			if err != nil {
+				return 0, len(batch.Payments), err
+			}
+			ok := 0
+			for _, r := range rs.Results {
+				if r.Payment != nil {
+					ok++
+				}
+			}
+			return ok, len(rs.Results) - ok, nil
+		})
+		batched.BatchSize = o.batch
+	}
 	s, err := cb.Supply(ctx)
 	if err != nil {
 		return err
@@ -222,18 +257,25 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		name string
 		ph   benchAPIPhase
 	}{{"single", single}, {"batched", batched}} {
-		fmt.Fprintf(stdout, "%-8s %10.0f payments/s  p50 %6.2f ms  p99 %6.2f ms  (%d payments, %d failed, %.1f s)\n",
-			p.name, p.ph.PaymentsPerSec, p.ph.P50Ms, p.ph.P99Ms, p.ph.Payments, p.ph.Failed, p.ph.Seconds)
+		if p.ph.Seconds == 0 { // not run (--phase)
+			continue
+		}
+		fmt.Fprintf(stdout, "%-8s %10.0f payments/s  p50 %6.2f ms  p99 %6.2f ms  %6.1f per commit of %5.2f ms  %5.1f µs CPU each  (%d payments, %d failed, %.1f s)\n",
+			p.name, p.ph.PaymentsPerSec, p.ph.P50Ms, p.ph.P99Ms, p.ph.MeanBatch, p.ph.CommitMs, p.ph.CPUUsPerPayment, p.ph.Payments, p.ph.Failed, p.ph.Seconds)
 	}
 	return nil
 }
 
 // benchAPIRun runs one timed phase: o.clients goroutines each call do in
 // a loop until the duration is over, timing every call.
-func benchAPIRun(ctx context.Context, o *benchAPIOptions, stderr io.Writer, what string, per int, do func(c int, rng *rand.Rand) (ok, failed int, err error)) benchAPIPhase {
+func benchAPIRun(ctx context.Context, o *benchAPIOptions, stats *ledger.Stats, stderr io.Writer, what string, per int, do func(ctx context.Context, c int, rng *rand.Rand) (ok, failed int, err error)) benchAPIPhase {
+	ctx, cancel := context.WithTimeout(ctx, o.duration+benchAPITimeout)
+	defer cancel()
+	batchesBefore, transfersBefore, commitBefore := stats.Batches.Load(), stats.Transfers.Load(), stats.CommitNanos.Load()
 	var okCount, failCount atomic.Int64
 	var firstErr atomic.Value
 	lat := make([][]time.Duration, o.clients)
+	cpuStart := cpuTime()
 	deadline := time.Now().Add(o.duration)
 	bar := progressbar.NewOptions64(int64(o.duration/time.Millisecond),
 		progressbar.OptionSetWriter(struct{ io.Writer }{stderr}),
@@ -250,7 +292,7 @@ func benchAPIRun(ctx context.Context, o *benchAPIOptions, stderr io.Writer, what
 			rng := rand.New(rand.NewPCG(uint64(c), uint64(per)))
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t0 := time.Now()
-				ok, failed, err := do(c, rng)
+				ok, failed, err := do(ctx, c, rng)
 				lat[c] = append(lat[c], time.Since(t0))
 				okCount.Add(int64(ok))
 				failCount.Add(int64(failed))
@@ -276,6 +318,7 @@ loop:
 	}
 	bar.Finish()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpuStart
 	if err, ok := firstErr.Load().(error); ok {
 		fmt.Fprintf(stderr, "%s: first failure: %v\n", what, err)
 	}
@@ -285,12 +328,24 @@ loop:
 	}
 	slices.Sort(all)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	var meanBatch, commitMs float64
+	if batches := stats.Batches.Load() - batchesBefore; batches > 0 {
+		meanBatch = round(float64(stats.Transfers.Load()-transfersBefore)/float64(batches), 1)
+		commitMs = round(durationMs(time.Duration(stats.CommitNanos.Load()-commitBefore))/float64(batches), 3)
+	}
+	var cpuPer float64
+	if n := okCount.Load(); n > 0 {
+		cpuPer = round(float64(cpu.Microseconds())/float64(n), 1)
+	}
 	return benchAPIPhase{
-		PaymentsPerSec: float64(okCount.Load()) / elapsed.Seconds(),
-		P50Ms:          ms(percentile(all, 0.50)),
-		P99Ms:          ms(percentile(all, 0.99)),
-		Payments:       okCount.Load(),
-		Failed:         failCount.Load(),
-		Seconds:        elapsed.Seconds(),
+		CPUUsPerPayment: cpuPer,
+		MeanBatch:       meanBatch,
+		CommitMs:        commitMs,
+		PaymentsPerSec:  float64(okCount.Load()) / elapsed.Seconds(),
+		P50Ms:           ms(percentile(all, 0.50)),
+		P99Ms:           ms(percentile(all, 0.99)),
+		Payments:        okCount.Load(),
+		Failed:          failCount.Load(),
+		Seconds:         elapsed.Seconds(),
 	}
 }

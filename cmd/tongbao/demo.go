@@ -466,7 +466,7 @@ func (d *demo) collect() error {
 		return fmt.Errorf("collection code: %w", err)
 	}
 	d.static = static.Payload
-	order := "DEMO-" + client.NewKey()[:8]
+	order := fmt.Sprintf("DEMO-%012x", d.rng.Uint64()&0xffffffffffff)
 	req, err := shop.CreatePaymentRequest(ctx, client.NewKey(), wire.CreatePaymentRequest{OrderID: order, Amount: wire.Amount(36_00), MerchantName: "Tongbao Noodles", MerchantCity: "Shanghai", LocalName: "通宝拉面"})
 	if err != nil {
 		return fmt.Errorf("payment request: %w", err)

@@ -374,6 +374,9 @@ type Health struct {
 // Decode decodes one JSON value strictly: unknown fields and trailing
 // data are errors. Both sides use it, so they agree on what is valid.
 func Decode(data []byte, v any) error {
+	if decodeFast(data, v) {
+		return nil
+	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
