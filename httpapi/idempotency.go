@@ -70,14 +70,12 @@ func (c *idempotency) begin(key string, hash [32]byte) (a *answer, first bool) {
 	if len(s.order) < perShard {
 		s.order = append(s.order, key)
 	} else {
-		old := s.order[s.head]
-		if o, ok := s.answers[old]; ok {
-			select {
-			case <-o.done:
-				delete(s.answers, old)
-			default: // still running: keep it, evict nothing this time
-			}
-		}
+		// The oldest goes, finished or not: its request keeps its own
+		// answer, and a retry that misses it reaches the ledger, which
+		// knows the transfers by their derived ids. (Keeping a running
+		// one here would lose its place in the order, and it would never
+		// be evicted.)
+		delete(s.answers, s.order[s.head])
 		s.order[s.head] = key
 		s.head = (s.head + 1) % perShard
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -159,7 +160,6 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 	admin := cb.WithKey(k.Secret)
 	fmt.Fprintf(stderr, "opening and loading %d wallets\n", o.wallets)
 	wallets := make([]tongbao.ID, o.wallets)
-	holders := make([]*client.Client, o.clients)
 	holderKeys := make([]string, o.clients)
 	var setup sync.WaitGroup
 	var setupErr atomic.Value
@@ -193,50 +193,67 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		return fmt.Errorf("bench api: setup: %w", err)
 	}
 
-	// The timed phases' clients have no timeout of their own: each phase
-	// has one deadline for all its requests, which spares every request
-	// a timer and a context of its own in the client.
-	timed := client.New(base, "", &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}})
-	for i := range holders {
-		holders[i] = timed.WithKey(holderKeys[i])
+	// The timed phases' clients are lean HTTP/1.1 connections (see
+	// benchConn), one per client, each with one request in flight.
+	ids := make([]string, len(wallets))
+	for i, w := range wallets {
+		ids[i] = w.String()
 	}
-	timedAdmin := timed.WithKey(k.Secret)
 	var single, batched benchAPIPhase
 	if o.phase != "batched" {
+		conns := make([]*benchConn, o.clients)
+		for i := range conns {
+			conns[i] = newBenchConn(addr, holderKeys[i])
+			defer conns[i].close()
+		}
+		bodies := make([][]byte, o.clients)
 		single = benchAPIRun(ctx, o, n.cur.Ledger.Stats(), stderr, "single payments", 1, func(ctx context.Context, c int, rng *rand.Rand) (int, int, error) {
-			to := wallets[rng.IntN(len(wallets))]
-			for to == wallets[c] {
-				to = wallets[rng.IntN(len(wallets))]
+			to := rng.IntN(len(wallets) - 1)
+			if to >= c {
+				to++
 			}
-			_, err := holders[c].Pay(ctx, client.NewKey(), wire.Pay{From: wallets[c], To: to.String(), Amount: wire.Amount(1 + rng.Int64N(100))})
-			if err != nil {
+			bodies[c] = benchPayJSON(bodies[c][:0], ids[c], ids[to], tongbao.Amount(1+rng.Int64N(100)))
+			status, answer, err := conns[c].post(ctx, "/v1/payments", bodies[c])
+			switch {
+			case err != nil:
 				return 0, 1, err
+			case status != http.StatusCreated:
+				return 0, 1, benchStatusError(status, answer)
 			}
 			return 1, 0, nil
 		})
 	}
 	if o.phase != "single" {
+		conns := make([]*benchConn, o.clients)
+		for i := range conns {
+			conns[i] = newBenchConn(addr, k.Secret)
+			defer conns[i].close()
+		}
+		bodies := make([][]byte, o.clients)
 		batched = benchAPIRun(ctx, o, n.cur.Ledger.Stats(), stderr, "batched payments", o.batch, func(ctx context.Context, c int, rng *rand.Rand) (int, int, error) {
-			batch := wire.PayBatch{Payments: make([]wire.Pay, o.batch)}
-			for i := range batch.Payments {
+			b := append(bodies[c][:0], `{"payments":[`...)
+			for i := 0; i < o.batch; i++ {
 				from := rng.IntN(len(wallets))
 				to := rng.IntN(len(wallets) - 1)
 				if to >= from {
 					to++
 				}
-				batch.Payments[i] = wire.Pay{From: wallets[from], To: wallets[to].String(), Amount: wire.Amount(1 + rng.Int64N(100))}
-			}
-			rs, err := timedAdmin.PayBatch(ctx, client.NewKey(), batch)
-			if err != nil {
-				return 0, len(batch.Payments), err
-			}
-			ok := 0
-			for _, r := range rs.Results {
-				if r.Payment != nil {
-					ok++
+				if i > 0 {
+					b = append(b, ',')
 				}
+				b = benchPayJSON(b, ids[from], ids[to], tongbao.Amount(1+rng.Int64N(100)))
 			}
-			return ok, len(rs.Results) - ok, nil
+			bodies[c] = append(b, "]}"...)
+			status, answer, err := conns[c].post(ctx, "/v1/payments/batch", bodies[c])
+			switch {
+			case err != nil:
+				return 0, o.batch, err
+			case status != http.StatusOK:
+				return 0, o.batch, benchStatusError(status, answer)
+			}
+			// Each result is {"payment":…} or {"problem":…}.
+			ok := bytes.Count(answer, []byte(`{"payment":`))
+			return ok, o.batch - ok, nil
 		})
 		batched.BatchSize = o.batch
 	}

@@ -41,14 +41,6 @@ const (
 	// centralBankName names the central bank a node creates on its
 	// first start.
 	centralBankName = "People's Bank"
-	// nodeBatchWait is the ledger's BatchWait on SQLite. Every commit
-	// costs an fsync, which on a virtual disk takes about a tenth of a
-	// millisecond of CPU; with many callers at once (at least
-	// ledger.DefaultBatchWaitRequests in a batch), holding a batch up to a
-	// millisecond lets about twice as many payments share one, which
-	// leaves more CPU for the requests themselves. A lone caller does
-	// not wait.
-	nodeBatchWait = time.Millisecond
 )
 
 // node is the whole system in one process: the ledger and the domain (in
@@ -93,7 +85,7 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { lstore.Close() })
-	l, err := ledger.Open(ctx, ledger.Config{Store: lstore, BatchWait: nodeBatchWait})
+	l, err := ledger.Open(ctx, ledger.Config{Store: lstore})
 	if err != nil {
 		return nil, err
 	}
