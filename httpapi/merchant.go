@@ -313,7 +313,11 @@ func (s *Server) getPaymentRequest(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return requestOut(r), nil
+	out := requestOut(r)
+	if c.p.Role == RoleHolder && r.Payer != c.p.Wallet {
+		out.Payer = tongbao.ID{} // who paid is the merchant's and the payer's to know
+	}
+	return out, nil
 }
 
 func (s *Server) paymentRequestQR(c *call) (any, error) {

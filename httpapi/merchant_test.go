@@ -114,6 +114,12 @@ func TestMerchantStory(t *testing.T) {
 		t.Fatalf("balances %v → %v", before, got)
 	}
 	e.supplyOK("paying a dynamic code")
+	if seen, err := e.holderA.PaymentRequest(ctx, req.ID); err != nil || seen.Status != "paid" || !seen.Payer.IsZero() {
+		t.Fatalf("another holder reads the paid request as %+v (%v); want it paid, without its payer", seen, err)
+	}
+	if seen, err := e.holderB.PaymentRequest(ctx, req.ID); err != nil || seen.Payer != e.payerB.ID {
+		t.Fatalf("the payer reads its request as %+v (%v)", seen, err)
+	}
 	before = e.balances()
 	_, err = e.holderA.PayPaymentRequest(ctx, client.NewKey(), req.ID, e.payerA.ID)
 	wantProblem(t, "a code paid twice", err, "payment-request-paid")
