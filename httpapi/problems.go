@@ -96,6 +96,8 @@ var (
 	ProblemTemplateInvalid    = ProblemType{"scenario-template-invalid", "The scenario template is invalid", http.StatusBadRequest}
 	ProblemSubWalletsOpen     = ProblemType{"sub-wallets-open", "The wallet has sub-wallets that are not closed", http.StatusConflict}
 	ProblemSubWalletParent    = ProblemType{"sub-wallet-parent-invalid", "A sub-wallet is pushed from a personal wallet at the template's operator", http.StatusBadRequest}
+	ProblemParentNotActive    = ProblemType{"parent-wallet-not-active", "A sub-wallet is pushed from a wallet that is active and not frozen", http.StatusUnprocessableEntity}
+	ProblemParentCapTaken     = ProblemType{"sub-wallet-caps-exceed-category", "The wallet's sub-wallets would take its category's whole balance cap", http.StatusUnprocessableEntity}
 )
 
 // sentinelProblems maps the domain's and the engine's sentinels to problem
@@ -166,6 +168,8 @@ var sentinelProblems = []struct {
 	{scenario.ErrCapsInvalid, ProblemTemplateInvalid},
 	{scenario.ErrOperatorMismatch, ProblemSubWalletParent},
 	{twotier.ErrParentInvalid, ProblemSubWalletParent},
+	{twotier.ErrParentNotActive, ProblemParentNotActive},
+	{twotier.ErrParentCapTaken, ProblemParentCapTaken},
 	{twotier.ErrScenarioWallet, ProblemSubWalletOnly},
 	{twotier.ErrSubWalletsOpen, ProblemSubWalletsOpen},
 	{twotier.ErrPayeeNotMerchant, ProblemNotMerchantWallet},

@@ -2,6 +2,7 @@ package scenario_test
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -790,4 +791,55 @@ func TestDerivedIDTakenIsRefused(t *testing.T) {
 	wantCode(t, "a charge without the grant", e.charge(w, e.metro, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
 	e.unchanged("a taken meter id", before)
 	e.supplyOK("a taken meter id")
+}
+
+// A wallet and its sub-wallets together hold no more than the wallet's
+// KYC category allows: the parent's balance cap shrinks by each
+// sub-wallet's, so it cannot be loaded again to make up for what it moved
+// into them; a sub-wallet closed gives its part back.
+func TestSubWalletsShareTheParentsBalanceCap(t *testing.T) {
+	e := newEnv(t)
+	const cap4 = 10_000 * yuan // category 4's balance cap by default
+	parent, err := e.svc.OpenWallet(e.ctx, twotier.WalletSpec{Operator: e.a, Category: twotier.Category4, Phone: fmt.Sprintf("+86%011d", phones.Add(1))})
+	must(t, err)
+	topUp := func(amount tongbao.Amount) error {
+		_, err := e.svc.TopUp(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: parent.ID, Amount: amount})
+		return err
+	}
+	spec := e.transit()
+	spec.Withdrawable = true
+	tpl := e.template(spec) // 500 on balance
+	sub, err := e.scenario.Push(e.ctx, scenario.PushSpec{Parent: parent.ID, Template: tpl.ID})
+	must(t, err)
+	must(t, topUp(cap4-500*yuan))
+	wantCode(t, "loading the parent past its cap less the sub-wallet's", topUp(1), tongbao.EUNPROCESSABLE, ledger.ErrBalanceLimit)
+	_, err = e.scenario.Fund(e.ctx, scenario.Move{ID: tongbao.NewID(), SubWallet: sub.Wallet, Amount: 500 * yuan})
+	must(t, err)
+	must(t, topUp(500*yuan)) // the room the funding made
+	wantCode(t, "loading the parent again", topUp(1), tongbao.EUNPROCESSABLE, ledger.ErrBalanceLimit)
+	if got := e.balance(parent.ID) + e.balance(sub.Wallet); got != cap4 {
+		t.Fatalf("wallet and sub-wallet hold %v; want the category's cap %v", got, cap4)
+	}
+
+	// A second template whose cap would take the rest of the category's.
+	big := spec
+	big.Name, big.BalanceMax, big.PaymentMax = "Big", cap4-500*yuan, 50*yuan
+	_, err = e.scenario.Push(e.ctx, scenario.PushSpec{Parent: parent.ID, Template: e.template(big).ID})
+	wantCode(t, "sub-wallets taking the whole cap", err, tongbao.EUNPROCESSABLE, twotier.ErrParentCapTaken)
+
+	// A parent at its cap receives no sweep either (as at any cap); once
+	// it has spent, the money comes back, and the sub-wallet, closed,
+	// gives its part of the cap back.
+	wantCode(t, "a sweep into a full parent", e.sweep(sub, 500*yuan), tongbao.EUNPROCESSABLE, ledger.ErrBalanceLimit)
+	_, err = e.svc.Pay(e.ctx, twotier.Payment{ID: tongbao.NewID(), From: parent.ID, To: e.canteen.ID, Amount: 500 * yuan})
+	must(t, err)
+	must(t, e.sweep(sub, 500*yuan))
+	_, err = e.svc.SetState(e.ctx, sub.Wallet, twotier.StateClosed, "no longer used")
+	must(t, err)
+	must(t, topUp(500*yuan))
+	wantCode(t, "loading the parent past its category's cap", topUp(1), tongbao.EUNPROCESSABLE, ledger.ErrBalanceLimit)
+	if got := e.balance(parent.ID); got != cap4 {
+		t.Fatalf("parent holds %v; want its category's whole cap %v", got, cap4)
+	}
+	e.supplyOK("shared caps")
 }

@@ -153,7 +153,12 @@ func (s *Service) ApplyDueCaps(ctx context.Context) (updated int, err error) {
 				}
 				us := make([]ledger.AccountUpdate, len(ws))
 				for i, w := range ws {
-					us[i] = ledger.AccountUpdate{ID: w.ID, Limits: &limits}
+					// A wallet's sub-wallets keep their part of its cap.
+					l, err := s.lessSubWallets(ctx, w, limits, nil, false)
+					if err != nil {
+						return updated, err
+					}
+					us[i] = ledger.AccountUpdate{ID: w.ID, Limits: &l}
 				}
 				errs, err := s.ledger.UpdateAccounts(ctx, us)
 				if err != nil {

@@ -3,6 +3,7 @@ package twotier
 import (
 	"context"
 	"errors"
+	"slices"
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/ledger"
@@ -53,6 +54,7 @@ var (
 	ErrNotScenarioWallet = tongbao.Errorf(tongbao.EINVALID, "wallet is not a scenario sub-wallet")
 	ErrParentInvalid     = tongbao.Errorf(tongbao.EINVALID, "a sub-wallet is pushed from a personal wallet")
 	ErrParentNotActive   = tongbao.Errorf(tongbao.EUNPROCESSABLE, "a sub-wallet is pushed from a wallet that is active and not frozen")
+	ErrParentCapTaken    = tongbao.Errorf(tongbao.EUNPROCESSABLE, "the sub-wallets' balance caps would take the whole balance cap of their wallet's category")
 	ErrPayeeNotMerchant  = tongbao.Errorf(tongbao.EFORBIDDEN, "a sub-wallet pays only merchant wallets")
 	ErrChargeNotGranted  = tongbao.Errorf(tongbao.EFORBIDDEN, "the merchant may not charge this sub-wallet")
 	ErrChargeRevoked     = tongbao.Errorf(tongbao.EFORBIDDEN, "the holder revoked the merchant's permission to charge")
@@ -106,6 +108,11 @@ func (s *Service) OpenScenarioWallet(ctx context.Context, spec ScenarioWalletSpe
 	if err := checkLimits(spec.Limits); err != nil {
 		return Wallet{}, err
 	}
+	if spec.Limits.BalanceMax <= 0 {
+		return Wallet{}, tongbao.Errorf(tongbao.EINVALID, "a sub-wallet needs a balance cap")
+	}
+	s.adminMu.Lock() // the parent's limits are set from its sub-wallets
+	defer s.adminMu.Unlock()
 	parent, err := s.store.Wallet(ctx, spec.Parent)
 	if err != nil {
 		return Wallet{}, wrap("parent wallet", err)
@@ -164,10 +171,91 @@ func (s *Service) OpenScenarioWallet(ctx context.Context, spec ScenarioWalletSpe
 			return Wallet{}, e
 		}
 	}
+	// The parent's balance cap shrinks by the sub-wallet's before the
+	// sub-wallet can hold anything (it has no record yet, so nothing
+	// funds it); a retry recomputes the same limits.
+	if err := s.reserveForSubWallets(ctx, parent, []tongbao.ID{w.ID}, true); err != nil {
+		return Wallet{}, err
+	}
 	if err := s.store.CreateWallet(ctx, w); err != nil {
 		return Wallet{}, err
 	}
 	return w, nil
+}
+
+// reserveForSubWallets sets a personal wallet's ledger limits to its
+// category's caps (its own, in category 1) with the balance cap less the
+// balance caps of its sub-wallets not closed and of those in extra (one
+// being opened). A wallet and its sub-wallets then hold together no more
+// than its category allows: money enters a sub-wallet only from its
+// parent, so the parent, capped lower, cannot be loaded again to make up
+// for it. With strict, a cap the sub-wallets would take whole is refused
+// (ErrParentCapTaken); without (a cap schedule lowered under them), the
+// parent keeps one fen of room. s.adminMu must be held.
+//
+// The parent may hold more than its new cap: it then receives nothing
+// until it holds less, and what it moves into the sub-wallets comes out
+// of it, so the sum stays within the category's cap.
+func (s *Service) reserveForSubWallets(ctx context.Context, parent Wallet, extra []tongbao.ID, strict bool) error {
+	limits, err := s.parentLimits(ctx, parent, extra, strict)
+	if err != nil {
+		return err
+	}
+	errs, err := s.ledger.UpdateAccounts(ctx, []ledger.AccountUpdate{{ID: parent.ID, Limits: &limits}})
+	if err != nil {
+		return err
+	}
+	if errs[0] != nil {
+		return wrap("parent wallet", errs[0])
+	}
+	return nil
+}
+
+// parentLimits returns the limits reserveForSubWallets sets.
+func (s *Service) parentLimits(ctx context.Context, parent Wallet, extra []tongbao.ID, strict bool) (ledger.Limits, error) {
+	limits, _, err := s.categoryLimits(ctx, parent.Operator, parent.Category, parent.HolderLimits, s.clock.Now())
+	if err != nil {
+		return ledger.Limits{}, err
+	}
+	return s.lessSubWallets(ctx, parent, limits, extra, strict)
+}
+
+// lessSubWallets returns limits with the balance cap less the balance
+// caps of parent's sub-wallets not closed and of extra.
+func (s *Service) lessSubWallets(ctx context.Context, parent Wallet, limits ledger.Limits, extra []tongbao.ID, strict bool) (ledger.Limits, error) {
+	if parent.Kind != WalletPersonal || limits.BalanceMax == 0 {
+		return limits, nil
+	}
+	subs, err := s.store.SubWallets(ctx, parent.ID)
+	if err != nil {
+		return ledger.Limits{}, err
+	}
+	ids := slices.Clone(extra)
+	for _, sub := range subs {
+		if sub.State != StateClosed && !slices.Contains(ids, sub.ID) {
+			ids = append(ids, sub.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return limits, nil
+	}
+	as, err := s.ledger.Accounts(ctx, ids)
+	if err != nil {
+		return ledger.Limits{}, err
+	}
+	var taken tongbao.Amount
+	for _, a := range as {
+		taken += a.Limits.BalanceMax
+	}
+	switch left := limits.BalanceMax - taken; {
+	case left > 0:
+		limits.BalanceMax = left
+	case strict:
+		return ledger.Limits{}, ErrParentCapTaken
+	default:
+		limits.BalanceMax = 1 // zero would mean no cap
+	}
+	return limits, nil
 }
 
 // scenarioWallet returns a sub-wallet's record, or ErrNotScenarioWallet.

@@ -318,7 +318,11 @@ func (s *Service) changeCategory(ctx context.Context, id tongbao.ID, to Category
 	if err != nil {
 		return Wallet{}, err
 	}
-	errs, err := s.ledger.UpdateAccounts(ctx, []ledger.AccountUpdate{{ID: id, Limits: &limits, WithinLimits: true}})
+	held, err := s.lessSubWallets(ctx, w, limits, nil, true) // the sub-wallets keep their part of the cap
+	if err != nil {
+		return Wallet{}, err
+	}
+	errs, err := s.ledger.UpdateAccounts(ctx, []ledger.AccountUpdate{{ID: id, Limits: &held, WithinLimits: true}})
 	if err != nil {
 		return Wallet{}, err
 	}
@@ -410,6 +414,16 @@ func (s *Service) SetState(ctx context.Context, id tongbao.ID, state WalletState
 	w.State, w.StateReason, w.UpdatedAt = state, reason, s.clock.Now()
 	if err := s.store.UpdateWallet(ctx, w); err != nil {
 		return Wallet{}, err
+	}
+	if state == StateClosed && w.Kind == WalletScenario {
+		// Its part of the parent's balance cap goes back to the parent.
+		parent, err := s.store.Wallet(ctx, w.Parent)
+		if err != nil {
+			return Wallet{}, err
+		}
+		if err := s.reserveForSubWallets(ctx, parent, nil, false); err != nil {
+			return Wallet{}, err
+		}
 	}
 	return w, nil
 }
