@@ -2,7 +2,6 @@ package scenario_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -39,6 +38,7 @@ var start = time.Date(2026, 3, 10, 9, 0, 0, 0, shanghai)
 // test's own, or, when TONGBAO_TEST_POSTGRES names a database, a schema of
 // the test's own in it.
 type env struct {
+	d        *domaintest.Env
 	tb       testing.TB
 	ctx      context.Context
 	clock    *tongbao.ManualClock
@@ -68,7 +68,7 @@ const holderFunds = 5_000 * yuan
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
 	d := domaintest.Open(tb, start)
-	e := &env{tb: tb, ctx: d.Ctx, dir: d.Dir, dsn: d.DSN, clock: d.Clock, ledger: d.Ledger, svc: d.Payments, a: d.A, b: d.B}
+	e := &env{d: d, tb: tb, ctx: d.Ctx, dir: d.Dir, dsn: d.DSN, clock: d.Clock, ledger: d.Ledger, svc: d.Payments, a: d.A, b: d.B}
 	e.store = e.openStore()
 	tb.Cleanup(func() { e.store.Close() })
 	var err error
@@ -186,11 +186,7 @@ func (e *env) balances(subs ...scenario.SubWallet) map[tongbao.ID]tongbao.Amount
 // supplyOK fails the test unless the supply check holds.
 func (e *env) supplyOK(step string) {
 	e.tb.Helper()
-	r, err := e.svc.SupplyReport(e.ctx)
-	must(e.tb, err)
-	if !r.OK {
-		e.tb.Fatalf("after %s: supply check failed: %+v", step, r)
-	}
+	e.d.SupplyOK(e.tb, step)
 }
 
 // unchanged fails the test unless the balances are still before.
@@ -203,22 +199,8 @@ func (e *env) unchanged(step string, before map[tongbao.ID]tongbao.Amount) {
 	}
 }
 
-func must(tb testing.TB, err error) {
-	tb.Helper()
-	if err != nil {
-		tb.Fatal(err)
-	}
-}
-
-func wantCode(tb testing.TB, what string, err error, code string, sentinel error) {
-	tb.Helper()
-	if err == nil {
-		tb.Fatalf("%s: got no error; want %s", what, code)
-	}
-	if got := tongbao.ErrorCode(err); got != code {
-		tb.Fatalf("%s: got code %q (%v); want %q", what, got, err, code)
-	}
-	if sentinel != nil && !errors.Is(err, sentinel) {
-		tb.Fatalf("%s: got %v; want %v", what, err, sentinel)
-	}
-}
+// The shared helpers of the domain tests.
+var (
+	must     = domaintest.Must
+	wantCode = domaintest.WantCode
+)

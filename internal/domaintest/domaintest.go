@@ -8,6 +8,7 @@ package domaintest
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -96,4 +97,37 @@ func Open(tb testing.TB, start time.Time) *Env {
 		must(err)
 	}
 	return e
+}
+
+// SupplyOK fails the test unless the supply check holds.
+func (e *Env) SupplyOK(tb testing.TB, step string) {
+	tb.Helper()
+	r, err := e.Payments.SupplyReport(e.Ctx)
+	Must(tb, err)
+	if !r.OK {
+		tb.Fatalf("after %s: supply check failed: %+v", step, r)
+	}
+}
+
+// Must fails the test on an error.
+func Must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// WantCode fails the test unless err has the code, and is sentinel when
+// one is given.
+func WantCode(tb testing.TB, what string, err error, code string, sentinel error) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("%s: got no error; want %s", what, code)
+	}
+	if got := tongbao.ErrorCode(err); got != code {
+		tb.Fatalf("%s: got code %q (%v); want %q", what, got, err, code)
+	}
+	if sentinel != nil && !errors.Is(err, sentinel) {
+		tb.Fatalf("%s: got %v; want %v", what, err, sentinel)
+	}
 }
