@@ -220,9 +220,10 @@ func (s *Service) Charge(ctx context.Context, spec ChargeSpec) (Request, error) 
 		case spec.Amount > pc.Cap:
 			return Request{}, ErrPaymentCodeCap
 		}
-		// The id of an earlier charge, of another code, must not spend
-		// this one.
-		if old, err := s.store.Request(ctx, spec.ID); err == nil && (old.Payer != pc.Wallet || !old.OneOff) {
+		// The id of an earlier charge, of another code or content, must
+		// not spend this one.
+		if old, err := s.store.Request(ctx, spec.ID); err == nil &&
+			(old.Payer != pc.Wallet || !old.OneOff || old.Merchant != spec.Merchant || old.Amount != spec.Amount || old.OrderID != spec.OrderID) {
 			return Request{}, ErrIDConflict
 		} else if err != nil && !errors.Is(err, ErrRequestNotFound) {
 			return Request{}, err

@@ -367,6 +367,14 @@ func TestChargeIdempotency(t *testing.T) {
 	if again.ID != first.ID || again.Payer != e.payerA.ID {
 		t.Fatalf("retry answered %+v", again)
 	}
+	// Nor does the same customer's next code under the first charge's id
+	// with another amount.
+	code4, err := e.merchant.IssuePaymentCode(e.ctx, e.payerA.ID, 0)
+	must(t, err)
+	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code4.Code, Amount: 5 * yuan})
+	wantCode(t, "the same wallet's next code with another amount under a charge's id", err, tongbao.ECONFLICT, merchant.ErrIDConflict)
+	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: tongbao.NewID(), Merchant: e.shop.ID, Code: code4.Code, Amount: yuan})
+	must(t, err)
 	// The second customer's code was not spent by any of that.
 	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: tongbao.NewID(), Merchant: e.shop.ID, Code: code2.Code, Amount: 3 * yuan})
 	must(t, err)
