@@ -225,7 +225,12 @@ func TestStaticCodePayment(t *testing.T) {
 		_, err := e.merchant.PayCode(e.ctx, merchant.CodePayment{ID: tongbao.NewID(), Payload: payload, Payer: e.payerB.ID, Amount: amount})
 		wantCode(t, fmt.Sprintf("static code with %v", amount), err, tongbao.EINVALID, nil)
 	}
-	_, err = e.merchant.PayCode(e.ctx, merchant.CodePayment{ID: tongbao.NewID(), Payload: payload[:len(payload)-1] + "0", Payer: e.payerB.ID, Amount: yuan})
+	bad := []byte(payload) // the last digit of the CRC, changed
+	bad[len(bad)-1] = "10"[min(1, int(bad[len(bad)-1]-'0'))]
+	if string(bad) == payload {
+		t.Fatal("the corrupted payload is the payload")
+	}
+	_, err = e.merchant.PayCode(e.ctx, merchant.CodePayment{ID: tongbao.NewID(), Payload: string(bad), Payer: e.payerB.ID, Amount: yuan})
 	wantCode(t, "bad checksum", err, tongbao.EINVALID, nil)
 	e.unchanged("refused static payments", before)
 
