@@ -262,13 +262,8 @@ func (s *Server) createOperator(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	var id tongbao.ID
-	switch {
-	case in.ID != nil:
-		id = *in.ID
-	case c.key != "":
-		id = c.id(0)
-	default:
+	id := c.chosenID(in.ID)
+	if id.IsZero() {
 		id = tongbao.NewID()
 	}
 	if err := c.svc.AddOperator(c.ctx, id, in.Name, tongbao.Amount(in.NetDebitCap)); err != nil {
@@ -422,12 +417,7 @@ func (s *Server) openWallet(c *call) (any, error) {
 	}
 	spec := twotier.WalletSpec{Operator: op, Category: twotier.Category(in.Category), HolderName: in.HolderName, Phone: in.Phone,
 		Merchant: in.Merchant, MerchantCategory: in.MerchantCategory, Region: in.Region, HolderLimits: limitsIn(in.HolderLimits)}
-	switch {
-	case in.ID != nil:
-		spec.ID = *in.ID
-	case c.key != "":
-		spec.ID = c.id(0)
-	}
+	spec.ID = c.chosenID(in.ID)
 	w, err := c.svc.OpenWallet(c.ctx, spec)
 	if err != nil {
 		return nil, err

@@ -295,12 +295,7 @@ func (s *Server) createPaymentRequest(c *call) (any, error) {
 	}
 	spec := merchant.RequestSpec{Merchant: c.p.Wallet, OrderID: in.OrderID, Amount: tongbao.Amount(in.Amount), ExpiresAt: expires,
 		MerchantName: in.MerchantName, MerchantCity: in.MerchantCity, LocalName: in.LocalName, LocalCity: in.LocalCity}
-	switch {
-	case in.ID != nil:
-		spec.ID = *in.ID
-	case c.key != "":
-		spec.ID = c.id(0)
-	}
+	spec.ID = c.chosenID(in.ID)
 	r, err := m.CreateRequest(c.ctx, spec)
 	if err != nil {
 		return nil, err

@@ -124,12 +124,7 @@ func (s *Server) createTemplate(c *call) (any, error) {
 	if in.ExpiresAt != nil {
 		spec.ExpiresAt = *in.ExpiresAt
 	}
-	switch {
-	case in.ID != nil:
-		spec.ID = *in.ID
-	case c.key != "":
-		spec.ID = c.id(0)
-	}
+	spec.ID = c.chosenID(in.ID)
 	t, err := sc.CreateTemplate(c.ctx, spec)
 	if err != nil {
 		return nil, err
@@ -189,12 +184,7 @@ func (s *Server) pushSubWallet(c *call) (any, error) {
 	if in.ExpiresAt != nil {
 		spec.ExpiresAt = *in.ExpiresAt
 	}
-	switch {
-	case in.ID != nil:
-		spec.ID = *in.ID
-	case c.key != "":
-		spec.ID = c.id(0)
-	}
+	spec.ID = c.chosenID(in.ID)
 	w, err := sc.Push(c.ctx, spec)
 	if err != nil {
 		return nil, err

@@ -189,6 +189,19 @@ func (c *call) id(i int) tongbao.ID {
 	return c.ids.id(c.key, i)
 }
 
+// chosenID returns the id of what a request creates: the one the body
+// names, else one derived from the Idempotency-Key (so a retry creates
+// the same thing), else zero (the domain picks a new one).
+func (c *call) chosenID(named *tongbao.ID) tongbao.ID {
+	switch {
+	case named != nil:
+		return *named
+	case c.key != "":
+		return c.id(0)
+	}
+	return tongbao.ID{}
+}
+
 // decode reads the body into v strictly.
 func (c *call) decode(v any) error {
 	if len(c.body) == 0 {
