@@ -71,7 +71,10 @@ func readQR(tb testing.TB, b []byte) string {
 	must(tb, err)
 	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
 	must(tb, err)
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_CHARACTER_SET: "UTF-8"})
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_CHARACTER_SET: "UTF-8",
+		// The image is the symbol alone, as rendered: read it as such
+		// (finding a symbol in a photo is the camera app's part).
+		gozxing.DecodeHintType_PURE_BARCODE: true})
 	must(tb, err)
 	return res.GetText()
 }

@@ -17,8 +17,9 @@ const (
 // sticker without making the modules too small for a cheap camera.
 const PNGRecovery = qrcode.Medium
 
-// PNG renders payload as a QR code in a PNG image of sizePx by sizePx
-// pixels. It renders only payloads that Decode accepts, so a server never
+// PNG renders payload as a QR code in a square PNG image of at most sizePx
+// pixels a side (a whole number of pixels per module, so at least the
+// symbol's modules). It renders only payloads that Decode accepts, so a server never
 // prints a code no wallet can pay, and returns an EINVALID error for any
 // other, or for a size outside PNGSizeMin to PNGSizeMax.
 func PNG(payload string, sizePx int) ([]byte, error) {
@@ -28,9 +29,16 @@ func PNG(payload string, sizePx int) ([]byte, error) {
 	if _, err := Decode(payload); err != nil {
 		return nil, err
 	}
-	png, err := qrcode.Encode(payload, PNGRecovery, sizePx)
-	if err != nil {
-		return nil, &tongbao.Error{Code: tongbao.EINTERNAL, Message: "collection code: rendering failed", Err: err}
+	q, err := qrcode.New(payload, PNGRecovery)
+	if err == nil {
+		// Every module gets the same whole number of pixels, as many as
+		// fit: modules of uneven widths (a symbol scaled to any size)
+		// are what readers misjudge. The image is then at most sizePx.
+		modules := len(q.Bitmap()) // with the quiet zone
+		var png []byte
+		if png, err = q.PNG(-max(1, sizePx/modules)); err == nil {
+			return png, nil
+		}
 	}
-	return png, nil
+	return nil, &tongbao.Error{Code: tongbao.EINTERNAL, Message: "collection code: rendering failed", Err: err}
 }

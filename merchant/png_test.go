@@ -24,7 +24,10 @@ func readQR(tb testing.TB, image []byte) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hints := map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_CHARACTER_SET: "UTF-8"}
+	hints := map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_CHARACTER_SET: "UTF-8",
+		// The image is the symbol alone, as rendered: read it as such
+		// (finding a symbol in a photo is the camera app's part).
+		gozxing.DecodeHintType_PURE_BARCODE: true}
 	result, err := qrcode.NewQRCodeReader().Decode(bitmap, hints)
 	if err != nil {
 		tb.Fatalf("reading the QR code: %v", err)
