@@ -17,16 +17,20 @@ type ID [16]byte
 // String formats the ID in the 8-4-4-4-12 hexadecimal form of a UUID.
 func (id ID) String() string {
 	var b [36]byte
-	hex.Encode(b[0:8], id[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], id[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], id[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], id[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], id[10:])
-	return string(b[:])
+	return string(id.Append(b[:0]))
+}
+
+// Append appends the ID as String formats it, without allocating when b
+// has room.
+func (id ID) Append(b []byte) []byte {
+	b = append(b, "00000000-0000-0000-0000-000000000000"...)
+	t := b[len(b)-36:]
+	hex.Encode(t[0:8], id[0:4])
+	hex.Encode(t[9:13], id[4:6])
+	hex.Encode(t[14:18], id[6:8])
+	hex.Encode(t[19:23], id[8:10])
+	hex.Encode(t[24:], id[10:])
+	return b
 }
 
 // IsZero reports whether id is the zero ID.

@@ -27,3 +27,21 @@ func TestDeriveIDEncoding(t *testing.T) {
 		t.Fatal("a string part is not delimited from the name")
 	}
 }
+
+// Append writes what String returns, after what the buffer holds; the
+// JSON encoder and the request path rely on it to spare an allocation.
+func TestIDAppend(t *testing.T) {
+	id, err := tongbao.ParseID("0123abcd-4567-89ef-fedc-ba9876543210")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(id.Append([]byte("x/"))); got != "x/0123abcd-4567-89ef-fedc-ba9876543210" {
+		t.Fatalf("Append = %q", got)
+	}
+	for range 100 {
+		id := tongbao.NewID()
+		if got, want := string(id.Append(nil)), id.String(); got != want || len(want) != 36 {
+			t.Fatalf("Append %q; String %q", got, want)
+		}
+	}
+}

@@ -55,7 +55,11 @@ type Principal struct {
 // admin or one holder shares it, so a retry after a key rotation is still
 // recognised.
 func (p Principal) subject() string {
-	return p.Role + "/" + p.Institution.String() + "/" + p.Wallet.String()
+	b := make([]byte, 0, 128)
+	b = append(b, p.Role...)
+	b = p.Institution.Append(append(b, '/'))
+	b = p.Wallet.Append(append(b, '/'))
+	return string(b)
 }
 
 // storedKey is a key as kept on disk: its hash, never its secret.
@@ -140,8 +144,15 @@ func (k *Keys) reload() error {
 }
 
 func hashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
+	var h [sha256.Size * 2]byte
+	return string(appendHash(h[:0], secret))
+}
+
+// appendHash appends the hash hashSecret returns.
+func appendHash(b []byte, secret string) []byte {
+	var buf [128]byte // a key's secret fits: no allocation per request
+	sum := sha256.Sum256(append(buf[:0], secret...))
+	return hex.AppendEncode(b, sum[:])
 }
 
 // Create makes a key for p and returns its secret, which is not kept.
@@ -175,11 +186,12 @@ func (k *Keys) Create(p Principal) (string, Principal, error) {
 // Lookup returns the principal of a secret, unless it is unknown or
 // revoked.
 func (k *Keys) Lookup(secret string) (Principal, bool) {
-	h := hashSecret(secret)
+	var hb [sha256.Size * 2]byte
+	h := appendHash(hb[:0], secret)
 	now := time.Now().UnixNano()
 	stale := k.path != "" && now-k.checked.Load() > int64(keysRecheck)
 	k.mu.RLock()
-	p, ok := k.keys[h]
+	p, ok := k.keys[string(h)]
 	k.mu.RUnlock()
 	if (ok && !stale) || k.path == "" {
 		return p, ok && p.RevokedAt.IsZero()
@@ -192,7 +204,7 @@ func (k *Keys) Lookup(secret string) (Principal, bool) {
 	if err := k.reload(); err != nil {
 		return Principal{}, false
 	}
-	p, ok = k.keys[h]
+	p, ok = k.keys[string(h)]
 	return p, ok && p.RevokedAt.IsZero()
 }
 

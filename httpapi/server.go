@@ -166,7 +166,7 @@ type rawBody struct {
 
 // call is one request as a handler sees it.
 type call struct {
-	r         *http.Request
+	r         *http.Request // as it came: ctx, not r.Context(), carries the logger
 	ctx       context.Context
 	svc       *twotier.Service  // what this request is served by
 	merchant  *merchant.Service // nil when merchant collection is not served
@@ -290,14 +290,13 @@ func (s *Server) wrap(rt *route) http.Handler {
 		start := time.Now()
 		rid := requestID(r)
 		ctx := context.WithValue(r.Context(), ctxKey{}, &requestLog{base: s.log, id: rid})
-		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", rid)
 		sw := &statusWriter{ResponseWriter: w}
 		var p Principal
 		if rt.raw != nil {
-			rt.raw(sw, r)
+			rt.raw(sw, r.WithContext(ctx))
 		} else {
-			p = s.serve(sw, r, rt, rid)
+			p = s.serve(ctx, sw, r, rt, rid)
 		}
 		elapsed := time.Since(start)
 		s.metrics.observe(r.Method, label, sw.status, elapsed)
@@ -315,12 +314,14 @@ func (s *Server) wrap(rt *route) http.Handler {
 	})
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid string) Principal {
+// serve runs a route's handler; ctx is the request's, with its logger
+// (r is left as it came, which spares copying it).
+func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *route, rid string) Principal {
 	fail := func(err error) {
 		p := Problem(err)
 		p.Instance, p.RequestID = r.URL.Path, rid
 		if t, internal := problemOf(err); internal || t == ProblemUnavailable {
-			Logger(r.Context()).Error("request failed", "err", err)
+			Logger(ctx).Error("request failed", "err", err)
 		}
 		writeProblem(w, p)
 	}
@@ -338,7 +339,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		fail(err)
 		return p
 	}
-	c := &call{r: r, ctx: r.Context(), svc: cur.Payments, merchant: cur.Merchant, scenario: cur.Scenario, p: p, subject: p.subject(), status: rt.status, requestID: rid}
+	c := &call{r: r, ctx: ctx, svc: cur.Payments, merchant: cur.Merchant, scenario: cur.Scenario, p: p, subject: p.subject(), status: rt.status, requestID: rid}
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}
@@ -381,20 +382,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 		return p
 	}
 	// A POST with a key: the first answer is kept and replayed.
-	h := sha256.New()
-	io.WriteString(h, r.Method)
-	io.WriteString(h, " ")
-	io.WriteString(h, r.URL.Path)
-	io.WriteString(h, "\x00")
-	h.Write(c.body)
-	var sum [32]byte
-	h.Sum(sum[:0])
+	// The hash of what was asked: method, path and body.
+	asked := make([]byte, 0, len(r.Method)+1+len(r.URL.Path)+1+len(c.body))
+	asked = append(append(asked, r.Method...), ' ')
+	asked = append(append(asked, r.URL.Path...), 0)
+	sum := sha256.Sum256(append(asked, c.body...))
 	cacheKey := c.subject + "\x00" + key
 	a, first := s.idem.begin(cacheKey, sum)
 	if !first {
 		select {
 		case <-a.done:
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			fail(tongbao.Errorf(tongbao.EUNAVAILABLE, "the first request under this key is still running"))
 			return p
 		}
@@ -441,12 +439,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, rid st
 // readBody reads a request's body, up to BodyMax bytes, into a buffer of
 // the size announced when there is one (net/http ends such a body there).
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, BodyMax)
 	if r.ContentLength <= 0 || r.ContentLength > BodyMax {
-		return io.ReadAll(body)
+		return io.ReadAll(http.MaxBytesReader(w, r.Body, BodyMax))
 	}
+	// net/http ends the body at its announced length, so the limit holds.
 	b := make([]byte, r.ContentLength)
-	if _, err := io.ReadFull(body, b); err != nil {
+	if _, err := io.ReadFull(r.Body, b); err != nil {
 		return nil, err
 	}
 	return b, nil

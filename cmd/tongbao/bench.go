@@ -11,7 +11,7 @@ import (
 // benchCommand groups the benchmarks. Each measures one layer in process,
 // durably, on a fresh data folder, and can print its figures as JSON.
 func (m *Main) benchCommand() *cobra.Command {
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	var profile *os.File
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -32,6 +32,19 @@ at the end. Progress goes to stderr; the figures go to stdout.`,
 			return pprof.StartCPUProfile(f)
 		},
 		PersistentPostRunE: func(*cobra.Command, []string) error {
+			if memProfile != "" {
+				f, err := os.Create(memProfile)
+				if err != nil {
+					return fmt.Errorf("memory profile: %w", err)
+				}
+				if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+					f.Close()
+					return fmt.Errorf("memory profile: %w", err)
+				}
+				if err := f.Close(); err != nil {
+					return fmt.Errorf("memory profile: %w", err)
+				}
+			}
 			if profile == nil {
 				return nil
 			}
@@ -40,6 +53,7 @@ at the end. Progress goes to stderr; the figures go to stdout.`,
 		},
 	}
 	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	cmd.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write a profile of the run's allocations to this file (go tool pprof)")
 	cmd.AddCommand(m.benchLedgerCommand(), m.benchAPICommand())
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -100,9 +101,12 @@ type benchAPIPhase struct {
 	// CPUUsPerPayment is the CPU time of the whole process (server and
 	// clients) per payment: steadier than the rate on a shared machine.
 	CPUUsPerPayment float64 `json:"cpu_us_per_payment"`
-	Payments        int64   `json:"payments"`
-	Failed          int64   `json:"failed"`
-	Seconds         float64 `json:"seconds"`
+	// AllocsPerPayment counts the heap allocations of the whole process
+	// per payment: what the garbage collector has to clean up after.
+	AllocsPerPayment float64 `json:"allocs_per_payment"`
+	Payments         int64   `json:"payments"`
+	Failed           int64   `json:"failed"`
+	Seconds          float64 `json:"seconds"`
 }
 
 // benchAPIResult is what `bench api --json` prints.
@@ -277,8 +281,8 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		if p.ph.Seconds == 0 { // not run (--phase)
 			continue
 		}
-		fmt.Fprintf(stdout, "%-8s %10.0f payments/s  p50 %6.2f ms  p99 %6.2f ms  %6.1f per commit of %5.2f ms  %5.1f µs CPU each  (%d payments, %d failed, %.1f s)\n",
-			p.name, p.ph.PaymentsPerSec, p.ph.P50Ms, p.ph.P99Ms, p.ph.MeanBatch, p.ph.CommitMs, p.ph.CPUUsPerPayment, p.ph.Payments, p.ph.Failed, p.ph.Seconds)
+		fmt.Fprintf(stdout, "%-8s %10.0f payments/s  p50 %6.2f ms  p99 %6.2f ms  %6.1f per commit of %5.2f ms  %5.1f µs CPU and %5.1f allocations each  (%d payments, %d failed, %.1f s)\n",
+			p.name, p.ph.PaymentsPerSec, p.ph.P50Ms, p.ph.P99Ms, p.ph.MeanBatch, p.ph.CommitMs, p.ph.CPUUsPerPayment, p.ph.AllocsPerPayment, p.ph.Payments, p.ph.Failed, p.ph.Seconds)
 	}
 	return nil
 }
@@ -292,7 +296,7 @@ func benchAPIRun(ctx context.Context, o *benchAPIOptions, stats *ledger.Stats, s
 	var okCount, failCount atomic.Int64
 	var firstErr atomic.Value
 	lat := make([][]time.Duration, o.clients)
-	cpuStart := cpuTime()
+	cpuStart, allocsStart := cpuTime(), heapAllocs()
 	deadline := time.Now().Add(o.duration)
 	bar := progressbar.NewOptions64(int64(o.duration/time.Millisecond),
 		progressbar.OptionSetWriter(struct{ io.Writer }{stderr}),
@@ -335,7 +339,7 @@ loop:
 	}
 	bar.Finish()
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpuStart
+	cpu, allocs := cpuTime()-cpuStart, heapAllocs()-allocsStart
 	if err, ok := firstErr.Load().(error); ok {
 		fmt.Fprintf(stderr, "%s: first failure: %v\n", what, err)
 	}
@@ -350,19 +354,28 @@ loop:
 		meanBatch = round(float64(stats.Transfers.Load()-transfersBefore)/float64(batches), 1)
 		commitMs = round(durationMs(time.Duration(stats.CommitNanos.Load()-commitBefore))/float64(batches), 3)
 	}
-	var cpuPer float64
+	var cpuPer, allocsPer float64
 	if n := okCount.Load(); n > 0 {
 		cpuPer = round(float64(cpu.Microseconds())/float64(n), 1)
+		allocsPer = round(float64(allocs)/float64(n), 1)
 	}
 	return benchAPIPhase{
-		CPUUsPerPayment: cpuPer,
-		MeanBatch:       meanBatch,
-		CommitMs:        commitMs,
-		PaymentsPerSec:  float64(okCount.Load()) / elapsed.Seconds(),
-		P50Ms:           ms(percentile(all, 0.50)),
-		P99Ms:           ms(percentile(all, 0.99)),
-		Payments:        okCount.Load(),
-		Failed:          failCount.Load(),
-		Seconds:         elapsed.Seconds(),
+		CPUUsPerPayment:  cpuPer,
+		AllocsPerPayment: allocsPer,
+		MeanBatch:        meanBatch,
+		CommitMs:         commitMs,
+		PaymentsPerSec:   float64(okCount.Load()) / elapsed.Seconds(),
+		P50Ms:            ms(percentile(all, 0.50)),
+		P99Ms:            ms(percentile(all, 0.99)),
+		Payments:         okCount.Load(),
+		Failed:           failCount.Load(),
+		Seconds:          elapsed.Seconds(),
 	}
+}
+
+// heapAllocs returns how many heap objects the process has allocated.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

@@ -9,9 +9,9 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"time"
 
 	tongbao "github.com/tongbao/tongbao"
-	"github.com/tongbao/tongbao/client"
 )
 
 // benchConn is one client of bench api's timed phases: a keep-alive
@@ -27,6 +27,7 @@ type benchConn struct {
 	conn       net.Conn
 	r          *bufio.Reader
 	req        []byte
+	deadline   time.Time // set on conn
 }
 
 func newBenchConn(addr, key string) *benchConn {
@@ -46,10 +47,11 @@ func (c *benchConn) post(ctx context.Context, path string, body []byte) (int, []
 		if err != nil {
 			return 0, nil, err
 		}
-		c.conn, c.r = conn, bufio.NewReaderSize(conn, 64<<10)
+		c.conn, c.r, c.deadline = conn, bufio.NewReaderSize(conn, 64<<10), time.Time{}
 	}
-	if dl, ok := ctx.Deadline(); ok {
+	if dl, _ := ctx.Deadline(); dl != c.deadline {
 		c.conn.SetDeadline(dl)
+		c.deadline = dl
 	}
 	c.req = append(c.req[:0], "POST "...)
 	c.req = append(c.req, path...)
@@ -58,7 +60,7 @@ func (c *benchConn) post(ctx context.Context, path string, body []byte) (int, []
 	c.req = append(c.req, "\r\nAuthorization: "...)
 	c.req = append(c.req, c.auth...)
 	c.req = append(c.req, "\r\nIdempotency-Key: "...)
-	c.req = append(c.req, client.NewKey()...)
+	c.req = tongbao.NewID().Append(c.req)
 	c.req = append(c.req, "\r\nContent-Type: application/json\r\nContent-Length: "...)
 	c.req = strconv.AppendInt(c.req, int64(len(body)), 10)
 	c.req = append(c.req, "\r\n\r\n"...)

@@ -386,17 +386,7 @@ func plain(s string) bool {
 
 // appendID writes an id as its MarshalText does, in the UUID form.
 func appendID(b []byte, id tongbao.ID) []byte {
-	b = append(b, '"')
-	b = hex.AppendEncode(b, id[0:4])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, id[4:6])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, id[6:8])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, id[8:10])
-	b = append(b, '-')
-	b = hex.AppendEncode(b, id[10:])
-	return append(b, '"')
+	return append(id.Append(append(b, '"')), '"')
 }
 
 // appendAmount writes an amount as Amount.MarshalJSON does.
