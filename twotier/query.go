@@ -255,19 +255,25 @@ func (s *Service) WalletOperator(ctx context.Context, id tongbao.ID) (tongbao.ID
 // route returns a wallet's operator and kind, remembered (see
 // WalletOperator).
 func (s *Service) route(ctx context.Context, id tongbao.ID) (walletRoute, error) {
-	if v, ok := s.walletOps.Load(id); ok {
-		return v.(walletRoute), nil
+	s.walletOpsMu.RLock()
+	r, ok := s.walletOps[id]
+	s.walletOpsMu.RUnlock()
+	if ok {
+		return r, nil
 	}
 	w, err := s.store.Wallet(ctx, id)
 	if err != nil {
 		return walletRoute{}, err
 	}
-	r := walletRoute{operator: w.Operator, kind: w.Kind}
-	if s.walletOpsLen.Load() < WalletCacheMax {
-		if _, loaded := s.walletOps.LoadOrStore(id, r); !loaded {
-			s.walletOpsLen.Add(1)
-		}
+	r = walletRoute{operator: w.Operator, kind: w.Kind}
+	s.walletOpsMu.Lock()
+	if s.walletOps == nil {
+		s.walletOps = make(map[tongbao.ID]walletRoute)
 	}
+	if len(s.walletOps) < WalletCacheMax {
+		s.walletOps[id] = r
+	}
+	s.walletOpsMu.Unlock()
 	return r, nil
 }
 

@@ -32,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -117,8 +116,10 @@ type Service struct {
 	window  uint64     // the current settlement window
 
 	// walletOps remembers each wallet's operator (see WalletOperator).
-	walletOps    sync.Map
-	walletOpsLen atomic.Int64
+	// A plain map under a read lock: every payment looks up two wallets,
+	// and sync.Map's lookups cost several times as much.
+	walletOpsMu sync.RWMutex
+	walletOps   map[tongbao.ID]walletRoute
 }
 
 // Open returns a Service on a ledger and a store, finishing the settlement
