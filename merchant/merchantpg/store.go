@@ -25,6 +25,7 @@ import (
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/merchant/internal/records"
 	"github.com/tongbao/tongbao/postgres"
 )
 
@@ -58,39 +59,9 @@ func internal(what string, err error) error {
 	return &tongbao.Error{Code: tongbao.EINTERNAL, Message: "merchant store: " + what, Err: err}
 }
 
-const requestColumns = `id, merchant, operator, order_id, amount, expires_at, payload, status, payer, attempt, paid_at, payment_timestamp, created_at, updated_at, one_off`
-
-type scanner interface{ Scan(...any) error }
-
-func scanRequest(sc scanner) (merchant.Request, error) {
-	var r merchant.Request
-	var id, m, op, payer []byte
-	var amount, expires, paid, created, updated int64
-	var status string
-	if err := sc.Scan(&id, &m, &op, &r.OrderID, &amount, &expires, &r.Payload, &status, &payer, &r.Attempt, &paid, &r.PaymentTimestamp, &created, &updated, &r.OneOff); err != nil {
-		return r, err
-	}
-	var err error
-	if r.ID, err = tongbao.IDFromBytes(id); err != nil {
-		return r, err
-	}
-	if r.Merchant, err = tongbao.IDFromBytes(m); err != nil {
-		return r, err
-	}
-	if r.Operator, err = tongbao.IDFromBytes(op); err != nil {
-		return r, err
-	}
-	if r.Payer, err = tongbao.IDFromBytes(payer); err != nil {
-		return r, err
-	}
-	r.Amount, r.Status = tongbao.Amount(amount), merchant.RequestStatus(status)
-	r.ExpiresAt, r.PaidAt, r.CreatedAt, r.UpdatedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(paid), tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(updated)
-	return r, nil
-}
-
 // CreateRequest implements merchant.Store.
 func (s *Store) CreateRequest(ctx context.Context, r merchant.Request) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO requests (`+requestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+	_, err := s.db.Exec(ctx, `INSERT INTO requests (`+records.RequestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		r.ID[:], r.Merchant[:], r.Operator[:], r.OrderID, int64(r.Amount), tongbao.UnixNanos(r.ExpiresAt), r.Payload, string(r.Status),
 		r.Payer[:], r.Attempt, tongbao.UnixNanos(r.PaidAt), r.PaymentTimestamp, tongbao.UnixNanos(r.CreatedAt), tongbao.UnixNanos(r.UpdatedAt), r.OneOff)
 	switch {
@@ -105,7 +76,7 @@ func (s *Store) CreateRequest(ctx context.Context, r merchant.Request) error {
 }
 
 func (s *Store) oneRequest(ctx context.Context, where string, args ...any) (merchant.Request, error) {
-	r, err := scanRequest(s.db.QueryRow(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where, args...))
+	r, err := records.ScanRequest(s.db.QueryRow(ctx, `SELECT `+records.RequestColumns+` FROM requests WHERE `+where, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return merchant.Request{}, merchant.ErrRequestNotFound
 	}
@@ -145,30 +116,6 @@ func (s *Store) SwapRequest(ctx context.Context, r merchant.Request, status merc
 	return merchant.ErrRequestChanged
 }
 
-const refundColumns = `id, request, merchant, payer, amount, reason, status, fail_reason, timestamp, created_at, updated_at`
-
-func scanRefund(sc scanner) (merchant.Refund, error) {
-	var f merchant.Refund
-	var id, req, m, payer []byte
-	var amount, created, updated int64
-	var status string
-	if err := sc.Scan(&id, &req, &m, &payer, &amount, &f.Reason, &status, &f.FailReason, &f.Timestamp, &created, &updated); err != nil {
-		return f, err
-	}
-	var err error
-	for _, p := range []struct {
-		dst *tongbao.ID
-		src []byte
-	}{{&f.ID, id}, {&f.Request, req}, {&f.Merchant, m}, {&f.Payer, payer}} {
-		if *p.dst, err = tongbao.IDFromBytes(p.src); err != nil {
-			return f, err
-		}
-	}
-	f.Amount, f.Status = tongbao.Amount(amount), merchant.RefundStatus(status)
-	f.CreatedAt, f.UpdatedAt = tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(updated)
-	return f, nil
-}
-
 // ReserveRefund implements merchant.Store. It first locks the request's
 // row (SELECT ... FOR UPDATE), which every reservation for the request
 // takes, so they run one after another; each later statement of the
@@ -196,7 +143,7 @@ func (s *Store) ReserveRefund(ctx context.Context, f merchant.Refund, paid tongb
 	if err != nil {
 		return merchant.Refund{}, false, internal("reserve refund", err)
 	}
-	old, err := scanRefund(tx.QueryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1`, f.ID[:]))
+	old, err := records.ScanRefund(tx.QueryRow(ctx, `SELECT `+records.RefundColumns+` FROM refunds WHERE id = $1`, f.ID[:]))
 	if err == nil {
 		return old, false, nil
 	}
@@ -214,7 +161,7 @@ func (s *Store) ReserveRefund(ctx context.Context, f merchant.Refund, paid tongb
 	if tongbao.Amount(held)+f.Amount > paid || f.Amount <= 0 {
 		return merchant.Refund{}, false, merchant.ErrRefundExceedsPayment
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO refunds (`+refundColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	tag, err := tx.Exec(ctx, `INSERT INTO refunds (`+records.RefundColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (id) DO NOTHING`,
 		f.ID[:], f.Request[:], f.Merchant[:], f.Payer[:], int64(f.Amount), f.Reason, string(f.Status), f.FailReason, f.Timestamp,
 		tongbao.UnixNanos(f.CreatedAt), tongbao.UnixNanos(f.UpdatedAt), seq+1)
@@ -252,7 +199,7 @@ func (s *Store) UpdateRefund(ctx context.Context, f merchant.Refund) error {
 
 // Refund implements merchant.Store.
 func (s *Store) Refund(ctx context.Context, id tongbao.ID) (merchant.Refund, error) {
-	f, err := scanRefund(s.db.QueryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1`, id[:]))
+	f, err := records.ScanRefund(s.db.QueryRow(ctx, `SELECT `+records.RefundColumns+` FROM refunds WHERE id = $1`, id[:]))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return merchant.Refund{}, merchant.ErrRefundNotFound
 	}
@@ -264,14 +211,14 @@ func (s *Store) Refund(ctx context.Context, id tongbao.ID) (merchant.Refund, err
 
 // Refunds implements merchant.Store.
 func (s *Store) Refunds(ctx context.Context, request tongbao.ID) ([]merchant.Refund, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+refundColumns+` FROM refunds WHERE request = $1 ORDER BY seq LIMIT $2`, request[:], merchant.RefundsMax)
+	rows, err := s.db.Query(ctx, `SELECT `+records.RefundColumns+` FROM refunds WHERE request = $1 ORDER BY seq LIMIT $2`, request[:], merchant.RefundsMax)
 	if err != nil {
 		return nil, internal("list refunds", err)
 	}
 	defer rows.Close()
 	var fs []merchant.Refund
 	for rows.Next() {
-		f, err := scanRefund(rows)
+		f, err := records.ScanRefund(rows)
 		if err != nil {
 			return nil, internal("list refunds", err)
 		}
@@ -285,14 +232,14 @@ func (s *Store) Refunds(ctx context.Context, request tongbao.ID) ([]merchant.Ref
 
 // requests lists the requests a condition selects.
 func (s *Store) requests(ctx context.Context, what, where string, args ...any) ([]merchant.Request, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where, args...)
+	rows, err := s.db.Query(ctx, `SELECT `+records.RequestColumns+` FROM requests WHERE `+where, args...)
 	if err != nil {
 		return nil, internal(what, err)
 	}
 	defer rows.Close()
 	var rs []merchant.Request
 	for rows.Next() {
-		r, err := scanRequest(rows)
+		r, err := records.ScanRequest(rows)
 		if err != nil {
 			return nil, internal(what, err)
 		}
@@ -316,7 +263,7 @@ func (s *Store) StaleClaims(ctx context.Context, before time.Time, limit int) ([
 
 // PostedRefunds implements merchant.Store.
 func (s *Store) PostedRefunds(ctx context.Context, m tongbao.ID, from, to int64, limit int) ([]merchant.Refund, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+refundColumns+` FROM refunds
+	rows, err := s.db.Query(ctx, `SELECT `+records.RefundColumns+` FROM refunds
 		WHERE merchant = $1 AND status = 'posted' AND timestamp >= $2 AND timestamp < $3 ORDER BY timestamp LIMIT $4`,
 		m[:], from, to, limit)
 	if err != nil {
@@ -325,7 +272,7 @@ func (s *Store) PostedRefunds(ctx context.Context, m tongbao.ID, from, to int64,
 	defer rows.Close()
 	var fs []merchant.Refund
 	for rows.Next() {
-		f, err := scanRefund(rows)
+		f, err := records.ScanRefund(rows)
 		if err != nil {
 			return nil, internal("list posted refunds", err)
 		}

@@ -20,6 +20,7 @@ import (
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/merchant/internal/records"
 	"github.com/tongbao/tongbao/sqlite"
 )
 
@@ -50,39 +51,9 @@ func internal(what string, err error) error {
 	return &tongbao.Error{Code: tongbao.EINTERNAL, Message: "merchant store: " + what, Err: err}
 }
 
-const requestColumns = `id, merchant, operator, order_id, amount, expires_at, payload, status, payer, attempt, paid_at, payment_timestamp, created_at, updated_at, one_off`
-
-type scanner interface{ Scan(...any) error }
-
-func scanRequest(sc scanner) (merchant.Request, error) {
-	var r merchant.Request
-	var id, m, op, payer []byte
-	var amount, expires, paid, created, updated int64
-	var status string
-	if err := sc.Scan(&id, &m, &op, &r.OrderID, &amount, &expires, &r.Payload, &status, &payer, &r.Attempt, &paid, &r.PaymentTimestamp, &created, &updated, &r.OneOff); err != nil {
-		return r, err
-	}
-	var err error
-	if r.ID, err = tongbao.IDFromBytes(id); err != nil {
-		return r, err
-	}
-	if r.Merchant, err = tongbao.IDFromBytes(m); err != nil {
-		return r, err
-	}
-	if r.Operator, err = tongbao.IDFromBytes(op); err != nil {
-		return r, err
-	}
-	if r.Payer, err = tongbao.IDFromBytes(payer); err != nil {
-		return r, err
-	}
-	r.Amount, r.Status = tongbao.Amount(amount), merchant.RequestStatus(status)
-	r.ExpiresAt, r.PaidAt, r.CreatedAt, r.UpdatedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(paid), tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(updated)
-	return r, nil
-}
-
 // CreateRequest implements merchant.Store.
 func (s *Store) CreateRequest(ctx context.Context, r merchant.Request) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO requests (`+records.RequestColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID[:], r.Merchant[:], r.Operator[:], r.OrderID, int64(r.Amount), tongbao.UnixNanos(r.ExpiresAt), r.Payload, string(r.Status),
 		r.Payer[:], r.Attempt, tongbao.UnixNanos(r.PaidAt), r.PaymentTimestamp, tongbao.UnixNanos(r.CreatedAt), tongbao.UnixNanos(r.UpdatedAt), r.OneOff)
 	switch {
@@ -98,7 +69,7 @@ func (s *Store) CreateRequest(ctx context.Context, r merchant.Request) error {
 
 // Request implements merchant.Store.
 func (s *Store) Request(ctx context.Context, id tongbao.ID) (merchant.Request, error) {
-	r, err := scanRequest(s.db.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id[:]))
+	r, err := records.ScanRequest(s.db.QueryRowContext(ctx, `SELECT `+records.RequestColumns+` FROM requests WHERE id = ?`, id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return merchant.Request{}, merchant.ErrRequestNotFound
 	}
@@ -110,7 +81,7 @@ func (s *Store) Request(ctx context.Context, id tongbao.ID) (merchant.Request, e
 
 // RequestByOrder implements merchant.Store.
 func (s *Store) RequestByOrder(ctx context.Context, m tongbao.ID, orderID string) (merchant.Request, error) {
-	r, err := scanRequest(s.db.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE merchant = ? AND order_id = ?`, m[:], orderID))
+	r, err := records.ScanRequest(s.db.QueryRowContext(ctx, `SELECT `+records.RequestColumns+` FROM requests WHERE merchant = ? AND order_id = ?`, m[:], orderID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return merchant.Request{}, merchant.ErrRequestNotFound
 	}
@@ -141,30 +112,6 @@ func (s *Store) SwapRequest(ctx context.Context, r merchant.Request, status merc
 	return merchant.ErrRequestChanged
 }
 
-const refundColumns = `id, request, merchant, payer, amount, reason, status, fail_reason, timestamp, created_at, updated_at`
-
-func scanRefund(sc scanner) (merchant.Refund, error) {
-	var f merchant.Refund
-	var id, req, m, payer []byte
-	var amount, created, updated int64
-	var status string
-	if err := sc.Scan(&id, &req, &m, &payer, &amount, &f.Reason, &status, &f.FailReason, &f.Timestamp, &created, &updated); err != nil {
-		return f, err
-	}
-	var err error
-	for _, p := range []struct {
-		dst *tongbao.ID
-		src []byte
-	}{{&f.ID, id}, {&f.Request, req}, {&f.Merchant, m}, {&f.Payer, payer}} {
-		if *p.dst, err = tongbao.IDFromBytes(p.src); err != nil {
-			return f, err
-		}
-	}
-	f.Amount, f.Status = tongbao.Amount(amount), merchant.RefundStatus(status)
-	f.CreatedAt, f.UpdatedAt = tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(updated)
-	return f, nil
-}
-
 // ReserveRefund implements merchant.Store. The transaction begins
 // IMMEDIATE (see Open), so no other writer runs between the sum and the
 // insert.
@@ -174,7 +121,7 @@ func (s *Store) ReserveRefund(ctx context.Context, f merchant.Refund, paid tongb
 		return merchant.Refund{}, false, internal("reserve refund", err)
 	}
 	defer tx.Rollback()
-	old, err := scanRefund(tx.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = ?`, f.ID[:]))
+	old, err := records.ScanRefund(tx.QueryRowContext(ctx, `SELECT `+records.RefundColumns+` FROM refunds WHERE id = ?`, f.ID[:]))
 	if err == nil {
 		return old, false, nil
 	}
@@ -192,7 +139,7 @@ func (s *Store) ReserveRefund(ctx context.Context, f merchant.Refund, paid tongb
 	if tongbao.Amount(held)+f.Amount > paid || f.Amount <= 0 {
 		return merchant.Refund{}, false, merchant.ErrRefundExceedsPayment
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO refunds (`+records.RefundColumns+`, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID[:], f.Request[:], f.Merchant[:], f.Payer[:], int64(f.Amount), f.Reason, string(f.Status), f.FailReason, f.Timestamp,
 		tongbao.UnixNanos(f.CreatedAt), tongbao.UnixNanos(f.UpdatedAt), seq+1); err != nil {
 		return merchant.Refund{}, false, internal("reserve refund", err)
@@ -222,7 +169,7 @@ func (s *Store) UpdateRefund(ctx context.Context, f merchant.Refund) error {
 
 // Refund implements merchant.Store.
 func (s *Store) Refund(ctx context.Context, id tongbao.ID) (merchant.Refund, error) {
-	f, err := scanRefund(s.db.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = ?`, id[:]))
+	f, err := records.ScanRefund(s.db.QueryRowContext(ctx, `SELECT `+records.RefundColumns+` FROM refunds WHERE id = ?`, id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return merchant.Refund{}, merchant.ErrRefundNotFound
 	}
@@ -234,14 +181,14 @@ func (s *Store) Refund(ctx context.Context, id tongbao.ID) (merchant.Refund, err
 
 // Refunds implements merchant.Store.
 func (s *Store) Refunds(ctx context.Context, request tongbao.ID) ([]merchant.Refund, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+refundColumns+` FROM refunds WHERE request = ? ORDER BY seq LIMIT ?`, request[:], merchant.RefundsMax)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+records.RefundColumns+` FROM refunds WHERE request = ? ORDER BY seq LIMIT ?`, request[:], merchant.RefundsMax)
 	if err != nil {
 		return nil, internal("list refunds", err)
 	}
 	defer rows.Close()
 	var fs []merchant.Refund
 	for rows.Next() {
-		f, err := scanRefund(rows)
+		f, err := records.ScanRefund(rows)
 		if err != nil {
 			return nil, internal("list refunds", err)
 		}
@@ -255,14 +202,14 @@ func (s *Store) Refunds(ctx context.Context, request tongbao.ID) ([]merchant.Ref
 
 // requests lists the requests a condition selects.
 func (s *Store) requests(ctx context.Context, what, where string, args ...any) ([]merchant.Request, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+records.RequestColumns+` FROM requests WHERE `+where, args...)
 	if err != nil {
 		return nil, internal(what, err)
 	}
 	defer rows.Close()
 	var rs []merchant.Request
 	for rows.Next() {
-		r, err := scanRequest(rows)
+		r, err := records.ScanRequest(rows)
 		if err != nil {
 			return nil, internal(what, err)
 		}
@@ -286,7 +233,7 @@ func (s *Store) StaleClaims(ctx context.Context, before time.Time, limit int) ([
 
 // PostedRefunds implements merchant.Store.
 func (s *Store) PostedRefunds(ctx context.Context, m tongbao.ID, from, to int64, limit int) ([]merchant.Refund, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+refundColumns+` FROM refunds
+	rows, err := s.db.QueryContext(ctx, `SELECT `+records.RefundColumns+` FROM refunds
 		WHERE merchant = ? AND status = 'posted' AND timestamp >= ? AND timestamp < ? ORDER BY timestamp LIMIT ?`,
 		m[:], from, to, limit)
 	if err != nil {
@@ -295,7 +242,7 @@ func (s *Store) PostedRefunds(ctx context.Context, m tongbao.ID, from, to int64,
 	defer rows.Close()
 	var fs []merchant.Refund
 	for rows.Next() {
-		f, err := scanRefund(rows)
+		f, err := records.ScanRefund(rows)
 		if err != nil {
 			return nil, internal("list posted refunds", err)
 		}

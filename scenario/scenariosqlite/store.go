@@ -8,13 +8,13 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/scenario"
+	"github.com/tongbao/tongbao/scenario/internal/records"
 	"github.com/tongbao/tongbao/sqlite"
 )
 
@@ -45,78 +45,13 @@ func internal(what string, err error) error {
 	return &tongbao.Error{Code: tongbao.EINTERNAL, Message: "scenario store: " + what, Err: err}
 }
 
-type scanner interface{ Scan(...any) error }
-
-const templateColumns = `id, operator, name, balance_max, payment_max, daily_max, merchants, categories, regions, expires_at, withdrawable, created_at`
-
-// lists are a template's lists as stored: JSON arrays, never null.
-func lists(t scenario.Template) (merchants, categories, regions string, err error) {
-	enc := func(v any) string {
-		if err != nil {
-			return ""
-		}
-		var b []byte
-		b, err = json.Marshal(v)
-		return string(b)
-	}
-	ms := t.Merchants
-	if ms == nil {
-		ms = []tongbao.ID{}
-	}
-	cs, rs := t.Categories, t.Regions
-	if cs == nil {
-		cs = []string{}
-	}
-	if rs == nil {
-		rs = []string{}
-	}
-	return enc(ms), enc(cs), enc(rs), err
-}
-
-func scanTemplate(sc scanner) (scenario.Template, error) {
-	var t scenario.Template
-	var id, op []byte
-	var balance, payment, daily, expires, created int64
-	var merchants, categories, regions string
-	if err := sc.Scan(&id, &op, &t.Name, &balance, &payment, &daily, &merchants, &categories, &regions, &expires, &t.Withdrawable, &created); err != nil {
-		return t, err
-	}
-	var err error
-	if t.ID, err = tongbao.IDFromBytes(id); err != nil {
-		return t, err
-	}
-	if t.Operator, err = tongbao.IDFromBytes(op); err != nil {
-		return t, err
-	}
-	for _, l := range []struct {
-		src string
-		dst any
-	}{{merchants, &t.Merchants}, {categories, &t.Categories}, {regions, &t.Regions}} {
-		if err := json.Unmarshal([]byte(l.src), l.dst); err != nil {
-			return t, err
-		}
-	}
-	if len(t.Merchants) == 0 {
-		t.Merchants = nil
-	}
-	if len(t.Categories) == 0 {
-		t.Categories = nil
-	}
-	if len(t.Regions) == 0 {
-		t.Regions = nil
-	}
-	t.BalanceMax, t.PaymentMax, t.DailyMax = tongbao.Amount(balance), tongbao.Amount(payment), tongbao.Amount(daily)
-	t.ExpiresAt, t.CreatedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(created)
-	return t, nil
-}
-
 // CreateTemplate implements scenario.Store.
 func (s *Store) CreateTemplate(ctx context.Context, t scenario.Template) error {
-	ms, cs, rs, err := lists(t)
+	ms, cs, rs, err := records.Lists(t)
 	if err != nil {
 		return internal("create template", err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO templates (`+templateColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.db.ExecContext(ctx, `INSERT INTO templates (`+records.TemplateColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID[:], t.Operator[:], t.Name, int64(t.BalanceMax), int64(t.PaymentMax), int64(t.DailyMax), ms, cs, rs,
 		tongbao.UnixNanos(t.ExpiresAt), t.Withdrawable, tongbao.UnixNanos(t.CreatedAt))
 	switch {
@@ -130,7 +65,7 @@ func (s *Store) CreateTemplate(ctx context.Context, t scenario.Template) error {
 
 // Template implements scenario.Store.
 func (s *Store) Template(ctx context.Context, id tongbao.ID) (scenario.Template, error) {
-	t, err := scanTemplate(s.db.QueryRowContext(ctx, `SELECT `+templateColumns+` FROM templates WHERE id = ?`, id[:]))
+	t, err := records.ScanTemplate(s.db.QueryRowContext(ctx, `SELECT `+records.TemplateColumns+` FROM templates WHERE id = ?`, id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return scenario.Template{}, scenario.ErrTemplateNotFound
 	}
@@ -142,7 +77,7 @@ func (s *Store) Template(ctx context.Context, id tongbao.ID) (scenario.Template,
 
 // Templates implements scenario.Store.
 func (s *Store) Templates(ctx context.Context, operator tongbao.ID) ([]scenario.Template, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+templateColumns+` FROM templates WHERE operator = ? ORDER BY created_at, id LIMIT ?`,
+	rows, err := s.db.QueryContext(ctx, `SELECT `+records.TemplateColumns+` FROM templates WHERE operator = ? ORDER BY created_at, id LIMIT ?`,
 		operator[:], scenario.TemplatesMax)
 	if err != nil {
 		return nil, internal("list templates", err)
@@ -150,7 +85,7 @@ func (s *Store) Templates(ctx context.Context, operator tongbao.ID) ([]scenario.
 	defer rows.Close()
 	var out []scenario.Template
 	for rows.Next() {
-		t, err := scanTemplate(rows)
+		t, err := records.ScanTemplate(rows)
 		if err != nil {
 			return nil, internal("list templates", err)
 		}
@@ -162,32 +97,9 @@ func (s *Store) Templates(ctx context.Context, operator tongbao.ID) ([]scenario.
 	return out, nil
 }
 
-const subWalletColumns = `wallet, parent, template, operator, expires_at, charge_merchant, charge_granted_at, charge_revoked_at, created_at, ended_at`
-
-func scanSubWallet(sc scanner) (scenario.SubWallet, error) {
-	var w scenario.SubWallet
-	var wallet, parent, tpl, op, merchant []byte
-	var expires, granted, revoked, created, ended int64
-	if err := sc.Scan(&wallet, &parent, &tpl, &op, &expires, &merchant, &granted, &revoked, &created, &ended); err != nil {
-		return w, err
-	}
-	for _, p := range []struct {
-		dst *tongbao.ID
-		src []byte
-	}{{&w.Wallet, wallet}, {&w.Parent, parent}, {&w.Template, tpl}, {&w.Operator, op}, {&w.ChargeMerchant, merchant}} {
-		var err error
-		if *p.dst, err = tongbao.IDFromBytes(p.src); err != nil {
-			return w, err
-		}
-	}
-	w.ExpiresAt, w.ChargeGrantedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(granted)
-	w.ChargeRevokedAt, w.CreatedAt, w.EndedAt = tongbao.FromUnixNanos(revoked), tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(ended)
-	return w, nil
-}
-
 // CreateSubWallet implements scenario.Store.
 func (s *Store) CreateSubWallet(ctx context.Context, w scenario.SubWallet) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sub_wallets (`+subWalletColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sub_wallets (`+records.SubWalletColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.Wallet[:], w.Parent[:], w.Template[:], w.Operator[:], tongbao.UnixNanos(w.ExpiresAt), w.ChargeMerchant[:],
 		tongbao.UnixNanos(w.ChargeGrantedAt), tongbao.UnixNanos(w.ChargeRevokedAt), tongbao.UnixNanos(w.CreatedAt), tongbao.UnixNanos(w.EndedAt))
 	switch {
@@ -201,7 +113,7 @@ func (s *Store) CreateSubWallet(ctx context.Context, w scenario.SubWallet) error
 
 // SubWallet implements scenario.Store.
 func (s *Store) SubWallet(ctx context.Context, wallet tongbao.ID) (scenario.SubWallet, error) {
-	w, err := scanSubWallet(s.db.QueryRowContext(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE wallet = ?`, wallet[:]))
+	w, err := records.ScanSubWallet(s.db.QueryRowContext(ctx, `SELECT `+records.SubWalletColumns+` FROM sub_wallets WHERE wallet = ?`, wallet[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return scenario.SubWallet{}, scenario.ErrSubWalletNotFound
 	}
@@ -213,7 +125,7 @@ func (s *Store) SubWallet(ctx context.Context, wallet tongbao.ID) (scenario.SubW
 
 // SubWallets implements scenario.Store.
 func (s *Store) SubWallets(ctx context.Context, parent tongbao.ID) ([]scenario.SubWallet, error) {
-	return s.subWallets(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE parent = ? AND ended_at = 0 ORDER BY created_at, wallet LIMIT ?`, parent[:], scenario.SubWalletsMax)
+	return s.subWallets(ctx, `SELECT `+records.SubWalletColumns+` FROM sub_wallets WHERE parent = ? AND ended_at = 0 ORDER BY created_at, wallet LIMIT ?`, parent[:], scenario.SubWalletsMax)
 }
 
 // Expired implements scenario.Store.
@@ -221,7 +133,7 @@ func (s *Store) Expired(ctx context.Context, t time.Time, after tongbao.ID, limi
 	if limit <= 0 || limit > scenario.ExpiredPageMax {
 		limit = scenario.ExpiredPageMax
 	}
-	return s.subWallets(ctx, `SELECT `+subWalletColumns+` FROM sub_wallets WHERE expires_at > 0 AND expires_at <= ? AND ended_at = 0 AND wallet > ? ORDER BY wallet LIMIT ?`, t.UnixNano(), after[:], limit)
+	return s.subWallets(ctx, `SELECT `+records.SubWalletColumns+` FROM sub_wallets WHERE expires_at > 0 AND expires_at <= ? AND ended_at = 0 AND wallet > ? ORDER BY wallet LIMIT ?`, t.UnixNano(), after[:], limit)
 }
 
 func (s *Store) subWallets(ctx context.Context, query string, args ...any) ([]scenario.SubWallet, error) {
@@ -232,7 +144,7 @@ func (s *Store) subWallets(ctx context.Context, query string, args ...any) ([]sc
 	defer rows.Close()
 	var out []scenario.SubWallet
 	for rows.Next() {
-		w, err := scanSubWallet(rows)
+		w, err := records.ScanSubWallet(rows)
 		if err != nil {
 			return nil, internal("list sub-wallets", err)
 		}
