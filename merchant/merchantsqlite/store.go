@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tongbao/tongbao/internal/rowscan"
+
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/merchant"
 	"github.com/tongbao/tongbao/merchant/internal/records"
@@ -186,15 +188,8 @@ func (s *Store) Refunds(ctx context.Context, request tongbao.ID) ([]merchant.Ref
 		return nil, internal("list refunds", err)
 	}
 	defer rows.Close()
-	var fs []merchant.Refund
-	for rows.Next() {
-		f, err := records.ScanRefund(rows)
-		if err != nil {
-			return nil, internal("list refunds", err)
-		}
-		fs = append(fs, f)
-	}
-	if err := rows.Err(); err != nil {
+	fs, err := rowscan.All(rows, records.ScanRefund)
+	if err != nil {
 		return nil, internal("list refunds", err)
 	}
 	return fs, nil
@@ -207,15 +202,8 @@ func (s *Store) requests(ctx context.Context, what, where string, args ...any) (
 		return nil, internal(what, err)
 	}
 	defer rows.Close()
-	var rs []merchant.Request
-	for rows.Next() {
-		r, err := records.ScanRequest(rows)
-		if err != nil {
-			return nil, internal(what, err)
-		}
-		rs = append(rs, r)
-	}
-	if err := rows.Err(); err != nil {
+	rs, err := rowscan.All(rows, records.ScanRequest)
+	if err != nil {
 		return nil, internal(what, err)
 	}
 	return rs, nil
@@ -240,15 +228,8 @@ func (s *Store) PostedRefunds(ctx context.Context, m tongbao.ID, from, to int64,
 		return nil, internal("list posted refunds", err)
 	}
 	defer rows.Close()
-	var fs []merchant.Refund
-	for rows.Next() {
-		f, err := records.ScanRefund(rows)
-		if err != nil {
-			return nil, internal("list posted refunds", err)
-		}
-		fs = append(fs, f)
-	}
-	if err := rows.Err(); err != nil {
+	fs, err := rowscan.All(rows, records.ScanRefund)
+	if err != nil {
 		return nil, internal("list posted refunds", err)
 	}
 	return fs, nil

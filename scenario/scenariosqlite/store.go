@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tongbao/tongbao/internal/rowscan"
+
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/scenario"
 	"github.com/tongbao/tongbao/scenario/internal/records"
@@ -83,15 +85,8 @@ func (s *Store) Templates(ctx context.Context, operator tongbao.ID) ([]scenario.
 		return nil, internal("list templates", err)
 	}
 	defer rows.Close()
-	var out []scenario.Template
-	for rows.Next() {
-		t, err := records.ScanTemplate(rows)
-		if err != nil {
-			return nil, internal("list templates", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowscan.All(rows, records.ScanTemplate)
+	if err != nil {
 		return nil, internal("list templates", err)
 	}
 	return out, nil
@@ -142,15 +137,8 @@ func (s *Store) subWallets(ctx context.Context, query string, args ...any) ([]sc
 		return nil, internal("list sub-wallets", err)
 	}
 	defer rows.Close()
-	var out []scenario.SubWallet
-	for rows.Next() {
-		w, err := records.ScanSubWallet(rows)
-		if err != nil {
-			return nil, internal("list sub-wallets", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowscan.All(rows, records.ScanSubWallet)
+	if err != nil {
 		return nil, internal("list sub-wallets", err)
 	}
 	return out, nil

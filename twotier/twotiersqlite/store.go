@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tongbao/tongbao/internal/rowscan"
+
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/sqlite"
@@ -75,7 +77,7 @@ func (s *Store) CreateInstitution(ctx context.Context, in twotier.Institution) e
 
 const institutionColumns = `id, kind, name, net_debit_cap, created_at`
 
-func scanInstitution(sc interface{ Scan(...any) error }) (twotier.Institution, error) {
+func scanInstitution(sc rowscan.Scanner) (twotier.Institution, error) {
 	var in twotier.Institution
 	var id []byte
 	var kind string
@@ -108,15 +110,8 @@ func (s *Store) Institutions(ctx context.Context) ([]twotier.Institution, error)
 		return nil, internal("institutions", err)
 	}
 	defer rows.Close()
-	var out []twotier.Institution
-	for rows.Next() {
-		in, err := scanInstitution(rows)
-		if err != nil {
-			return nil, internal("institutions", err)
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowscan.All(rows, scanInstitution)
+	if err != nil {
 		return nil, internal("institutions", err)
 	}
 	return out, nil
@@ -155,7 +150,7 @@ func (s *Store) CreateWallet(ctx context.Context, w twotier.Wallet) error {
 	return nil
 }
 
-func scanWallet(sc interface{ Scan(...any) error }) (twotier.Wallet, error) {
+func scanWallet(sc rowscan.Scanner) (twotier.Wallet, error) {
 	var w twotier.Wallet
 	var id, op, parent []byte
 	var kind, state string
@@ -235,15 +230,8 @@ func (s *Store) wallets(ctx context.Context, query string, args ...any) ([]twoti
 		return nil, internal("wallets", err)
 	}
 	defer rows.Close()
-	var out []twotier.Wallet
-	for rows.Next() {
-		w, err := scanWallet(rows)
-		if err != nil {
-			return nil, internal("wallets", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowscan.All(rows, scanWallet)
+	if err != nil {
 		return nil, internal("wallets", err)
 	}
 	return out, nil
@@ -415,7 +403,7 @@ func (s *Store) Windows(ctx context.Context, from uint64) ([]twotier.Window, err
 const paymentColumns = `id, payer_operator, payee_operator, payer_wallet, payee_wallet, amount, currency, window_number,
 	status, reason, payer_timestamp, payee_timestamp, created_at`
 
-func scanPayment(sc interface{ Scan(...any) error }) (twotier.PaymentRecord, error) {
+func scanPayment(sc rowscan.Scanner) (twotier.PaymentRecord, error) {
 	var p twotier.PaymentRecord
 	var id, po, pe, pw, ew []byte
 	var currency, status string
@@ -553,15 +541,8 @@ func (s *Store) Payments(ctx context.Context, operator tongbao.ID, from, to time
 		return nil, internal("payments", err)
 	}
 	defer rows.Close()
-	var out []twotier.PaymentRecord
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, internal("payments", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowscan.All(rows, scanPayment)
+	if err != nil {
 		return nil, internal("payments", err)
 	}
 	return out, nil

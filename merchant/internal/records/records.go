@@ -5,18 +5,16 @@ package records
 
 import (
 	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/internal/rowscan"
 	"github.com/tongbao/tongbao/merchant"
 )
-
-// Scanner is a row: *sql.Row, *sql.Rows, pgx.Row or pgx.Rows.
-type Scanner interface{ Scan(...any) error }
 
 // RequestColumns are the columns of the requests table, in the order
 // ScanRequest reads them.
 const RequestColumns = `id, merchant, operator, order_id, amount, expires_at, payload, status, payer, attempt, paid_at, payment_timestamp, created_at, updated_at, one_off`
 
 // ScanRequest reads a row of RequestColumns.
-func ScanRequest(sc Scanner) (merchant.Request, error) {
+func ScanRequest(sc rowscan.Scanner) (merchant.Request, error) {
 	var r merchant.Request
 	var id, m, op, payer []byte
 	var amount, expires, paid, created, updated int64
@@ -47,7 +45,7 @@ func ScanRequest(sc Scanner) (merchant.Request, error) {
 const RefundColumns = `id, request, merchant, payer, amount, reason, status, fail_reason, timestamp, created_at, updated_at`
 
 // ScanRefund reads a row of RefundColumns.
-func ScanRefund(sc Scanner) (merchant.Refund, error) {
+func ScanRefund(sc rowscan.Scanner) (merchant.Refund, error) {
 	var f merchant.Refund
 	var id, req, m, payer []byte
 	var amount, created, updated int64

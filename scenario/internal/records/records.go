@@ -6,12 +6,11 @@ package records
 import (
 	"encoding/json"
 
+	"github.com/tongbao/tongbao/internal/rowscan"
+
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/scenario"
 )
-
-// Scanner is a row: *sql.Row, *sql.Rows, pgx.Row or pgx.Rows.
-type Scanner interface{ Scan(...any) error }
 
 // TemplateColumns are the columns of the templates table, in the order
 // ScanTemplate reads them.
@@ -42,7 +41,7 @@ func Lists(t scenario.Template) (merchants, categories, regions string, err erro
 }
 
 // ScanTemplate reads a row of TemplateColumns.
-func ScanTemplate(sc Scanner) (scenario.Template, error) {
+func ScanTemplate(sc rowscan.Scanner) (scenario.Template, error) {
 	var t scenario.Template
 	var id, op []byte
 	var balance, payment, daily, expires, created int64
@@ -86,7 +85,7 @@ func ScanTemplate(sc Scanner) (scenario.Template, error) {
 const SubWalletColumns = `wallet, parent, template, operator, expires_at, charge_merchant, charge_granted_at, charge_revoked_at, created_at, ended_at`
 
 // ScanSubWallet reads a row of SubWalletColumns.
-func ScanSubWallet(sc Scanner) (scenario.SubWallet, error) {
+func ScanSubWallet(sc rowscan.Scanner) (scenario.SubWallet, error) {
 	var w scenario.SubWallet
 	var wallet, parent, tpl, op, merchant []byte
 	var expires, granted, revoked, created, ended int64
