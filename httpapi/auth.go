@@ -62,85 +62,186 @@ func (p Principal) subject() string {
 	return string(b)
 }
 
-// storedKey is a key as kept on disk: its hash, never its secret.
-type storedKey struct {
+// StoredKey is a key as kept: its hash, never its secret.
+type StoredKey struct {
 	Hash string `json:"hash"`
 	Principal
 }
 
+// KeyStore keeps the keys where every node serving one database finds
+// them: a file in the data folder (OpenKeys) or a table in the database
+// that PostgreSQL nodes share (httpapi/keyspg).
+type KeyStore interface {
+	// Stamp returns a mark that differs whenever the stored keys changed.
+	Stamp(ctx context.Context) (string, error)
+	// Load returns every stored key.
+	Load(ctx context.Context) ([]StoredKey, error)
+	// Put stores a new key, or a changed one in place of the key with its
+	// hash.
+	Put(ctx context.Context, k StoredKey) error
+}
+
 // Keys holds the API keys and holder tokens, by the SHA-256 of their
-// secret, in memory and (when it has a path) in a JSON file rewritten
-// atomically on every change.
+// secret, in memory and (unless it has none) in a KeyStore.
 //
-// Processes that serve one database share the file: a lookup that finds
-// no key reads the file again if it changed since, and Create reads it
-// before adding to it, so a key made at one process works at the others.
-// Only the process that holds the writer makes keys, so two do not write
-// the file at once.
+// Nodes that serve one database share the store: a lookup that finds no
+// key reads the store again if it changed since, and a known key is
+// checked for a revocation made elsewhere every keysRecheck. Only the
+// node that holds the writer makes and revokes keys.
 type Keys struct {
-	path string
-	mu   sync.RWMutex
-	keys map[string]Principal
-	// stamp is the file's as last read or written.
-	stamp keysStamp
+	store KeyStore // nil: in memory only
+	mu    sync.RWMutex
+	keys  map[string]Principal
+	// stamp is the store's as last read; "" makes the next check read it.
+	stamp string
 	// checked is when (Unix nanoseconds) Lookup last looked for changes
-	// of the file, so a key revoked at another process stops working
-	// here within keysRecheck.
+	// in the store, so a key revoked at another node stops working here
+	// within keysRecheck.
 	checked atomic.Int64
 }
 
-// keysRecheck is how often Lookup looks whether the key file changed.
+// keysRecheck is how often Lookup looks whether the stored keys changed.
 const keysRecheck = time.Second
+
+// keysTimeout bounds a read or write of the key store.
+const keysTimeout = 10 * time.Second
 
 // errKeyNotFound answers a revocation of a key that does not exist.
 var errKeyNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "no such key")
 
-// keysStamp tells whether the key file changed.
-type keysStamp struct {
-	mod  time.Time
-	size int64
-}
-
 // OpenKeys opens the key file at path (created on the first key); an
 // empty path keeps the keys in memory only.
 func OpenKeys(path string) (*Keys, error) {
-	k := &Keys{path: path, keys: make(map[string]Principal)}
-	if err := k.reload(); err != nil {
+	if path == "" {
+		return NewKeys(context.Background(), nil)
+	}
+	return NewKeys(context.Background(), KeyFile(path))
+}
+
+// KeyFile returns the KeyStore of the JSON file at path.
+func KeyFile(path string) KeyStore { return &keyFile{path: path} }
+
+// NewKeys returns the keys kept in store (in memory only when nil).
+func NewKeys(ctx context.Context, store KeyStore) (*Keys, error) {
+	k := &Keys{store: store, keys: make(map[string]Principal)}
+	if err := k.reload(ctx); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// reload reads the key file again if it changed since it was last read or
-// written; k.mu must be held for writing.
-func (k *Keys) reload() error {
-	if k.path == "" {
+// reload reads the store again if it changed since it was last read; k.mu
+// must be held for writing.
+func (k *Keys) reload(ctx context.Context) error {
+	if k.store == nil {
 		return nil
 	}
-	fi, err := os.Stat(k.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	ctx, cancel := context.WithTimeout(ctx, keysTimeout)
+	defer cancel()
+	stamp, err := k.store.Stamp(ctx)
 	if err != nil {
-		return fmt.Errorf("httpapi: open keys: %w", err)
+		return fmt.Errorf("httpapi: keys: %w", err)
 	}
-	stamp := keysStamp{mod: fi.ModTime(), size: fi.Size()}
 	if stamp == k.stamp {
 		return nil
 	}
-	b, err := os.ReadFile(k.path)
+	stored, err := k.store.Load(ctx)
 	if err != nil {
-		return fmt.Errorf("httpapi: open keys: %w", err)
-	}
-	var stored []storedKey
-	if err := json.Unmarshal(b, &stored); err != nil {
-		return fmt.Errorf("httpapi: open keys %s: %w", k.path, err)
+		return fmt.Errorf("httpapi: keys: %w", err)
 	}
 	for _, s := range stored {
 		k.keys[s.Hash] = s.Principal
 	}
 	k.stamp = stamp
 	return nil
+}
+
+// put stores the key under hash h and then keeps it in memory; k.mu must
+// be held for writing.
+func (k *Keys) put(h string, p Principal) error {
+	if k.store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), keysTimeout)
+		defer cancel()
+		if err := k.store.Put(ctx, StoredKey{Hash: h, Principal: p}); err != nil {
+			return fmt.Errorf("httpapi: save key: %w", err)
+		}
+		k.stamp = "" // read again: another node may have stored keys too
+	}
+	k.keys[h] = p
+	return nil
+}
+
+// keyFile is a KeyStore in a JSON file, rewritten atomically on every
+// change. Nodes on one machine share it by sharing the data folder.
+type keyFile struct {
+	path string
+}
+
+func (f *keyFile) Stamp(context.Context) (string, error) {
+	fi, err := os.Stat(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d/%d", fi.ModTime().UnixNano(), fi.Size()), nil
+}
+
+func (f *keyFile) Load(context.Context) ([]StoredKey, error) {
+	b, err := os.ReadFile(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var stored []StoredKey
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.path, err)
+	}
+	return stored, nil
+}
+
+// Put rewrites the file with the key added or replaced: to a temporary
+// file, synced, then renamed over the old one, so a crash leaves either
+// the old or the new keys.
+func (f *keyFile) Put(ctx context.Context, k StoredKey) error {
+	stored, err := f.Load(ctx)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(stored, func(s StoredKey) bool { return s.Hash == k.Hash })
+	if i < 0 {
+		stored = append(stored, k)
+	} else {
+		stored[i] = k
+	}
+	slices.SortStableFunc(stored, func(a, b StoredKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	b, err := json.MarshalIndent(stored, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".keys-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), f.path)
 }
 
 func hashSecret(secret string) string {
@@ -172,12 +273,10 @@ func (k *Keys) Create(p Principal) (string, Principal, error) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.reload(); err != nil {
+	if err := k.reload(context.Background()); err != nil {
 		return "", Principal{}, err
 	}
-	k.keys[h] = p
-	if err := k.save(); err != nil {
-		delete(k.keys, h)
+	if err := k.put(h, p); err != nil {
 		return "", Principal{}, err
 	}
 	return secret, p, nil
@@ -189,19 +288,19 @@ func (k *Keys) Lookup(secret string) (Principal, bool) {
 	var hb [sha256.Size * 2]byte
 	h := appendHash(hb[:0], secret)
 	now := time.Now().UnixNano()
-	stale := k.path != "" && now-k.checked.Load() > int64(keysRecheck)
+	stale := k.store != nil && now-k.checked.Load() > int64(keysRecheck)
 	k.mu.RLock()
 	p, ok := k.keys[string(h)]
 	k.mu.RUnlock()
-	if (ok && !stale) || k.path == "" {
+	if (ok && !stale) || k.store == nil {
 		return p, ok && p.RevokedAt.IsZero()
 	}
-	// Another process may have made or revoked the key since the file
-	// was read.
+	// Another node may have made or revoked the key since the store was
+	// read.
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.checked.Store(now)
-	if err := k.reload(); err != nil {
+	if err := k.reload(context.Background()); err != nil {
 		return Principal{}, false
 	}
 	p, ok = k.keys[string(h)]
@@ -237,7 +336,7 @@ func (k *Keys) Revoke(id, reason string, may func(Principal) bool) (Principal, e
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.reload(); err != nil {
+	if err := k.reload(context.Background()); err != nil {
 		return Principal{}, err
 	}
 	for h, p := range k.keys {
@@ -250,11 +349,8 @@ func (k *Keys) Revoke(id, reason string, may func(Principal) bool) (Principal, e
 		if !p.RevokedAt.IsZero() {
 			return p, nil
 		}
-		old := p
 		p.RevokedAt, p.RevokeReason = time.Now().UTC(), reason
-		k.keys[h] = p
-		if err := k.save(); err != nil {
-			k.keys[h] = old
+		if err := k.put(h, p); err != nil {
 			return Principal{}, err
 		}
 		return p, nil
@@ -267,49 +363,6 @@ func (k *Keys) Len() int {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return len(k.keys)
-}
-
-// save writes the file: to a temporary file, synced, then renamed over
-// the old one, so a crash leaves either the old or the new keys.
-func (k *Keys) save() error {
-	if k.path == "" {
-		return nil
-	}
-	stored := make([]storedKey, 0, len(k.keys))
-	for h, p := range k.keys {
-		stored = append(stored, storedKey{Hash: h, Principal: p})
-	}
-	slices.SortFunc(stored, func(a, b storedKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	b, err := json.MarshalIndent(stored, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(k.path), ".keys-*")
-	if err != nil {
-		return fmt.Errorf("httpapi: save keys: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("httpapi: save keys: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("httpapi: save keys: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("httpapi: save keys: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return fmt.Errorf("httpapi: save keys: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), k.path); err != nil {
-		return fmt.Errorf("httpapi: save keys: %w", err)
-	}
-	if fi, err := os.Stat(k.path); err == nil {
-		k.stamp = keysStamp{mod: fi.ModTime(), size: fi.Size()}
-	}
-	return nil
 }
 
 // bearer returns the secret of an Authorization: Bearer header.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tongbao/tongbao/httpapi"
+	"github.com/tongbao/tongbao/httpapi/keyspg"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant/merchantpg"
 	"github.com/tongbao/tongbao/postgres"
@@ -23,8 +24,9 @@ const nodeOpenRetry = time.Second
 // openPostgresNode opens a node on the PostgreSQL database of dsn, which
 // other nodes may share: the ledger through a postgres.Writer, so that only
 // the node holding the database's writer lease writes, and the domain's
-// store in the same database. The data folder dir holds only the keys
-// file, which nodes on one machine share by sharing the folder.
+// store and the API keys in the same database. The data folder dir is
+// only read for a keys.json of an older node, whose keys are imported
+// into a database that has none.
 //
 // The node serves at once. Until it holds the writer, every /v1 request is
 // answered with postgres.ErrNotWriter (503, Retry-After) and /readyz says
@@ -58,7 +60,15 @@ func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, an
 	}
 	n.closers = append(n.closers, func() { sstore.Close() })
 	stores := domainStores{twotier: store, merchant: mstore, scenario: sstore}
-	if n.keys, err = httpapi.OpenKeys(filepath.Join(dir, nodeKeysFile)); err != nil {
+	kstore, err := keyspg.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() { kstore.Close() })
+	if err := importKeys(ctx, filepath.Join(dir, nodeKeysFile), kstore); err != nil {
+		return nil, err
+	}
+	if n.keys, err = httpapi.NewKeys(ctx, kstore); err != nil {
 		return nil, err
 	}
 	if n.srv, err = httpapi.New(httpapi.Config{Current: n.current, Keys: n.keys, Logger: log}); err != nil {
@@ -133,4 +143,24 @@ func (n *node) openService(ctx context.Context, l *ledger.Ledger, stores domainS
 		announce(secret)
 	}
 	return cur, nil
+}
+
+// importKeys copies the keys of the key file at path into the database
+// when the database holds none: the keys of a node that kept them in its
+// data folder, before the nodes on PostgreSQL shared them in the database.
+func importKeys(ctx context.Context, path string, to httpapi.KeyStore) error {
+	have, err := to.Load(ctx)
+	if err != nil || len(have) > 0 {
+		return err
+	}
+	old, err := httpapi.KeyFile(path).Load(ctx)
+	if err != nil {
+		return fmt.Errorf("import keys: %w", err)
+	}
+	for _, k := range old {
+		if err := to.Put(ctx, k); err != nil {
+			return fmt.Errorf("import keys: %w", err)
+		}
+	}
+	return nil
 }

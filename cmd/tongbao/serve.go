@@ -28,19 +28,19 @@ API on --addr until interrupted.
 
 By default it runs on SQLite in the data folder (ledger.db, twotier.db,
 and keys.json with the hashes of the API keys). With --db postgres://…
-(or ` + dbEnv + `; the flag wins) the ledger and the domain live in that
-PostgreSQL database and the data folder holds only keys.json. Several
-processes may serve one database: the one holding the database's writer
-lease serves every request; the others answer each /v1 request with 503,
-problem type not-the-writer and a Retry-After, until the writer stops or
-dies and one of them takes over (within a few seconds). Processes that
-should accept each other's keys share the data folder. See
-docs/postgres.md.
+(or ` + dbEnv + `; the flag wins) the ledger, the domain and the API keys
+live in that PostgreSQL database (a keys.json left in the data folder by
+an older version is imported into a database that has no keys). Several
+processes, on one machine or many, may serve one database: the one
+holding the database's writer lease serves every request; the others
+answer each /v1 request with 503, problem type not-the-writer and a
+Retry-After, until the writer stops or dies and one of them takes over
+(within a few seconds). See docs/postgres.md.
 
-On the first start (on PostgreSQL: the first time a process with this
-data folder becomes the writer) it creates the central bank if there is
-none and prints a central bank API key once on stderr; keep it, the
-server stores only its hash.
+On the first start (on PostgreSQL: the first time a process becomes the
+writer of a database with no valid central bank key) it creates the
+central bank if there is none and prints a central bank API key once on
+stderr; keep it, the server stores only its hash.
 
 The API is described at /openapi.json; /healthz, /readyz (200 only on
 the process that serves writes) and /metrics serve operations.`,

@@ -6,12 +6,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/client"
+	"github.com/tongbao/tongbao/httpapi"
+	"github.com/tongbao/tongbao/httpapi/keyspg"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/internal/storetest"
 )
@@ -240,19 +243,20 @@ func TestServePostgresStory(t *testing.T) {
 	supplyOK(t, cb, 200_000*yuan)
 }
 
-// TestServePostgresOneWriter runs two servers on one database and one
-// data folder: the first serves writes, the second answers them with 503
+// TestServePostgresOneWriter runs two servers on one database, each with
+// a data folder of its own: the first serves writes, the second answers them with 503
 // not-the-writer and a Retry-After until the first shuts down; then it
 // takes over within seconds, with everything the first acknowledged, and
 // with the keys the first made after the second started.
 func TestServePostgresOneWriter(t *testing.T) {
 	dsn := needPostgres(t)
 	ctx := t.Context()
-	dir := t.TempDir()
-	first := startPG(t, dsn, dir)
+	// Each node has a data folder of its own, as on two machines: the
+	// keys are shared through the database.
+	first := startPG(t, dsn, t.TempDir())
 	first.waitWriter(t, 30*time.Second)
 	cbKey := first.centralBankKey(t)
-	second := startPG(t, dsn, dir)
+	second := startPG(t, dsn, t.TempDir())
 	if status, h := second.ready(t); status != http.StatusServiceUnavailable || h.Writer == nil || *h.Writer {
 		t.Fatalf("second's /readyz %d %+v; want 503 and not the writer", status, h)
 	}
@@ -299,7 +303,7 @@ func TestServePostgresOneWriter(t *testing.T) {
 		t.Fatalf("second's /readyz after the takeover %d %+v; want 200 and writer", status, h)
 	}
 	if len(second.keys) != 0 {
-		t.Fatal("the second server announced a central bank key, though the shared folder has one")
+		t.Fatal("the second server announced a central bank key, though the database has one")
 	}
 	// The refused deposit, retried with its key, now goes through; both
 	// deposits back what is issued next.
@@ -319,4 +323,40 @@ func TestServePostgresOneWriter(t *testing.T) {
 	_, err = admin.TopUp(ctx, client.NewKey(), w.ID, 50*yuan)
 	must(t, err)
 	supplyOK(t, cb2, 2_000*yuan)
+}
+
+// A node that kept its keys in its data folder before brings them into a
+// database that holds none; a database that has keys keeps its own.
+func TestImportKeys(t *testing.T) {
+	dsn := needPostgres(t)
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), nodeKeysFile)
+	old, err := httpapi.OpenKeys(path)
+	must(t, err)
+	secret, p, err := old.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
+	must(t, err)
+	st, err := keyspg.Open(ctx, dsn)
+	must(t, err)
+	defer st.Close()
+	must(t, importKeys(ctx, path, st))
+	keys, err := httpapi.NewKeys(ctx, st)
+	must(t, err)
+	if got, ok := keys.Lookup(secret); !ok || got.KeyID != p.KeyID {
+		t.Fatalf("imported key looked up as %+v, %v; want %+v", got, ok, p)
+	}
+	// Another key file is not imported into a database with keys.
+	other := filepath.Join(t.TempDir(), nodeKeysFile)
+	more, err := httpapi.OpenKeys(other)
+	must(t, err)
+	secret2, _, err := more.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
+	must(t, err)
+	must(t, importKeys(ctx, other, st))
+	stored, err := st.Load(ctx)
+	must(t, err)
+	if len(stored) != 1 {
+		t.Fatalf("%d keys in the database after a second import; want 1", len(stored))
+	}
+	if _, ok := keys.Lookup(secret2); ok {
+		t.Fatal("a key of a second file was imported into a database that had keys")
+	}
 }
