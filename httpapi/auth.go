@@ -88,16 +88,24 @@ type KeyStore interface {
 // key reads the store again if it changed since, and a known key is
 // checked for a revocation made elsewhere every keysRecheck. Only the
 // node that holds the writer makes and revokes keys.
+//
+// The store's reads and writes run outside mu, so a slow or unreachable
+// database never holds up the lookups of keys already known.
 type Keys struct {
 	store KeyStore // nil: in memory only
-	mu    sync.RWMutex
-	keys  map[string]Principal
+	// writeMu serialises Create and Revoke: a key file is rewritten whole.
+	writeMu sync.Mutex
+	mu      sync.RWMutex // guards keys and stamp
+	keys    map[string]Principal
 	// stamp is the store's as last read; "" makes the next check read it.
 	stamp string
 	// checked is when (Unix nanoseconds) Lookup last looked for changes
 	// in the store, so a key revoked at another node stops working here
 	// within keysRecheck.
 	checked atomic.Int64
+	// rechecking is set while one Lookup rechecks the store; the others
+	// go on with the keys they know.
+	rechecking atomic.Bool
 }
 
 // keysRecheck is how often Lookup looks whether the stored keys changed.
@@ -130,8 +138,10 @@ func NewKeys(ctx context.Context, store KeyStore) (*Keys, error) {
 	return k, nil
 }
 
-// reload reads the store again if it changed since it was last read; k.mu
-// must be held for writing.
+// reload reads the store again if it changed since it was last read.
+// Reloads may cross each other and a put; keys are only ever added or
+// revoked, and keep never undoes a revocation, so none brings back a
+// revoked key.
 func (k *Keys) reload(ctx context.Context) error {
 	if k.store == nil {
 		return nil
@@ -142,22 +152,36 @@ func (k *Keys) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("httpapi: keys: %w", err)
 	}
-	if stamp == k.stamp {
+	k.mu.RLock()
+	same := stamp == k.stamp
+	k.mu.RUnlock()
+	if same {
 		return nil
 	}
 	stored, err := k.store.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("httpapi: keys: %w", err)
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	for _, s := range stored {
-		k.keys[s.Hash] = s.Principal
+		k.keep(s.Hash, s.Principal)
 	}
 	k.stamp = stamp
 	return nil
 }
 
-// put stores the key under hash h and then keeps it in memory; k.mu must
-// be held for writing.
+// keep keeps p under hash h in memory, unless the key kept is revoked and
+// p is not (an older read); k.mu must be held for writing.
+func (k *Keys) keep(h string, p Principal) {
+	if old, ok := k.keys[h]; ok && !old.RevokedAt.IsZero() && p.RevokedAt.IsZero() {
+		return
+	}
+	k.keys[h] = p
+}
+
+// put stores the key under hash h and then keeps it in memory; k.writeMu
+// must be held.
 func (k *Keys) put(h string, p Principal) error {
 	if k.store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), keysTimeout)
@@ -165,9 +189,11 @@ func (k *Keys) put(h string, p Principal) error {
 		if err := k.store.Put(ctx, StoredKey{Hash: h, Principal: p}); err != nil {
 			return fmt.Errorf("httpapi: save key: %w", err)
 		}
-		k.stamp = "" // read again: another node may have stored keys too
 	}
-	k.keys[h] = p
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.keep(h, p)
+	k.stamp = "" // read again: another node may have stored keys too
 	return nil
 }
 
@@ -271,8 +297,8 @@ func (k *Keys) Create(p Principal) (string, Principal, error) {
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = time.Now().UTC()
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.writeMu.Lock()
+	defer k.writeMu.Unlock()
 	if err := k.reload(context.Background()); err != nil {
 		return "", Principal{}, err
 	}
@@ -296,14 +322,21 @@ func (k *Keys) Lookup(secret string) (Principal, bool) {
 		return p, ok && p.RevokedAt.IsZero()
 	}
 	// Another node may have made or revoked the key since the store was
-	// read.
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	// read. A known key is rechecked by one lookup at a time; an unknown
+	// one by its own.
+	if ok {
+		if !k.rechecking.CompareAndSwap(false, true) {
+			return p, p.RevokedAt.IsZero()
+		}
+		defer k.rechecking.Store(false)
+	}
 	k.checked.Store(now)
 	if err := k.reload(context.Background()); err != nil {
 		return Principal{}, false
 	}
+	k.mu.RLock()
 	p, ok = k.keys[string(h)]
+	k.mu.RUnlock()
 	return p, ok && p.RevokedAt.IsZero()
 }
 
@@ -334,28 +367,37 @@ func (k *Keys) Revoke(id, reason string, may func(Principal) bool) (Principal, e
 	if len(reason) > twotier.ReasonMax {
 		return Principal{}, tongbao.Errorf(tongbao.EINVALID, "reason is longer than %d bytes", twotier.ReasonMax)
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.writeMu.Lock()
+	defer k.writeMu.Unlock()
 	if err := k.reload(context.Background()); err != nil {
 		return Principal{}, err
 	}
-	for h, p := range k.keys {
-		if p.KeyID != id {
-			continue
-		}
-		if !may(p) {
-			return Principal{}, errForbidden
-		}
-		if !p.RevokedAt.IsZero() {
-			return p, nil
-		}
-		p.RevokedAt, p.RevokeReason = time.Now().UTC(), reason
-		if err := k.put(h, p); err != nil {
-			return Principal{}, err
-		}
+	h, p, found := k.byID(id)
+	switch {
+	case !found:
+		return Principal{}, errKeyNotFound
+	case !may(p):
+		return Principal{}, errForbidden
+	case !p.RevokedAt.IsZero():
 		return p, nil
 	}
-	return Principal{}, errKeyNotFound
+	p.RevokedAt, p.RevokeReason = time.Now().UTC(), reason
+	if err := k.put(h, p); err != nil {
+		return Principal{}, err
+	}
+	return p, nil
+}
+
+// byID returns the key with an id and its hash.
+func (k *Keys) byID(id string) (string, Principal, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for h, p := range k.keys {
+		if p.KeyID == id {
+			return h, p, true
+		}
+	}
+	return "", Principal{}, false
 }
 
 // Len returns how many keys there are.

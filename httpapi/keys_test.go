@@ -1,7 +1,11 @@
 package httpapi_test
 
 import (
+	"context"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,5 +101,86 @@ func TestKeyRevokedAcrossProcesses(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // keysRecheck
 	if _, ok := two.Lookup(secret); ok {
 		t.Fatal("a revoked key still works at the other process")
+	}
+}
+
+// stallingStore is a key store whose reads can be made to hang, as a
+// database that stopped answering does.
+type stallingStore struct {
+	mu     sync.Mutex
+	keys   []httpapi.StoredKey
+	stamp  int
+	stall  chan struct{} // while not nil, Stamp waits for it to close
+	called chan struct{} // told when a Stamp starts to wait
+}
+
+func (s *stallingStore) Stamp(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	stall, called, stamp := s.stall, s.called, s.stamp
+	s.mu.Unlock()
+	if stall != nil {
+		called <- struct{}{}
+		select {
+		case <-stall:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	return strconv.Itoa(stamp), nil
+}
+
+func (s *stallingStore) Load(context.Context) ([]httpapi.StoredKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.keys), nil
+}
+
+func (s *stallingStore) Put(_ context.Context, k httpapi.StoredKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append(s.keys, k)
+	s.stamp++
+	return nil
+}
+
+// A key store that hangs holds up only the lookup rechecking it: every
+// other request with a known key goes on.
+func TestKnownKeysWorkWhileTheStoreHangs(t *testing.T) {
+	st := &stallingStore{}
+	keys, err := httpapi.NewKeys(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := keys.Create(httpapi.Principal{Role: httpapi.RoleHolder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the key is due for a recheck
+	stall := make(chan struct{})
+	st.mu.Lock()
+	st.stall, st.called = stall, make(chan struct{}, 1)
+	st.mu.Unlock()
+	rechecked := make(chan bool, 1)
+	go func() {
+		_, ok := keys.Lookup(secret)
+		rechecked <- ok
+	}()
+	<-st.called // the recheck hangs in the store
+	done := make(chan bool, 1)
+	go func() {
+		_, ok := keys.Lookup(secret)
+		done <- ok
+	}()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatal("a known key was refused while the store hung")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a lookup of a known key waited for a hanging store")
+	}
+	close(stall)
+	if ok := <-rechecked; !ok {
+		t.Fatal("the rechecked key was refused")
 	}
 }
