@@ -281,28 +281,13 @@ func (s *Store) CreatePaymentCode(ctx context.Context, c merchant.PaymentCode) e
 
 // PaymentCode implements merchant.Store.
 func (s *Store) PaymentCode(ctx context.Context, hash [32]byte) (merchant.PaymentCode, error) {
-	c := merchant.PaymentCode{Hash: hash}
-	var wallet, req, m []byte
-	var cap, expires, used, created int64
-	err := s.db.QueryRow(ctx, `SELECT wallet, cap, expires_at, request, merchant, used_at, created_at FROM payment_codes WHERE hash = $1`,
-		hash[:]).Scan(&wallet, &cap, &expires, &req, &m, &used, &created)
+	c, err := records.ScanPaymentCode(s.db.QueryRow(ctx, `SELECT `+records.PaymentCodeColumns+` FROM payment_codes WHERE hash = $1`, hash[:]), hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, merchant.ErrPaymentCodeNotFound
-	}
-	if err == nil {
-		c.Wallet, err = tongbao.IDFromBytes(wallet)
-	}
-	if err == nil {
-		c.Request, err = tongbao.IDFromBytes(req)
-	}
-	if err == nil {
-		c.Merchant, err = tongbao.IDFromBytes(m)
 	}
 	if err != nil {
 		return c, internal("read payment code", err)
 	}
-	c.Cap = tongbao.Amount(cap)
-	c.ExpiresAt, c.UsedAt, c.CreatedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(used), tongbao.FromUnixNanos(created)
 	return c, nil
 }
 

@@ -66,3 +66,30 @@ func ScanRefund(sc rowscan.Scanner) (merchant.Refund, error) {
 	f.CreatedAt, f.UpdatedAt = tongbao.FromUnixNanos(created), tongbao.FromUnixNanos(updated)
 	return f, nil
 }
+
+// PaymentCodeColumns are the columns of the payment_codes table that
+// ScanPaymentCode reads, in its order (the hash is the key looked up).
+const PaymentCodeColumns = `wallet, cap, expires_at, request, merchant, used_at, created_at`
+
+// ScanPaymentCode reads a row of PaymentCodeColumns of the code with hash.
+func ScanPaymentCode(sc rowscan.Scanner, hash [32]byte) (merchant.PaymentCode, error) {
+	c := merchant.PaymentCode{Hash: hash}
+	var wallet, req, m []byte
+	var cap, expires, used, created int64
+	err := sc.Scan(&wallet, &cap, &expires, &req, &m, &used, &created)
+	if err == nil {
+		c.Wallet, err = tongbao.IDFromBytes(wallet)
+	}
+	if err == nil {
+		c.Request, err = tongbao.IDFromBytes(req)
+	}
+	if err == nil {
+		c.Merchant, err = tongbao.IDFromBytes(m)
+	}
+	if err != nil {
+		return c, err
+	}
+	c.Cap = tongbao.Amount(cap)
+	c.ExpiresAt, c.UsedAt, c.CreatedAt = tongbao.FromUnixNanos(expires), tongbao.FromUnixNanos(used), tongbao.FromUnixNanos(created)
+	return c, nil
+}
