@@ -45,6 +45,12 @@ const (
 	demoTopUpMaxYuan = 3000
 	demoPaymentMin   = tongbao.Amount(1_00)
 	demoPaymentMax   = tongbao.Amount(200_00)
+
+	// demoHolderFloor is what each demo holder holds at least before the
+	// shop, the metro and the printed next steps take from it (they need
+	// about 400.00): the random payments never draw on a demo holder, and
+	// a holder that spent its money between starts is topped up again.
+	demoHolderFloor = tongbao.Amount(1_000_00)
 )
 
 var demoWalletsPerCategory = [5]int{1: 30, 2: 60, 3: 60, 4: 60}
@@ -89,6 +95,9 @@ type demoOptions struct {
 	data     string
 	addr     string
 	seedOnly bool
+	// seed makes the demo's random choices (top-ups, payers, payees,
+	// amounts) repeatable; zero draws one.
+	seed uint64
 }
 
 func (m *Main) demoCommand() *cobra.Command {
@@ -112,6 +121,7 @@ stops after seeding instead.`,
 	cmd.Flags().StringVar(&o.data, "data", demoDataDefault, "data folder (created if missing)")
 	cmd.Flags().StringVar(&o.addr, "addr", serveAddrDefault, "address to serve the API on")
 	cmd.Flags().BoolVar(&o.seedOnly, "seed-only", false, "seed (or add payments) and exit instead of serving")
+	cmd.Flags().Uint64Var(&o.seed, "seed", 0, "seed of the demo's random choices, to repeat a run (0: a new one each run)")
 	return cmd
 }
 
@@ -128,13 +138,17 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 	}
 	defer stop()
 	base := "http://" + addr
-	d := &demo{ctx: ctx, out: stdout, base: base, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	seed := o.seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	d := &demo{ctx: ctx, out: stdout, base: base, rng: rand.New(rand.NewPCG(seed, seed))}
 	keysPath := filepath.Join(o.data, demoKeysFile)
 	b, err := os.ReadFile(keysPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if n.cbKey == "" {
-			return fmt.Errorf("%s has a central bank but no %s: it was not made by the demo; use tongbao serve on it", o.data, demoKeysFile)
+			return fmt.Errorf("%s holds a node but no %s: a first demo start that did not finish, or a node the demo did not make; delete the folder to start over, or use tongbao serve on it", o.data, demoKeysFile)
 		}
 		fmt.Fprintf(stdout, "First start: seeding a two-tier economy in %s\n\n", o.data)
 		if err := d.seed(n.cbKey); err != nil {
@@ -164,6 +178,9 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 		if err := d.payments(demoPaymentsAgain); err != nil {
 			return err
 		}
+	}
+	if err := d.topUpHolders(); err != nil {
+		return err
 	}
 	if err := d.collect(); err != nil {
 		return err
@@ -371,6 +388,9 @@ func (d *demo) payments(n int) error {
 		var batch wire.PayBatch
 		for i := 0; i < size; i++ {
 			from := d.wallets[op][d.rng.IntN(len(d.wallets[op]))]
+			for d.isHolder(from) {
+				from = d.wallets[op][d.rng.IntN(len(d.wallets[op]))]
+			}
 			to := from
 			for to == from {
 				payee := d.rng.IntN(len(d.admins))
@@ -406,6 +426,38 @@ func (d *demo) payments(n int) error {
 		fmt.Fprintf(d.out, "; %d refused by the rules (%v)", failed, failures)
 	}
 	fmt.Fprintln(d.out)
+	return nil
+}
+
+// isHolder reports whether w is one of the demo holders' wallets, whose
+// money the demo's own flows and the printed next steps spend.
+func (d *demo) isHolder(w tongbao.ID) bool {
+	for _, ok := range d.keys.Operators {
+		if ok.Wallet == w {
+			return true
+		}
+	}
+	return false
+}
+
+// topUpHolders brings every demo holder's balance up to demoHolderFloor,
+// so that the flows after it never fail for want of money, on a first
+// start or on a later one after the holder spent it.
+func (d *demo) topUpHolders() error {
+	for i, ok := range d.keys.Operators {
+		w, err := d.admins[i].Wallet(d.ctx, ok.Wallet)
+		if err != nil {
+			return fmt.Errorf("demo holder: %w", err)
+		}
+		short := demoHolderFloor - tongbao.Amount(*w.Balance)
+		if short <= 0 {
+			continue
+		}
+		if _, err := d.admins[i].TopUp(d.ctx, client.NewKey(), ok.Wallet, short); err != nil {
+			return fmt.Errorf("top up the demo holder: %w", err)
+		}
+		fmt.Fprintf(d.out, "  topped up the demo holder at %s by %s to %s\n", strings.Fields(ok.Name)[0], formatMoney(short), formatMoney(demoHolderFloor))
+	}
 	return nil
 }
 

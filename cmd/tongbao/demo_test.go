@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/client"
+	"github.com/tongbao/tongbao/httpapi/wire"
 )
 
 // TestDemoTwice runs the demo (seed only, on a free port) on a new data
@@ -80,5 +86,68 @@ func TestFormatMoney(t *testing.T) {
 		if got := formatMoney(tc.in); got != tc.want {
 			t.Errorf("formatMoney(%d) = %q; want %q", int64(tc.in), got, tc.want)
 		}
+	}
+}
+
+// TestDemoFirstStartOfSeed21 guards against a first start that failed to
+// fund the transit sub-wallet ("fund the sub-wallet: insufficient
+// funds"): with seed 21 the random payments drained the demo holder.
+func TestDemoFirstStartOfSeed21(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	out, _, err := run(t, "demo", "--data", data, "--addr", "127.0.0.1:0", "--seed-only", "--seed", "21")
+	if err != nil {
+		t.Fatalf("first start: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "the supply check holds") {
+		t.Errorf("first start: no supply check:\n%s", out)
+	}
+}
+
+// TestDemoAfterTheHoldersSpentEverything guards against a later start
+// that failed ("pay the request's code: insufficient funds") because a
+// demo holder had spent its money since: the demo tops its holders up.
+func TestDemoAfterTheHoldersSpentEverything(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if out, _, err := run(t, "demo", "--data", data, "--addr", "127.0.0.1:0", "--seed-only", "--seed", "7"); err != nil {
+		t.Fatalf("first start: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(data, demoKeysFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys demoKeys
+	if err := json.Unmarshal(b, &keys); err != nil {
+		t.Fatal(err)
+	}
+	func() { // each holder pays all it holds to its shop
+		ctx := context.Background()
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		n, err := openNode(ctx, data, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.close()
+		addr, stop, err := n.listen("127.0.0.1:0", log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		for _, ok := range keys.Operators {
+			holder := client.New("http://"+addr, ok.Holder, nil)
+			w, err := holder.Wallet(ctx, ok.Wallet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := holder.Pay(ctx, client.NewKey(), wire.Pay{From: ok.Wallet, To: ok.Shop.String(), Amount: *w.Balance}); err != nil {
+				t.Fatalf("spend the holder's %s: %v", tongbao.Amount(*w.Balance), err)
+			}
+		}
+	}()
+	out, _, err := run(t, "demo", "--data", data, "--addr", "127.0.0.1:0", "--seed-only", "--seed", "8")
+	if err != nil {
+		t.Fatalf("second start: %v\n%s", err, out)
+	}
+	if got := strings.Count(out, "topped up the demo holder"); got != len(keys.Operators) {
+		t.Errorf("second start topped up %d holders; want %d:\n%s", got, len(keys.Operators), out)
 	}
 }
