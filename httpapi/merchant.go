@@ -10,9 +10,6 @@ import (
 	"github.com/tongbao/tongbao/merchant"
 )
 
-// RequestTTLDefault is the expiry of a payment request made without one.
-const RequestTTLDefault = 15 * time.Minute
-
 // PNGSizeDefault is the side of a rendered code without ?size.
 const PNGSizeDefault = 512
 
@@ -278,22 +275,17 @@ func (s *Server) createPaymentRequest(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	now := c.svc.Now()
-	expires := now.Add(RequestTTLDefault)
-	switch {
-	case in.ExpiresAt != nil && in.ExpiresIn != 0:
+	if in.ExpiresAt != nil && in.ExpiresIn != 0 {
 		return nil, tongbao.Errorf(tongbao.EINVALID, "give expires_at or expires_in_seconds, not both")
-	case in.ExpiresAt != nil:
-		expires = *in.ExpiresAt
-	case in.ExpiresIn < 0:
-		return nil, tongbao.Errorf(tongbao.EINVALID, "expires_in_seconds must be above zero")
-	case in.ExpiresIn > 0:
-		if time.Duration(in.ExpiresIn)*time.Second > merchant.RequestTTLMax {
-			return nil, tongbao.Errorf(tongbao.EINVALID, "expiry must be at most %v away", merchant.RequestTTLMax)
-		}
-		expires = now.Add(time.Duration(in.ExpiresIn) * time.Second)
 	}
-	spec := merchant.RequestSpec{Merchant: c.p.Wallet, OrderID: in.OrderID, Amount: tongbao.Amount(in.Amount), ExpiresAt: expires,
+	if in.ExpiresIn < 0 || int64(in.ExpiresIn) > int64(merchant.RequestTTLMax/time.Second) {
+		return nil, tongbao.Errorf(tongbao.EINVALID, "expires_in_seconds must be 1 to %d", int64(merchant.RequestTTLMax/time.Second))
+	}
+	var expires time.Time
+	if in.ExpiresAt != nil {
+		expires = *in.ExpiresAt
+	}
+	spec := merchant.RequestSpec{Merchant: c.p.Wallet, OrderID: in.OrderID, Amount: tongbao.Amount(in.Amount), ExpiresAt: expires, ExpiresIn: time.Duration(in.ExpiresIn) * time.Second,
 		MerchantName: in.MerchantName, MerchantCity: in.MerchantCity, LocalName: in.LocalName, LocalCity: in.LocalCity}
 	spec.ID = c.chosenID(in.ID)
 	r, err := m.CreateRequest(c.ctx, spec)

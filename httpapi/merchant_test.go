@@ -337,3 +337,34 @@ func TestMerchantBadInput(t *testing.T) {
 		t.Fatalf("payload %q is not EMVCo", req.Payload)
 	}
 }
+
+// TestPaymentRequestRetryWithDefaultExpiry guards against a retry of a
+// payment request made without an expiry being refused as a conflict: the
+// default expiry was computed in the handler from the time of each
+// attempt, so the same request sent again a moment later (after a
+// restart emptied the replay cache, or at another node) differed.
+func TestPaymentRequestRetryWithDefaultExpiry(t *testing.T) {
+	clock := tongbao.NewManualClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
+	e := newShopEnv(t, clock)
+	id := tongbao.NewID()
+	for _, in := range []wire.CreatePaymentRequest{
+		{ID: &id, OrderID: "A-1", Amount: wire.Amount(36 * yuan), MerchantName: "Noodle Shop", MerchantCity: "Shanghai"},
+		{ID: new(tongbao.NewID()), OrderID: "A-2", Amount: wire.Amount(12 * yuan), ExpiresIn: 600, MerchantName: "Noodle Shop", MerchantCity: "Shanghai"},
+	} {
+		first, err := e.shopKey.CreatePaymentRequest(e.ctx, client.NewKey(), in)
+		must(t, err)
+		clock.Advance(2500 * time.Millisecond)
+		// A new Idempotency-Key misses the replay cache, as after a restart.
+		again, err := e.shopKey.CreatePaymentRequest(e.ctx, client.NewKey(), in)
+		if err != nil {
+			t.Fatalf("%s: the same request again: %v", in.OrderID, err)
+		}
+		if again.ID != first.ID || !again.ExpiresAt.Equal(first.ExpiresAt) || again.Payload != first.Payload {
+			t.Errorf("%s: the retry gave %+v; want %+v", in.OrderID, again, first)
+		}
+		changed := in
+		changed.Amount++
+		_, err = e.shopKey.CreatePaymentRequest(e.ctx, client.NewKey(), changed)
+		wantProblem(t, in.OrderID+": the same id with another amount", err, "idempotency-key-conflict")
+	}
+}

@@ -78,10 +78,7 @@ func (s *Server) closeWindow(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	if in.Window != 0 && in.Window != c.svc.CurrentWindow() {
-		return nil, tongbao.Errorf(tongbao.ECONFLICT, "window %d is not the current window (%d)", in.Window, c.svc.CurrentWindow())
-	}
-	st, err := c.svc.Settle(c.ctx)
+	st, err := c.svc.CloseWindow(c.ctx, in.Window)
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func (s *Service) oneOff(ctx context.Context, spec RequestSpec, payer tongbao.ID
 	if payer == spec.Merchant {
 		return Request{}, false, tongbao.Errorf(tongbao.EINVALID, "a merchant wallet cannot pay itself")
 	}
-	if r, err = s.newRequest(ctx, spec); err != nil {
+	if r, err = s.newRequest(ctx, spec, s.clock.Now()); err != nil {
 		return Request{}, false, err
 	}
 	r.Status, r.Payer, r.Attempt, r.OneOff = RequestPaying, payer, 1, true

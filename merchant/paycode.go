@@ -205,7 +205,7 @@ func (s *Service) Charge(ctx context.Context, spec ChargeSpec) (Request, error) 
 		ExpiresAt: s.clock.Now().Add(chargeRequestTTL), MerchantName: "Merchant", MerchantCity: "-"}
 	if !mine(pc) {
 		// Bad input is refused before the code is spent.
-		if _, err := s.newRequest(ctx, req); err != nil {
+		if _, err := s.newRequest(ctx, req, s.clock.Now()); err != nil {
 			return Request{}, err
 		}
 		if pc.Wallet == spec.Merchant {

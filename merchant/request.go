@@ -14,6 +14,10 @@ import (
 // RequestTTLMax is the longest a payment request may stay open.
 const RequestTTLMax = 24 * time.Hour
 
+// RequestTTLDefault is how long a payment request made without an expiry
+// stays open.
+const RequestTTLDefault = 15 * time.Minute
+
 // claimRetryMax bounds how often PayRequest reads a request again after
 // another change overtook its claim.
 const claimRetryMax = 4
@@ -83,9 +87,13 @@ type RequestSpec struct {
 	Merchant tongbao.ID // a merchant wallet
 	OrderID  string
 	Amount   tongbao.Amount
-	// ExpiresAt is cut to whole seconds; it must be after now and at most
-	// RequestTTLMax away.
+	// ExpiresAt, cut to whole seconds, is when the request expires: after
+	// now and at most RequestTTLMax away. When it is zero the request
+	// lasts ExpiresIn from its creation (RequestTTLDefault when that is
+	// zero too), and a retry of the spec, however late, finds the request
+	// made first rather than a conflict.
 	ExpiresAt time.Time
+	ExpiresIn time.Duration
 	// What the payer's wallet shows (see CollectionCode).
 	MerchantName, MerchantCity string
 	LocalName, LocalCity       string
@@ -96,7 +104,7 @@ type RequestSpec struct {
 // created; another request with the merchant's order id fails with
 // ErrOrderIDTaken.
 func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request, error) {
-	r, err := s.newRequest(ctx, spec)
+	r, err := s.newRequest(ctx, spec, s.clock.Now())
 	if err != nil {
 		return Request{}, err
 	}
@@ -110,6 +118,14 @@ func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request,
 		if gerr != nil {
 			return Request{}, gerr
 		}
+		if spec.ExpiresAt.IsZero() {
+			// A relative expiry counts from the first attempt: compare
+			// with the request this spec made then.
+			spec.ID = r.ID
+			if r, err = s.newRequest(ctx, spec, old.CreatedAt); err != nil {
+				return Request{}, err
+			}
+		}
 		if old.Merchant != r.Merchant || old.OrderID != r.OrderID || old.Amount != r.Amount || !old.ExpiresAt.Equal(r.ExpiresAt) || old.Payload != r.Payload {
 			return Request{}, ErrIDConflict
 		}
@@ -121,14 +137,26 @@ func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request,
 	return r, nil
 }
 
-// newRequest checks a spec and returns the open request it makes, with
-// its collection code, not yet stored.
-func (s *Service) newRequest(ctx context.Context, spec RequestSpec) (Request, error) {
+// newRequest checks a spec and returns the open request it makes at now,
+// with its collection code, not yet stored.
+func (s *Service) newRequest(ctx context.Context, spec RequestSpec, now time.Time) (Request, error) {
 	if spec.Amount <= 0 {
 		return Request{}, twotier.ErrAmountInvalid
 	}
-	now := s.clock.Now()
+	if !spec.ExpiresAt.IsZero() && spec.ExpiresIn != 0 {
+		return Request{}, tongbao.Errorf(tongbao.EINVALID, "give an expiry time or a duration, not both")
+	}
+	if spec.ExpiresIn < 0 {
+		return Request{}, tongbao.Errorf(tongbao.EINVALID, "the expiry's duration must be above zero")
+	}
 	expires := spec.ExpiresAt.Truncate(time.Second)
+	if spec.ExpiresAt.IsZero() {
+		ttl := spec.ExpiresIn
+		if ttl == 0 {
+			ttl = RequestTTLDefault
+		}
+		expires = now.Add(ttl).Truncate(time.Second)
+	}
 	if !expires.After(now) {
 		return Request{}, tongbao.Errorf(tongbao.EINVALID, "expiry must be in the future")
 	}

@@ -204,9 +204,24 @@ type Settlement struct {
 //
 // A window whose settlement a crash interrupted is finished by the next
 // Settle or by Open. Settle is safe to call concurrently with payments.
-func (s *Service) Settle(ctx context.Context) (Settlement, error) {
+func (s *Service) Settle(ctx context.Context) (Settlement, error) { return s.CloseWindow(ctx, 0) }
+
+// ErrNotCurrentWindow is returned by CloseWindow for a window that is not
+// the current one: most often a retry or a second caller after the window
+// was closed.
+var ErrNotCurrentWindow = tongbao.Errorf(tongbao.ECONFLICT, "the window is not the current settlement window")
+
+// CloseWindow is Settle for window n, which must be the current window
+// when the settlement lock is taken (zero: whichever is current). Closes
+// of the same window sent together close it once; the others get
+// ErrNotCurrentWindow, so a retry after a lost answer never closes the
+// next window too.
+func (s *Service) CloseWindow(ctx context.Context, n uint64) (Settlement, error) {
 	s.adminMu.Lock()
 	defer s.adminMu.Unlock()
+	if cur := s.CurrentWindow(); n != 0 && n != cur {
+		return Settlement{}, fmt.Errorf("%w: window %d is not the current window (%d)", ErrNotCurrentWindow, n, cur)
+	}
 	ws, err := s.store.Windows(ctx, 0)
 	if err != nil {
 		return Settlement{}, err
