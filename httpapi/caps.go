@@ -68,8 +68,5 @@ func (s *Server) setCaps(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.svc.ApplyDueCaps(c.ctx); err != nil {
-		return nil, err
-	}
 	return capVersionOut(v), nil
 }

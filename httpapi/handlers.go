@@ -4,23 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"strconv"
-	"time"
 
 	tongbao "github.com/tongbao/tongbao"
-	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/twotier"
 )
 
 // Handlers: parse, authorise, call the domain, render. No rule about money
 // lives here; the scope checks keep each role to its own part.
-
-var shanghai = func() *time.Location {
-	loc, err := time.LoadLocation(ledger.DefaultTimeZone)
-	if err != nil {
-		return time.FixedZone("CST", 8*3600)
-	}
-	return loc
-}()
 
 // ownOperator allows the central bank, and an operator admin for its own
 // operator.

@@ -381,14 +381,15 @@ func (s *Server) listRefunds(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	posted, pending, err := m.Refunded(c.ctx, r.ID)
+	posted, _, err := m.Refunded(c.ctx, r.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := wire.RefundList{Items: make([]wire.Refund, 0, len(fs)), Refunded: wire.Amount(posted)}
-	if r.Status == merchant.RequestPaid {
-		out.Refundable = wire.Amount(r.Amount - posted - pending)
+	refundable, err := m.Refundable(c.ctx, r)
+	if err != nil {
+		return nil, err
 	}
+	out := wire.RefundList{Items: make([]wire.Refund, 0, len(fs)), Refunded: wire.Amount(posted), Refundable: wire.Amount(refundable)}
 	for _, f := range fs {
 		out.Items = append(out.Items, refundOut(f))
 	}

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"time"
-
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/twotier"
@@ -103,13 +101,9 @@ func (s *Server) reconcile(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	day := c.svc.Now()
-	if v := c.r.URL.Query().Get("day"); v != "" {
-		d, err := time.ParseInLocation(time.DateOnly, v, shanghai)
-		if err != nil {
-			return nil, tongbao.Errorf(tongbao.EINVALID, "day must be YYYY-MM-DD")
-		}
-		day = d.Add(12 * time.Hour)
+	day, err := c.svc.Day(c.r.URL.Query().Get("day"))
+	if err != nil {
+		return nil, err
 	}
 	r, err := c.svc.Reconcile(c.ctx, op, day)
 	if err != nil {

@@ -220,20 +220,14 @@ func (s *Server) changeCategory(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cur, err := s.ownWallet(c, id)
-	if err != nil {
+	if _, err := s.ownWallet(c, id); err != nil {
 		return nil, err
 	}
 	var in wire.ChangeCategory
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	to := twotier.Category(in.Category)
-	change := c.svc.Upgrade
-	if to > cur.Category {
-		change = c.svc.Downgrade
-	}
-	w, err := change(c.ctx, id, to, limitsIn(in.HolderLimits))
+	w, err := c.svc.ChangeCategory(c.ctx, id, twotier.Category(in.Category), limitsIn(in.HolderLimits))
 	if err != nil {
 		return nil, err
 	}

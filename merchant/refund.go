@@ -132,6 +132,19 @@ func (s *Service) Refunds(ctx context.Context, request tongbao.ID) ([]Refund, er
 	return s.store.Refunds(ctx, request)
 }
 
+// Refundable returns what a payment request may still give back: its
+// amount less its posted and pending refunds once it is paid, zero before.
+func (s *Service) Refundable(ctx context.Context, r Request) (tongbao.Amount, error) {
+	if r.Status != RequestPaid {
+		return 0, nil
+	}
+	posted, pending, err := s.Refunded(ctx, r.ID)
+	if err != nil {
+		return 0, err
+	}
+	return r.Amount - posted - pending, nil
+}
+
 // Refunded returns how much of a request's payment has been given back
 // (posted refunds) and how much is still reserved by pending ones.
 func (s *Service) Refunded(ctx context.Context, request tongbao.ID) (posted, pending tongbao.Amount, err error) {

@@ -66,9 +66,21 @@ func checkLimits(l ledger.Limits) error {
 
 // SetCaps adds a version to the operator's cap schedule: caps of every
 // category 2 to 4, in effect from effectiveFrom, recorded with who set
-// them. Wallets get the new caps when ApplyDueCaps runs at or after that
-// moment; wallets opened from then on get them at once.
+// them. Wallets opened from then on get them at once; the wallets already
+// open get them when ApplyDueCaps runs at or after that moment, which
+// SetCaps does itself for a version already in effect.
 func (s *Service) SetCaps(ctx context.Context, operator tongbao.ID, effectiveFrom time.Time, caps map[Category]ledger.Limits, setBy string) (CapVersion, error) {
+	v, err := s.addCapVersion(ctx, operator, effectiveFrom, caps, setBy)
+	if err != nil || v.EffectiveFrom.After(s.clock.Now()) {
+		return v, err
+	}
+	if _, err := s.ApplyDueCaps(ctx); err != nil {
+		return CapVersion{}, fmt.Errorf("set caps: apply them: %w", err)
+	}
+	return v, nil
+}
+
+func (s *Service) addCapVersion(ctx context.Context, operator tongbao.ID, effectiveFrom time.Time, caps map[Category]ledger.Limits, setBy string) (CapVersion, error) {
 	if err := checkCaps(caps); err != nil {
 		return CapVersion{}, err
 	}

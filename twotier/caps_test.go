@@ -182,6 +182,52 @@ func TestUpgradeAndDowngrade(t *testing.T) {
 	e.supplyOK("category changes")
 }
 
+// TestCapsInEffectAtOnce checks that a cap version effective now reaches
+// the open wallets when it is set, without a separate ApplyDueCaps (the
+// HTTP layer used to make that second call itself).
+func TestCapsInEffectAtOnce(t *testing.T) {
+	start := time.Date(2026, 6, 1, 12, 0, 0, 0, shanghai)
+	e := newEnv(t, start)
+	e.fund(1_000_000*yuan, 1_000_000*yuan)
+	w := e.wallet(e.a, twotier.Category4, "")
+	sink := e.wallet(e.a, twotier.Category1, "")
+	e.topUp(w, 1_000*yuan)
+	caps := twotier.DefaultCaps()
+	c4 := caps[twotier.Category4]
+	c4.DebitMax = 300 * yuan
+	caps[twotier.Category4] = c4
+	if _, err := e.svc.SetCaps(e.ctx, e.a, start, caps, "risk officer"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.svc.Wallet(e.ctx, w.ID); got.CapVersion != 2 {
+		t.Fatalf("open wallet on cap version %d after setting caps in effect now; want 2", got.CapVersion)
+	}
+	_, err := e.pay(w, sink, 300*yuan+1)
+	wantCode(t, "payment past the cap set now", err, tongbao.EUNPROCESSABLE, ledger.ErrDebitLimit)
+	e.supplyOK("caps in effect at once")
+}
+
+// TestChangeCategory checks that ChangeCategory upgrades to a stronger
+// category and downgrades to a weaker one, each with its rules.
+func TestChangeCategory(t *testing.T) {
+	e := newEnv(t, time.Date(2026, 7, 1, 12, 0, 0, 0, shanghai))
+	e.fund(1_000_000*yuan, 1_000_000*yuan)
+	w := e.wallet(e.a, twotier.Category3, "13700000002")
+	w, err := e.svc.ChangeCategory(e.ctx, w.ID, twotier.Category2, nil)
+	if err != nil || w.Category != twotier.Category2 {
+		t.Fatalf("to a stronger category: %+v, %v", w, err)
+	}
+	e.topUp(w, 15_000*yuan)
+	_, err = e.svc.ChangeCategory(e.ctx, w.ID, twotier.Category4, nil)
+	wantCode(t, "to a weaker category past the balance", err, tongbao.EUNPROCESSABLE, ledger.ErrBalanceLimit)
+	if w, err = e.svc.ChangeCategory(e.ctx, w.ID, twotier.Category3, nil); err != nil || w.Category != twotier.Category3 {
+		t.Fatalf("to a weaker category: %+v, %v", w, err)
+	}
+	_, err = e.svc.ChangeCategory(e.ctx, w.ID, twotier.Category(7), nil)
+	wantCode(t, "to no category", err, tongbao.EINVALID, twotier.ErrCategoryInvalid)
+	e.supplyOK("category changes")
+}
+
 // TestCapsUnderConcurrentPayments fires payments from many goroutines at
 // one wallet and checks the engine let exactly the daily cap through, and
 // fires cross-operator payments at the net debit cap.

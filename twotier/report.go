@@ -204,6 +204,20 @@ type Reconciliation struct {
 	Differences []Difference
 }
 
+// Day returns noon of the calendar day v (YYYY-MM-DD) in the service's
+// time zone, the zone of its reconciliation days and its caps; the
+// current time when v is empty.
+func (s *Service) Day(v string) (time.Time, error) {
+	if v == "" {
+		return s.clock.Now(), nil
+	}
+	d, err := time.ParseInLocation(time.DateOnly, v, s.loc)
+	if err != nil {
+		return time.Time{}, tongbao.Errorf(tongbao.EINVALID, "day must be a date as YYYY-MM-DD")
+	}
+	return d.Add(12 * time.Hour), nil
+}
+
 // Reconcile compares, for the calendar day containing day, the operator's
 // own records of its cross-operator payments with the central bank's view:
 // the payment legs on the operator's clearing accounts, and the positions

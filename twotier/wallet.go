@@ -282,7 +282,8 @@ func (s *Service) Withdraw(ctx context.Context, op WalletOperation) (Receipt, er
 // Upgrade moves a wallet to a stronger category (a smaller number), with
 // that category's caps (holder for category 1).
 func (s *Service) Upgrade(ctx context.Context, wallet tongbao.ID, to Category, holder *ledger.Limits) (Wallet, error) {
-	return s.changeCategory(ctx, wallet, to, holder, true)
+	up := true
+	return s.changeCategory(ctx, wallet, to, holder, &up)
 }
 
 // Downgrade moves a wallet to a weaker category. The engine refuses it
@@ -290,10 +291,20 @@ func (s *Service) Upgrade(ctx context.Context, wallet tongbao.ID, to Category, h
 // wallet's balance or today's or this year's payments already exceed the
 // new caps, and nothing changes.
 func (s *Service) Downgrade(ctx context.Context, wallet tongbao.ID, to Category, holder *ledger.Limits) (Wallet, error) {
-	return s.changeCategory(ctx, wallet, to, holder, false)
+	up := false
+	return s.changeCategory(ctx, wallet, to, holder, &up)
 }
 
-func (s *Service) changeCategory(ctx context.Context, id tongbao.ID, to Category, holder *ledger.Limits, up bool) (Wallet, error) {
+// ChangeCategory moves a wallet to category to: an upgrade when to is
+// stronger than the wallet's category (or category 1 again, with new
+// holder limits), a downgrade when it is weaker, each as Upgrade and
+// Downgrade say. The wallet's category is read under the same lock that
+// changes it, so two changes sent together cannot both pass its check.
+func (s *Service) ChangeCategory(ctx context.Context, wallet tongbao.ID, to Category, holder *ledger.Limits) (Wallet, error) {
+	return s.changeCategory(ctx, wallet, to, holder, nil)
+}
+
+func (s *Service) changeCategory(ctx context.Context, id tongbao.ID, to Category, holder *ledger.Limits, upgrade *bool) (Wallet, error) {
 	if !to.Valid() {
 		return Wallet{}, ErrCategoryInvalid
 	}
@@ -302,6 +313,10 @@ func (s *Service) changeCategory(ctx context.Context, id tongbao.ID, to Category
 	w, err := s.store.Wallet(ctx, id)
 	if err != nil {
 		return Wallet{}, err
+	}
+	up := to <= w.Category
+	if upgrade != nil {
+		up = *upgrade
 	}
 	if w.Kind == WalletScenario {
 		// Its limits are its scenario's, not a category's.
