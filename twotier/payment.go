@@ -301,23 +301,18 @@ func (s *Service) settle(ctx context.Context, w Window) (Settlement, error) {
 	}
 	// UpdateAccounts returned once durable, after every batch before it:
 	// the store now holds the positions' final balances.
-	positions := make(map[tongbao.ID]tongbao.Amount)
+	positions, err := s.runningPositions(ctx, w.Number, ops)
+	if err != nil {
+		return Settlement{}, err
+	}
 	var ts []ledger.Transfer
 	var sum tongbao.Amount
 	hub := centralClearingAccount(cb)
 	for _, op := range ops {
-		a, err := s.ledger.Account(ctx, clearingAccount(op.ID, w.Number))
-		if errors.Is(err, ledger.ErrAccountNotFound) {
+		net, ok := positions[op.ID]
+		if !ok {
 			continue
 		}
-		if err != nil {
-			return Settlement{}, err
-		}
-		net := a.Net()
-		if net == 0 {
-			continue
-		}
-		positions[op.ID] = net
 		sum += net
 		t := ledger.Transfer{ID: deriveID("settle", w.Number, op.ID), Amount: net, Code: TransferSettlement, Metadata: fmt.Sprintf("window %d", w.Number)}
 		if net > 0 { // owed others: loses backing

@@ -33,8 +33,51 @@ func (s *Service) Operators(ctx context.Context) ([]Institution, error) {
 }
 
 // Windows returns the settlement windows numbered from on, in order.
+//
+// A window not yet settled shows its running positions, read from its
+// clearing accounts now; they move with every cross-operator payment
+// until the window is closed.
 func (s *Service) Windows(ctx context.Context, from uint64) ([]Window, error) {
-	return s.store.Windows(ctx, from)
+	ws, err := s.store.Windows(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	var ops []Institution
+	for i := range ws {
+		if ws[i].Status == WindowSettled {
+			continue
+		}
+		if ops == nil {
+			if ops, err = s.operators(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if ws[i].Positions, err = s.runningPositions(ctx, ws[i].Number, ops); err != nil {
+			return nil, err
+		}
+	}
+	return ws, nil
+}
+
+// runningPositions reads the net positions of a window's clearing
+// accounts: positive for an operator whose holders paid other operators'
+// holders more than they received (it owes), negative for one owed.
+// Operators at zero are left out.
+func (s *Service) runningPositions(ctx context.Context, window uint64, ops []Institution) (map[tongbao.ID]tongbao.Amount, error) {
+	positions := make(map[tongbao.ID]tongbao.Amount)
+	for _, op := range ops {
+		a, err := s.ledger.Account(ctx, clearingAccount(op.ID, window))
+		if errors.Is(err, ledger.ErrAccountNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if net := a.Net(); net != 0 {
+			positions[op.ID] = net
+		}
+	}
+	return positions, nil
 }
 
 // Wallets returns up to limit (at most WalletsPageMax) wallets of an

@@ -119,8 +119,11 @@ type Window struct {
 	OpenedAt  time.Time
 	ClosedAt  time.Time // zero while open
 	SettledAt time.Time // zero until settled
-	// Positions are the operators' net positions as settled: positive for
-	// an operator that owed, negative for one that was owed.
+	// Positions are the operators' net positions: positive for an
+	// operator that owes (its holders paid other operators' holders more
+	// than they received), negative for one that is owed; they sum to
+	// zero. Final once the window is settled, running before (see
+	// Service.Windows).
 	Positions map[tongbao.ID]tongbao.Amount
 }
 
