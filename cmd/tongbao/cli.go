@@ -20,11 +20,15 @@ import (
 // cliFlags are the connection flags every client subcommand takes.
 type cliFlags struct {
 	addr, key, idempotencyKey string
+	// field, when set, prints only that field of the answer, bare, for
+	// use in a shell: payload=$(tongbao merchant request … --field payload).
+	field string
 }
 
 func (f *cliFlags) register(cmd *cobra.Command, money bool) {
 	cmd.Flags().StringVar(&f.addr, "addr", "", "server address (default $TONGBAO_ADDR, else http://"+serveAddrDefault+")")
 	cmd.Flags().StringVar(&f.key, "key", "", "API key or holder token (default $TONGBAO_KEY)")
+	cmd.Flags().StringVar(&f.field, "field", "", "print only this field of the answer (a string bare, anything else as JSON)")
 	if money {
 		cmd.Flags().StringVar(&f.idempotencyKey, "idempotency-key", "", "Idempotency-Key: repeat it to retry safely (default: a new one)")
 	}
@@ -51,18 +55,37 @@ func (f *cliFlags) idem() string {
 	return client.NewKey()
 }
 
-// print writes v as indented JSON.
-func (m *Main) print(v any, err error) error {
+// print writes v as indented JSON, or only its field when field is set.
+func (m *Main) print(v any, field string, err error) error {
 	if err != nil {
 		return err
 	}
 	if raw, ok := v.(rawOutput); ok {
+		if field != "" {
+			return fmt.Errorf("--field: this command's answer is not JSON")
+		}
 		_, err := m.Stdout.Write(raw)
 		return err
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
+	}
+	if field != "" {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(b, &fields) != nil {
+			return fmt.Errorf("--field: this command's answer has no fields")
+		}
+		f, ok := fields[field]
+		if !ok {
+			return fmt.Errorf("--field: the answer has no field %q", field)
+		}
+		var s string
+		if json.Unmarshal(f, &s) == nil {
+			b = []byte(s)
+		} else {
+			b = f
+		}
 	}
 	_, err = fmt.Fprintln(m.Stdout, string(b))
 	return err
@@ -78,7 +101,7 @@ func (m *Main) clientCommand(use, short string, args int, money bool, run func(c
 		Args:  cobra.ExactArgs(args),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := run(cmd, f.client(), args, f.idem())
-			return m.print(v, err)
+			return m.print(v, f.field, err)
 		},
 	}
 	f.register(cmd, money)

@@ -43,7 +43,7 @@ func (m *Main) supplyCommand(use string) *cobra.Command {
 				return nil, err
 			}
 			if !s.OK {
-				m.print(s, nil)
+				m.print(s, "", nil)
 				return nil, errors.New("the supply check does not hold")
 			}
 			return s, nil
@@ -61,7 +61,7 @@ func (m *Main) reconcileCommand() *cobra.Command {
 			}
 			r, err := c.Reconcile(cmd.Context(), id, day)
 			if err == nil && len(r.Differences) > 0 {
-				m.print(r, nil)
+				m.print(r, "", nil)
 				return nil, fmt.Errorf("%d differences", len(r.Differences))
 			}
 			return r, err

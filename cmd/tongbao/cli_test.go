@@ -67,11 +67,20 @@ func TestCLIMerchant(t *testing.T) {
 	code := cli(holder, "payment-code", payer, "--cap", "100")["code"].(string)
 	cli(merchantKey, "merchant", "charge", code, "7.00", "--order", "TILL-1")
 	cli(merchantKey, "merchant", "refund", req["id"].(string), "10", "cold noodles")
-	if got := cli(admin, "wallet", "show", shop)["balance"]; got != "39.50" {
-		t.Fatalf("shop balance %v; want 39.50", got)
+	// --field prints one field bare, as the demo's next steps use it in a
+	// shell: $(tongbao merchant request … --field payload).
+	bare := strings.TrimSpace(raw(merchantKey, "merchant", "request", "T-2", "5.00", "--field", "payload"))
+	cli(holder, "pay-code", payer, bare)
+	bare = strings.TrimSpace(raw(holder, "payment-code", payer, "--field", "code"))
+	cli(merchantKey, "merchant", "charge", bare, "1.00")
+	if _, _, err := run(t, "wallet", "show", shop, "--field", "no_such_field", "--key", admin); err == nil || !strings.Contains(err.Error(), `no field "no_such_field"`) {
+		t.Errorf("--field of a missing field: %v; want an error naming it", err)
+	}
+	if got := cli(admin, "wallet", "show", shop)["balance"]; got != "45.50" {
+		t.Fatalf("shop balance %v; want 45.50", got)
 	}
 	csv := raw(merchantKey, "merchant", "statement", shop, "--csv")
-	for _, want := range []string{"T-1", "TILL-1", "total:net,39.50", "total:closing,39.50"} {
+	for _, want := range []string{"T-1", "TILL-1", "T-2", "total:net,45.50", "total:closing,45.50"} {
 		if !strings.Contains(csv, want) {
 			t.Fatalf("statement lacks %q:\n%s", want, csv)
 		}
