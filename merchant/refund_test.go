@@ -83,7 +83,7 @@ func TestRefundIdempotent(t *testing.T) {
 	e.unchanged("repeated refund", before)
 	spec.Amount = 41 * yuan
 	_, err = e.merchant.Refund(e.ctx, spec)
-	wantCode(t, "same id, other amount", err, tongbao.ECONFLICT, merchant.ErrIDConflict)
+	wantCode(t, "same id, other amount", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 	e.unchanged("conflicting refund", before)
 	e.checkRefunded(r, 40*yuan)
 	e.supplyOK("idempotent refund")

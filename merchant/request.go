@@ -21,14 +21,12 @@ const claimRetryMax = 4
 // Errors of payment requests and refunds, besides the Store's and those
 // of twotier.Service.Pay (returned wrapped, so errors.Is finds them).
 var (
-	ErrRequestPaid       = tongbao.Errorf(tongbao.ECONFLICT, "payment request is already paid")
-	ErrRequestExpired    = tongbao.Errorf(tongbao.ECONFLICT, "payment request has expired")
-	ErrRequestCancelled  = tongbao.Errorf(tongbao.ECONFLICT, "payment request was cancelled")
-	ErrRequestInProgress = tongbao.Errorf(tongbao.ECONFLICT, "payment request is being paid by another wallet")
-	ErrRequestNotPaid    = tongbao.Errorf(tongbao.ECONFLICT, "payment request is not paid")
-	ErrNotMerchantWallet = tongbao.Errorf(tongbao.EINVALID, "wallet is not a merchant wallet")
-	ErrIDConflict        = tongbao.Errorf(tongbao.ECONFLICT, "id already used with different content")
-	ErrRefundFailed      = tongbao.Errorf(tongbao.EUNPROCESSABLE, "refund failed")
+	ErrRequestPaid       = tongbao.Sentinel(tongbao.ECONFLICT, "payment-request-paid", "payment request is already paid")
+	ErrRequestExpired    = tongbao.Sentinel(tongbao.ECONFLICT, "payment-request-expired", "payment request has expired")
+	ErrRequestCancelled  = tongbao.Sentinel(tongbao.ECONFLICT, "payment-request-cancelled", "payment request was cancelled")
+	ErrRequestInProgress = tongbao.Sentinel(tongbao.ECONFLICT, "payment-request-in-progress", "payment request is being paid by another wallet")
+	ErrRequestNotPaid    = tongbao.Sentinel(tongbao.ECONFLICT, "payment-request-not-paid", "payment request is not paid")
+	ErrRefundFailed      = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "unprocessable", "refund failed")
 )
 
 // Config configures a Service. Payments and Store are required.
@@ -111,7 +109,7 @@ func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request,
 			return Request{}, gerr
 		}
 		if old.Merchant != r.Merchant || old.OrderID != r.OrderID || old.Amount != r.Amount || !old.ExpiresAt.Equal(r.ExpiresAt) || old.Payload != r.Payload {
-			return Request{}, ErrIDConflict
+			return Request{}, tongbao.ErrIDConflict
 		}
 		return old, nil
 	}
@@ -125,7 +123,7 @@ func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request,
 // its collection code, not yet stored.
 func (s *Service) newRequest(ctx context.Context, spec RequestSpec) (Request, error) {
 	if spec.Amount <= 0 {
-		return Request{}, twotier.ErrAmountInvalid
+		return Request{}, tongbao.ErrAmountInvalid
 	}
 	now := s.clock.Now()
 	expires := spec.ExpiresAt.Truncate(time.Second)
@@ -140,7 +138,7 @@ func (s *Service) newRequest(ctx context.Context, spec RequestSpec) (Request, er
 		return Request{}, err
 	}
 	if w.Kind != twotier.WalletMerchant {
-		return Request{}, ErrNotMerchantWallet
+		return Request{}, twotier.ErrNotMerchantWallet
 	}
 	payload, err := Encode(CollectionCode{
 		Kind: Dynamic, Wallet: w.ID, Operator: w.Operator, MerchantCategory: w.MerchantCategory,
