@@ -130,6 +130,9 @@ func TestRefundMerchantShortOfFunds(t *testing.T) {
 	spec := merchant.RefundSpec{ID: tongbao.NewID(), Request: r.ID, Amount: 50 * yuan, Reason: "returned"}
 	_, err = e.merchant.Refund(e.ctx, spec)
 	wantCode(t, "refund beyond the shop's balance", err, tongbao.EUNPROCESSABLE, merchant.ErrRefundFailed)
+	if got := tongbao.ErrorKind(err); got != "insufficient-funds" {
+		t.Fatalf("refund beyond the shop's balance: kind %q; want the ledger's insufficient-funds", got)
+	}
 	e.unchanged("refused refund", before)
 	_, err = e.merchant.Refund(e.ctx, spec)
 	if !errors.Is(err, merchant.ErrRefundFailed) {
