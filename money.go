@@ -15,7 +15,7 @@ type Amount int64
 const AmountMax = Amount(math.MaxInt64)
 
 // ErrOverflow is returned when a sum of amounts would not fit in an Amount.
-var ErrOverflow = Errorf(EINVALID, "amount overflow")
+var ErrOverflow = Sentinel(EINVALID, "invalid-amount", "amount overflow")
 
 // AddAmounts returns a+b, or ErrOverflow if the sum does not fit.
 func AddAmounts(a, b Amount) (Amount, error) {

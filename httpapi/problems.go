@@ -7,15 +7,16 @@ import (
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/httpapi/wire"
-	"github.com/tongbao/tongbao/ledger"
-	"github.com/tongbao/tongbao/merchant"
-	"github.com/tongbao/tongbao/scenario"
-	"github.com/tongbao/tongbao/twotier"
 )
 
 // This file is the one place where errors become HTTP: every failure the
 // API answers has a stable problem type URI, a title and a status. Clients
 // branch on the type; the title and detail are for people.
+//
+// An error names its problem type by its kind (tongbao.Error.Kind), set
+// where the error is defined; an error without a kind is answered by its
+// code. So this file knows no domain package: a new domain adds kinds to
+// its errors and rows to the table below, and nothing here imports it.
 
 // ProblemBase prefixes every problem type URI.
 const ProblemBase = "https://tongbao.dev/problems/"
@@ -34,171 +35,108 @@ type ProblemType struct {
 // URI returns the problem type's stable URI.
 func (t ProblemType) URI() string { return ProblemBase + t.Name }
 
-// The problem types. Never rename one: clients match on them.
-var (
-	ProblemMalformedJSON       = ProblemType{"malformed-json", "The body is not the JSON this endpoint takes", http.StatusBadRequest}
-	ProblemInvalidRequest      = ProblemType{"invalid-request", "The request is invalid", http.StatusBadRequest}
-	ProblemInvalidAmount       = ProblemType{"invalid-amount", "The amount is invalid", http.StatusBadRequest}
-	ProblemCurrencyMismatch    = ProblemType{"currency-mismatch", "The currency is not the ledger's", http.StatusBadRequest}
-	ProblemIdempotencyRequired = ProblemType{"idempotency-key-required", "This request moves money and needs an Idempotency-Key header", http.StatusBadRequest}
-	ProblemIdempotencyConflict = ProblemType{"idempotency-key-conflict", "The Idempotency-Key was used with a different request", http.StatusConflict}
-	ProblemUnauthorized        = ProblemType{"unauthorized", "A valid API key or holder token is required", http.StatusUnauthorized}
-	ProblemForbidden           = ProblemType{"forbidden", "The caller's role may not do this", http.StatusForbidden}
-	ProblemNotFound            = ProblemType{"not-found", "No such resource", http.StatusNotFound}
-	ProblemWalletNotFound      = ProblemType{"wallet-not-found", "No such wallet", http.StatusNotFound}
-	ProblemInstitutionNotFound = ProblemType{"institution-not-found", "No such institution", http.StatusNotFound}
-	ProblemMethodNotAllowed    = ProblemType{"method-not-allowed", "The method is not allowed on this resource", http.StatusMethodNotAllowed}
-	ProblemTooLarge            = ProblemType{"request-too-large", "The request is too large", http.StatusRequestEntityTooLarge}
-	ProblemInsufficientFunds   = ProblemType{"insufficient-funds", "Insufficient funds", http.StatusUnprocessableEntity}
-	ProblemBalanceCap          = ProblemType{"balance-cap-exceeded", "The payee's balance cap would be exceeded", http.StatusUnprocessableEntity}
-	ProblemSingleCap           = ProblemType{"single-payment-cap-exceeded", "The single-payment cap would be exceeded", http.StatusUnprocessableEntity}
-	ProblemDailyCap            = ProblemType{"daily-cap-exceeded", "The daily payment cap would be exceeded", http.StatusUnprocessableEntity}
-	ProblemYearlyCap           = ProblemType{"yearly-cap-exceeded", "The yearly payment cap would be exceeded", http.StatusUnprocessableEntity}
-	ProblemNetDebitCap         = ProblemType{"net-debit-cap-exceeded", "The payer operator's net debit cap would be breached", http.StatusUnprocessableEntity}
-	ProblemWalletClosed        = ProblemType{"wallet-closed", "The wallet is closed", http.StatusUnprocessableEntity}
-	ProblemWalletFrozen        = ProblemType{"wallet-frozen", "The wallet is frozen", http.StatusUnprocessableEntity}
-	ProblemDebitsDisabled      = ProblemType{"wallet-may-not-pay", "The paying wallet may not pay in its state", http.StatusUnprocessableEntity}
-	ProblemCreditsDisabled     = ProblemType{"wallet-may-not-receive", "The receiving wallet may not receive in its state", http.StatusUnprocessableEntity}
-	ProblemWalletNotEmpty      = ProblemType{"wallet-not-empty", "The wallet still holds money", http.StatusConflict}
-	ProblemCategoryChange      = ProblemType{"category-change-refused", "The category change is refused", http.StatusUnprocessableEntity}
-	ProblemConflict            = ProblemType{"conflict", "The request conflicts with the present state", http.StatusConflict}
-	ProblemUnprocessable       = ProblemType{"unprocessable", "The rules refuse the request", http.StatusUnprocessableEntity}
-	ProblemUnavailable         = ProblemType{"unavailable", "Try again later", http.StatusServiceUnavailable}
-	ProblemNotWriter           = ProblemType{"not-the-writer", "This process does not hold the ledger's writer; retry, here or at the process that does", http.StatusServiceUnavailable}
-	ProblemInternal            = ProblemType{"internal", "Internal error", http.StatusInternalServerError}
+// problemTypes is the one table of the problem types the API answers, by
+// name: every Problem variable below is a row of it, and an error's kind
+// is looked up in it.
+var problemTypes = map[string]ProblemType{}
 
-	ProblemNotMerchantWallet    = ProblemType{"not-a-merchant-wallet", "The wallet is not a merchant wallet", http.StatusBadRequest}
-	ProblemRequestNotFound      = ProblemType{"payment-request-not-found", "No such payment request", http.StatusNotFound}
-	ProblemOrderIDTaken         = ProblemType{"order-id-taken", "The merchant already has a payment request with this order id", http.StatusConflict}
-	ProblemRequestPaid          = ProblemType{"payment-request-paid", "The payment request is already paid", http.StatusConflict}
-	ProblemRequestExpired       = ProblemType{"payment-request-expired", "The payment request has expired", http.StatusConflict}
-	ProblemRequestCancelled     = ProblemType{"payment-request-cancelled", "The payment request was cancelled", http.StatusConflict}
-	ProblemRequestInProgress    = ProblemType{"payment-request-in-progress", "Another wallet is paying the payment request", http.StatusConflict}
-	ProblemRequestNotPaid       = ProblemType{"payment-request-not-paid", "The payment request is not paid", http.StatusConflict}
-	ProblemRefundExceedsPayment = ProblemType{"refund-exceeds-payment", "The refund would give back more than was paid", http.StatusUnprocessableEntity}
-	ProblemTooManyRefunds       = ProblemType{"too-many-refunds", "The payment has the most refunds allowed", http.StatusUnprocessableEntity}
-	ProblemPaymentCodeInvalid   = ProblemType{"payment-code-invalid", "The payment code is malformed", http.StatusBadRequest}
-	ProblemPaymentCodeNotFound  = ProblemType{"payment-code-not-found", "No such payment code", http.StatusNotFound}
-	ProblemPaymentCodeUsed      = ProblemType{"payment-code-used", "The payment code was already used", http.StatusConflict}
-	ProblemPaymentCodeExpired   = ProblemType{"payment-code-expired", "The payment code has expired", http.StatusConflict}
-	ProblemPaymentCodeCap       = ProblemType{"payment-code-cap-exceeded", "The amount is above the payment code's cap", http.StatusUnprocessableEntity}
-
-	ProblemTemplateNotFound   = ProblemType{"scenario-template-not-found", "No such scenario template", http.StatusNotFound}
-	ProblemSubWalletNotFound  = ProblemType{"sub-wallet-not-found", "No such sub-wallet", http.StatusNotFound}
-	ProblemSubWalletOnly      = ProblemType{"sub-wallet-scenario-only", "A scenario sub-wallet pays and is paid only through its scenario", http.StatusUnprocessableEntity}
-	ProblemSubWalletExpired   = ProblemType{"sub-wallet-expired", "The sub-wallet has expired: only sweeping back is allowed", http.StatusUnprocessableEntity}
-	ProblemMerchantNotAllowed = ProblemType{"merchant-not-allowed", "The scenario does not allow paying this merchant", http.StatusUnprocessableEntity}
-	ProblemSweepNotAllowed    = ProblemType{"sweep-not-allowed", "The scenario allows sweeping back only after it expires", http.StatusUnprocessableEntity}
-	ProblemChargeNotPermitted = ProblemType{"charge-not-permitted", "The sub-wallet did not let this merchant charge it", http.StatusUnprocessableEntity}
-	ProblemChargeRevoked      = ProblemType{"charge-revoked", "The holder revoked the merchant's permission to charge", http.StatusUnprocessableEntity}
-	ProblemChargeGranted      = ProblemType{"charge-already-granted", "Another merchant may charge the sub-wallet; revoke that first", http.StatusConflict}
-	ProblemTooManySubWallets  = ProblemType{"too-many-sub-wallets", "The wallet has the most sub-wallets allowed", http.StatusUnprocessableEntity}
-	ProblemTemplateInvalid    = ProblemType{"scenario-template-invalid", "The scenario template is invalid", http.StatusBadRequest}
-	ProblemSubWalletsOpen     = ProblemType{"sub-wallets-open", "The wallet has sub-wallets that are not closed", http.StatusConflict}
-	ProblemSubWalletParent    = ProblemType{"sub-wallet-parent-invalid", "A sub-wallet is pushed from a personal wallet at the template's operator", http.StatusBadRequest}
-	ProblemParentNotActive    = ProblemType{"parent-wallet-not-active", "A sub-wallet is pushed from a wallet that is active and not frozen", http.StatusUnprocessableEntity}
-	ProblemParentCapTaken     = ProblemType{"sub-wallet-caps-exceed-category", "The wallet's sub-wallets would take its category's whole balance cap", http.StatusUnprocessableEntity}
-)
-
-// sentinelProblems maps the domain's and the engine's sentinels to problem
-// types, most specific first: errors.Is picks the first that matches.
-var sentinelProblems = []struct {
-	err error
-	typ ProblemType
-}{
-	{errIdempotencyRequired, ProblemIdempotencyRequired},
-	{errIdempotencyConflict, ProblemIdempotencyConflict},
-	{errUnauthorized, ProblemUnauthorized},
-	{errForbidden, ProblemForbidden},
-	{errTooLarge, ProblemTooLarge},
-	{wire.ErrAmountSyntax, ProblemInvalidAmount},
-	{twotier.ErrAmountInvalid, ProblemInvalidAmount},
-	{ledger.ErrAmountInvalid, ProblemInvalidAmount},
-	{tongbao.ErrOverflow, ProblemInvalidAmount},
-	{ledger.ErrOverflow, ProblemInvalidAmount},
-	{twotier.ErrCurrencyMismatch, ProblemCurrencyMismatch},
-	{ledger.ErrCurrencyMismatch, ProblemCurrencyMismatch},
-	{twotier.ErrIDConflict, ProblemIdempotencyConflict},
-	{ledger.ErrIDConflict, ProblemIdempotencyConflict},
-	{twotier.ErrNetDebitCap, ProblemNetDebitCap},
-	{twotier.ErrWalletNotFound, ProblemWalletNotFound},
-	{ledger.ErrDebitAccountNotFound, ProblemWalletNotFound},
-	{ledger.ErrCreditAccountNotFound, ProblemWalletNotFound},
-	{twotier.ErrInstitutionNotFound, ProblemInstitutionNotFound},
-	{twotier.ErrWindowNotFound, ProblemNotFound},
-	{twotier.ErrWalletClosed, ProblemWalletClosed},
-	{ledger.ErrAccountClosed, ProblemWalletClosed},
-	{ledger.ErrAccountFrozen, ProblemWalletFrozen},
-	{ledger.ErrDebitsDisabled, ProblemDebitsDisabled},
-	{ledger.ErrCreditsDisabled, ProblemCreditsDisabled},
-	{ledger.ErrAccountNotEmpty, ProblemWalletNotEmpty},
-	{ledger.ErrInsufficientFunds, ProblemInsufficientFunds},
-	{ledger.ErrBalanceLimit, ProblemBalanceCap},
-	{ledger.ErrDebitLimit, ProblemSingleCap},
-	{ledger.ErrDailyLimit, ProblemDailyCap},
-	{ledger.ErrYearlyLimit, ProblemYearlyCap},
-	{merchant.ErrIDConflict, ProblemIdempotencyConflict},
-	{merchant.ErrNotMerchantWallet, ProblemNotMerchantWallet},
-	{merchant.ErrRequestNotFound, ProblemRequestNotFound},
-	{merchant.ErrOrderIDTaken, ProblemOrderIDTaken},
-	{merchant.ErrRequestPaid, ProblemRequestPaid},
-	{merchant.ErrRequestExpired, ProblemRequestExpired},
-	{merchant.ErrRequestCancelled, ProblemRequestCancelled},
-	{merchant.ErrRequestInProgress, ProblemRequestInProgress},
-	{merchant.ErrRequestNotPaid, ProblemRequestNotPaid},
-	{merchant.ErrRefundExceedsPayment, ProblemRefundExceedsPayment},
-	{merchant.ErrTooManyRefunds, ProblemTooManyRefunds},
-	{merchant.ErrPaymentCodeInvalid, ProblemPaymentCodeInvalid},
-	{merchant.ErrPaymentCodeNotFound, ProblemPaymentCodeNotFound},
-	{merchant.ErrPaymentCodeUsed, ProblemPaymentCodeUsed},
-	{merchant.ErrPaymentCodeExpired, ProblemPaymentCodeExpired},
-	{merchant.ErrPaymentCodeCap, ProblemPaymentCodeCap},
-	{scenario.ErrIDConflict, ProblemIdempotencyConflict},
-	{scenario.ErrTemplateNotFound, ProblemTemplateNotFound},
-	{scenario.ErrSubWalletNotFound, ProblemSubWalletNotFound},
-	{scenario.ErrExpired, ProblemSubWalletExpired},
-	{scenario.ErrMerchantNotAllowed, ProblemMerchantNotAllowed},
-	{scenario.ErrNotMerchantWallet, ProblemNotMerchantWallet},
-	{scenario.ErrSweepForbidden, ProblemSweepNotAllowed},
-	{scenario.ErrChargeNotGranted, ProblemChargeNotPermitted},
-	{scenario.ErrChargeRevoked, ProblemChargeRevoked},
-	{scenario.ErrChargeGranted, ProblemChargeGranted},
-	{scenario.ErrTooManySubWallets, ProblemTooManySubWallets},
-	{scenario.ErrNameRequired, ProblemTemplateInvalid},
-	{scenario.ErrCapsInvalid, ProblemTemplateInvalid},
-	{scenario.ErrOperatorMismatch, ProblemSubWalletParent},
-	{twotier.ErrParentInvalid, ProblemSubWalletParent},
-	{twotier.ErrParentNotActive, ProblemParentNotActive},
-	{twotier.ErrParentCapTaken, ProblemParentCapTaken},
-	{twotier.ErrScenarioWallet, ProblemSubWalletOnly},
-	{twotier.ErrSubWalletsOpen, ProblemSubWalletsOpen},
-	{twotier.ErrPayeeNotMerchant, ProblemNotMerchantWallet},
-	{twotier.ErrNotUpgrade, ProblemCategoryChange},
-	{twotier.ErrNotDowngrade, ProblemCategoryChange},
-	{ledger.ErrRequestTooLarge, ProblemTooLarge},
-	{ledger.ErrNotWriter, ProblemNotWriter},
-	{ledger.ErrClosed, ProblemUnavailable},
+// problem adds a row to problemTypes. A name used twice is a bug that
+// would make one of the two rows unreachable: it stops the program at
+// start.
+func problem(name, title string, status int) ProblemType {
+	if _, ok := problemTypes[name]; ok {
+		panic("httpapi: problem type " + name + " defined twice")
+	}
+	t := ProblemType{Name: name, Title: title, Status: status}
+	problemTypes[name] = t
+	return t
 }
 
+// The problem types. Never rename one: clients match on them.
+var (
+	ProblemMalformedJSON       = problem("malformed-json", "The body is not the JSON this endpoint takes", http.StatusBadRequest)
+	ProblemInvalidRequest      = problem("invalid-request", "The request is invalid", http.StatusBadRequest)
+	ProblemInvalidAmount       = problem("invalid-amount", "The amount is invalid", http.StatusBadRequest)
+	ProblemCurrencyMismatch    = problem("currency-mismatch", "The currency is not the ledger's", http.StatusBadRequest)
+	ProblemIdempotencyRequired = problem("idempotency-key-required", "This request moves money and needs an Idempotency-Key header", http.StatusBadRequest)
+	ProblemIdempotencyConflict = problem("idempotency-key-conflict", "The Idempotency-Key was used with a different request", http.StatusConflict)
+	ProblemUnauthorized        = problem("unauthorized", "A valid API key or holder token is required", http.StatusUnauthorized)
+	ProblemForbidden           = problem("forbidden", "The caller's role may not do this", http.StatusForbidden)
+	ProblemNotFound            = problem("not-found", "No such resource", http.StatusNotFound)
+	ProblemWalletNotFound      = problem("wallet-not-found", "No such wallet", http.StatusNotFound)
+	ProblemInstitutionNotFound = problem("institution-not-found", "No such institution", http.StatusNotFound)
+	ProblemMethodNotAllowed    = problem("method-not-allowed", "The method is not allowed on this resource", http.StatusMethodNotAllowed)
+	ProblemTooLarge            = problem("request-too-large", "The request is too large", http.StatusRequestEntityTooLarge)
+	ProblemInsufficientFunds   = problem("insufficient-funds", "Insufficient funds", http.StatusUnprocessableEntity)
+	ProblemBalanceCap          = problem("balance-cap-exceeded", "The payee's balance cap would be exceeded", http.StatusUnprocessableEntity)
+	ProblemSingleCap           = problem("single-payment-cap-exceeded", "The single-payment cap would be exceeded", http.StatusUnprocessableEntity)
+	ProblemDailyCap            = problem("daily-cap-exceeded", "The daily payment cap would be exceeded", http.StatusUnprocessableEntity)
+	ProblemYearlyCap           = problem("yearly-cap-exceeded", "The yearly payment cap would be exceeded", http.StatusUnprocessableEntity)
+	ProblemNetDebitCap         = problem("net-debit-cap-exceeded", "The payer operator's net debit cap would be breached", http.StatusUnprocessableEntity)
+	ProblemWalletClosed        = problem("wallet-closed", "The wallet is closed", http.StatusUnprocessableEntity)
+	ProblemWalletFrozen        = problem("wallet-frozen", "The wallet is frozen", http.StatusUnprocessableEntity)
+	ProblemDebitsDisabled      = problem("wallet-may-not-pay", "The paying wallet may not pay in its state", http.StatusUnprocessableEntity)
+	ProblemCreditsDisabled     = problem("wallet-may-not-receive", "The receiving wallet may not receive in its state", http.StatusUnprocessableEntity)
+	ProblemWalletNotEmpty      = problem("wallet-not-empty", "The wallet still holds money", http.StatusConflict)
+	ProblemCategoryChange      = problem("category-change-refused", "The category change is refused", http.StatusUnprocessableEntity)
+	ProblemConflict            = problem("conflict", "The request conflicts with the present state", http.StatusConflict)
+	ProblemUnprocessable       = problem("unprocessable", "The rules refuse the request", http.StatusUnprocessableEntity)
+	ProblemUnavailable         = problem("unavailable", "Try again later", http.StatusServiceUnavailable)
+	ProblemNotWriter           = problem("not-the-writer", "This process does not hold the ledger's writer; retry, here or at the process that does", http.StatusServiceUnavailable)
+	ProblemInternal            = problem("internal", "Internal error", http.StatusInternalServerError)
+
+	ProblemNotMerchantWallet    = problem("not-a-merchant-wallet", "The wallet is not a merchant wallet", http.StatusBadRequest)
+	ProblemRequestNotFound      = problem("payment-request-not-found", "No such payment request", http.StatusNotFound)
+	ProblemOrderIDTaken         = problem("order-id-taken", "The merchant already has a payment request with this order id", http.StatusConflict)
+	ProblemRequestPaid          = problem("payment-request-paid", "The payment request is already paid", http.StatusConflict)
+	ProblemRequestExpired       = problem("payment-request-expired", "The payment request has expired", http.StatusConflict)
+	ProblemRequestCancelled     = problem("payment-request-cancelled", "The payment request was cancelled", http.StatusConflict)
+	ProblemRequestInProgress    = problem("payment-request-in-progress", "Another wallet is paying the payment request", http.StatusConflict)
+	ProblemRequestNotPaid       = problem("payment-request-not-paid", "The payment request is not paid", http.StatusConflict)
+	ProblemRefundExceedsPayment = problem("refund-exceeds-payment", "The refund would give back more than was paid", http.StatusUnprocessableEntity)
+	ProblemTooManyRefunds       = problem("too-many-refunds", "The payment has the most refunds allowed", http.StatusUnprocessableEntity)
+	ProblemPaymentCodeInvalid   = problem("payment-code-invalid", "The payment code is malformed", http.StatusBadRequest)
+	ProblemPaymentCodeNotFound  = problem("payment-code-not-found", "No such payment code", http.StatusNotFound)
+	ProblemPaymentCodeUsed      = problem("payment-code-used", "The payment code was already used", http.StatusConflict)
+	ProblemPaymentCodeExpired   = problem("payment-code-expired", "The payment code has expired", http.StatusConflict)
+	ProblemPaymentCodeCap       = problem("payment-code-cap-exceeded", "The amount is above the payment code's cap", http.StatusUnprocessableEntity)
+
+	ProblemTemplateNotFound   = problem("scenario-template-not-found", "No such scenario template", http.StatusNotFound)
+	ProblemSubWalletNotFound  = problem("sub-wallet-not-found", "No such sub-wallet", http.StatusNotFound)
+	ProblemSubWalletOnly      = problem("sub-wallet-scenario-only", "A scenario sub-wallet pays and is paid only through its scenario", http.StatusUnprocessableEntity)
+	ProblemSubWalletExpired   = problem("sub-wallet-expired", "The sub-wallet has expired: only sweeping back is allowed", http.StatusUnprocessableEntity)
+	ProblemMerchantNotAllowed = problem("merchant-not-allowed", "The scenario does not allow paying this merchant", http.StatusUnprocessableEntity)
+	ProblemSweepNotAllowed    = problem("sweep-not-allowed", "The scenario allows sweeping back only after it expires", http.StatusUnprocessableEntity)
+	ProblemChargeNotPermitted = problem("charge-not-permitted", "The sub-wallet did not let this merchant charge it", http.StatusUnprocessableEntity)
+	ProblemChargeRevoked      = problem("charge-revoked", "The holder revoked the merchant's permission to charge", http.StatusUnprocessableEntity)
+	ProblemChargeGranted      = problem("charge-already-granted", "Another merchant may charge the sub-wallet; revoke that first", http.StatusConflict)
+	ProblemTooManySubWallets  = problem("too-many-sub-wallets", "The wallet has the most sub-wallets allowed", http.StatusUnprocessableEntity)
+	ProblemTemplateInvalid    = problem("scenario-template-invalid", "The scenario template is invalid", http.StatusBadRequest)
+	ProblemSubWalletsOpen     = problem("sub-wallets-open", "The wallet has sub-wallets that are not closed", http.StatusConflict)
+	ProblemSubWalletParent    = problem("sub-wallet-parent-invalid", "A sub-wallet is pushed from a personal wallet at the template's operator", http.StatusBadRequest)
+	ProblemParentNotActive    = problem("parent-wallet-not-active", "A sub-wallet is pushed from a wallet that is active and not frozen", http.StatusUnprocessableEntity)
+	ProblemParentCapTaken     = problem("sub-wallet-caps-exceed-category", "The wallet's sub-wallets would take its category's whole balance cap", http.StatusUnprocessableEntity)
+)
+
 // codeProblems maps tongbao error codes to the problem type of an error
-// that no sentinel names.
+// that has no kind.
 var codeProblems = map[string]ProblemType{
 	tongbao.EINVALID:       ProblemInvalidRequest,
 	tongbao.ENOTFOUND:      ProblemNotFound,
 	tongbao.ECONFLICT:      ProblemConflict,
-	tongbao.EFORBIDDEN:     ProblemUnprocessable,
+	tongbao.EFORBIDDEN:     ProblemForbidden,
 	tongbao.EUNPROCESSABLE: ProblemUnprocessable,
 	tongbao.EUNAVAILABLE:   ProblemUnavailable,
 	tongbao.EINTERNAL:      ProblemInternal,
 }
 
-// Errors of the HTTP layer itself, mapped above.
+// Errors of the HTTP layer itself.
 var (
-	errIdempotencyRequired = tongbao.Errorf(tongbao.EINVALID, "the Idempotency-Key header is missing")
-	errIdempotencyConflict = tongbao.Errorf(tongbao.ECONFLICT, "the Idempotency-Key was used with a different request")
-	errUnauthorized        = tongbao.Errorf(tongbao.EFORBIDDEN, "no valid API key or holder token")
-	errForbidden           = tongbao.Errorf(tongbao.EFORBIDDEN, "outside the caller's part")
-	errTooLarge            = tongbao.Errorf(tongbao.EINVALID, "the body is too large")
+	errIdempotencyRequired = tongbao.Sentinel(tongbao.EINVALID, ProblemIdempotencyRequired.Name, "the Idempotency-Key header is missing")
+	errIdempotencyConflict = tongbao.Sentinel(tongbao.ECONFLICT, ProblemIdempotencyConflict.Name, "the Idempotency-Key was used with a different request")
+	errUnauthorized        = tongbao.Sentinel(tongbao.EFORBIDDEN, ProblemUnauthorized.Name, "no valid API key or holder token")
+	errForbidden           = tongbao.Sentinel(tongbao.EFORBIDDEN, ProblemForbidden.Name, "outside the caller's part")
+	errTooLarge            = tongbao.Sentinel(tongbao.EINVALID, ProblemTooLarge.Name, "the body is too large")
 )
 
 // malformed marks a body that did not decode.
@@ -212,12 +150,12 @@ func (m *malformed) Unwrap() error { return m.err }
 func (t ProblemType) retryable() bool { return t.Status == http.StatusServiceUnavailable }
 
 // problemOf returns the problem type of err and whether it is internal
-// (its detail must not reach the client).
+// (its detail must not reach the client): by err's kind, else by its
+// code. A kind missing from problemTypes is a bug the tests catch; it is
+// answered by its code meanwhile.
 func problemOf(err error) (ProblemType, bool) {
-	for _, sp := range sentinelProblems {
-		if errors.Is(err, sp.err) {
-			return sp.typ, false
-		}
+	if t, ok := problemTypes[tongbao.ErrorKind(err)]; ok {
+		return t, t == ProblemInternal
 	}
 	var m *malformed
 	if errors.As(err, &m) {

@@ -278,10 +278,10 @@ func (l *Ledger) UpdateAccounts(ctx context.Context, updates []AccountUpdate) ([
 //
 // Ids: a transfer that succeeded keeps its id forever; submitting the same
 // id with the same content returns the first result with Duplicate set,
-// and with other content fails with ErrIDConflict. A transfer that failed
+// and with other content fails with tongbao.ErrIDConflict. A transfer that failed
 // is recorded too, and its id keeps returning that failure: a retry can
 // never turn an answered failure into a payment. Only failures that say
-// nothing about the id (ErrIDZero, ErrIDConflict, ErrLinkedEventFailed,
+// nothing about the id (ErrIDZero, tongbao.ErrIDConflict, ErrLinkedEventFailed,
 // ErrLinkedChainOpen) leave the id unused.
 //
 // The returned error concerns the request: ErrRequestTooLarge, ErrClosed,

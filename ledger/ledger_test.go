@@ -48,8 +48,8 @@ func TestTransferErrors(t *testing.T) {
 		want error
 	}{
 		{"zero id", xfer(0, 2, 3, 1), ledger.ErrIDZero},
-		{"zero amount", xfer(201, 2, 3, 0), ledger.ErrAmountInvalid},
-		{"negative amount", xfer(202, 2, 3, -5), ledger.ErrAmountInvalid},
+		{"zero amount", xfer(201, 2, 3, 0), tongbao.ErrAmountInvalid},
+		{"negative amount", xfer(202, 2, 3, -5), tongbao.ErrAmountInvalid},
 		{"same account", xfer(203, 2, 2, 1), ledger.ErrSameAccount},
 		{"unknown debit", xfer(204, 77, 3, 1), ledger.ErrDebitAccountNotFound},
 		{"unknown credit", xfer(205, 2, 77, 1), ledger.ErrCreditAccountNotFound},
@@ -120,14 +120,14 @@ func TestIdempotency(t *testing.T) {
 		if again.Err != nil || !again.Duplicate || again.Timestamp != first.Timestamp {
 			t.Fatalf("resubmit (restart %v): got %+v; want the first result %+v as a duplicate", restart, again, first)
 		}
-		h.fails(xfer(400, 2, 3, 701), ledger.ErrIDConflict)
+		h.fails(xfer(400, 2, 3, 701), tongbao.ErrIDConflict)
 		if !equalBalances(before, h.balances()) {
 			t.Fatal("resubmission changed balances")
 		}
 	}
 	// The same id twice in one request: the second is a duplicate.
 	rs := h.submit(xfer(401, 2, 3, 1), xfer(401, 2, 3, 1), xfer(401, 2, 3, 2))
-	if rs[0].Err != nil || !rs[1].Duplicate || rs[1].Timestamp != rs[0].Timestamp || !errors.Is(rs[2].Err, ledger.ErrIDConflict) {
+	if rs[0].Err != nil || !rs[1].Duplicate || rs[1].Timestamp != rs[0].Timestamp || !errors.Is(rs[2].Err, tongbao.ErrIDConflict) {
 		t.Fatalf("same id in one request: got %+v", rs)
 	}
 }
@@ -288,7 +288,7 @@ func TestLinkedChains(t *testing.T) {
 	}
 	c.Amount = 10
 	rs = h.submit(a, b, c)
-	if !errors.Is(rs[2].Err, ledger.ErrIDConflict) || !errors.Is(rs[0].Err, ledger.ErrLinkedEventFailed) {
+	if !errors.Is(rs[2].Err, tongbao.ErrIDConflict) || !errors.Is(rs[0].Err, ledger.ErrLinkedEventFailed) {
 		t.Fatalf("chain with changed failing member: got %+v; want a conflict", rs)
 	}
 	c.ID = tongbao.IDFromUint64(703)

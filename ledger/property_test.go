@@ -172,7 +172,7 @@ func TestLedgerProperties(t *testing.T) {
 					t.Skip("nothing submitted yet")
 				}
 				s := rapid.SampledFrom(m.submitted).Draw(t, "earlier")
-				if errors.Is(s.r.Err, ledger.ErrLinkedEventFailed) || errors.Is(s.r.Err, ledger.ErrLinkedChainOpen) || errors.Is(s.r.Err, ledger.ErrIDConflict) {
+				if errors.Is(s.r.Err, ledger.ErrLinkedEventFailed) || errors.Is(s.r.Err, ledger.ErrLinkedChainOpen) || errors.Is(s.r.Err, tongbao.ErrIDConflict) {
 					t.Skip("that id was left unused")
 				}
 				before := h.balances()

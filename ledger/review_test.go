@@ -20,7 +20,7 @@ func TestRestartNeverReusesCheckpointedTimestamps(t *testing.T) {
 	a := xfer(11, 1, 3, 5)
 	a.Flags = ledger.FlagLinked
 	rs := h.submit(a, xfer(11, 1, 3, 6)) // same id, other content: the chain fails, nothing recorded
-	if rs[1].Err != ledger.ErrIDConflict {
+	if rs[1].Err != tongbao.ErrIDConflict {
 		t.Fatalf("chain: %v", rs[1].Err)
 	}
 	h.reopen()

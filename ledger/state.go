@@ -476,7 +476,7 @@ func (s *state) transfer(ctx context.Context, in *Transfer, now time.Time, chain
 	}
 	if ok {
 		if prev.hash != hash {
-			return Result{Err: ErrIDConflict}, nil
+			return Result{Err: tongbao.ErrIDConflict}, nil
 		}
 		if prev.result != ResultOK {
 			return Result{Err: prev.result.Err(), Duplicate: true}, nil

@@ -29,7 +29,7 @@ func (s *Service) StaticCode(ctx context.Context, wallet tongbao.ID, n Names) (s
 		return "", err
 	}
 	if w.Kind != twotier.WalletMerchant {
-		return "", ErrNotMerchantWallet
+		return "", twotier.ErrNotMerchantWallet
 	}
 	return Encode(CollectionCode{Kind: Static, Wallet: w.ID, Operator: w.Operator, MerchantCategory: w.MerchantCategory,
 		MerchantName: n.MerchantName, MerchantCity: n.MerchantCity, LocalName: n.LocalName, LocalCity: n.LocalCity})
@@ -121,7 +121,7 @@ func (s *Service) oneOff(ctx context.Context, spec RequestSpec, payer tongbao.ID
 			return Request{}, false, gerr
 		}
 		if !old.OneOff || old.Merchant != r.Merchant || old.OrderID != r.OrderID || old.Amount != r.Amount || old.Payer != payer {
-			return Request{}, false, ErrIDConflict
+			return Request{}, false, tongbao.ErrIDConflict
 		}
 		return old, false, nil
 	}

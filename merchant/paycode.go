@@ -34,12 +34,12 @@ const (
 
 // Errors of payment codes.
 var (
-	ErrPaymentCodeInvalid  = tongbao.Errorf(tongbao.EINVALID, "payment code must be %d digits with a valid check digit", PaymentCodeLen)
-	ErrPaymentCodeNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "payment code not found")
-	ErrPaymentCodeUsed     = tongbao.Errorf(tongbao.ECONFLICT, "payment code was already used")
-	ErrPaymentCodeExpired  = tongbao.Errorf(tongbao.ECONFLICT, "payment code has expired")
-	ErrPaymentCodeCap      = tongbao.Errorf(tongbao.EUNPROCESSABLE, "amount is above the payment code's cap")
-	ErrPaymentCodeExists   = tongbao.Errorf(tongbao.ECONFLICT, "payment code already exists")
+	ErrPaymentCodeInvalid  = tongbao.Sentinel(tongbao.EINVALID, "payment-code-invalid", "payment code must be %d digits with a valid check digit", PaymentCodeLen)
+	ErrPaymentCodeNotFound = tongbao.Sentinel(tongbao.ENOTFOUND, "payment-code-not-found", "payment code not found")
+	ErrPaymentCodeUsed     = tongbao.Sentinel(tongbao.ECONFLICT, "payment-code-used", "payment code was already used")
+	ErrPaymentCodeExpired  = tongbao.Sentinel(tongbao.ECONFLICT, "payment-code-expired", "payment code has expired")
+	ErrPaymentCodeCap      = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "payment-code-cap-exceeded", "amount is above the payment code's cap")
+	ErrPaymentCodeExists   = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "payment code already exists")
 )
 
 // PaymentCode is a one-time code as the store keeps it: by the hash of its
@@ -177,7 +177,7 @@ type ChargeSpec struct {
 // leaves a spent code and no money moved, and a request is only ever paid
 // for a code bound to it. The same spec again (a retry, also at the same
 // time) resumes and answers with the one outcome; another spec under its
-// id is ErrIDConflict.
+// id is tongbao.ErrIDConflict.
 //
 // Errors: ErrPaymentCodeInvalid, ErrPaymentCodeNotFound,
 // ErrPaymentCodeUsed, ErrPaymentCodeExpired, ErrPaymentCodeCap, and those
@@ -190,7 +190,7 @@ func (s *Service) Charge(ctx context.Context, spec ChargeSpec) (Request, error) 
 		return Request{}, err
 	}
 	if spec.Amount <= 0 {
-		return Request{}, twotier.ErrAmountInvalid
+		return Request{}, tongbao.ErrAmountInvalid
 	}
 	if spec.OrderID == "" {
 		spec.OrderID = orderIDOf("C", spec.ID)
@@ -224,7 +224,7 @@ func (s *Service) Charge(ctx context.Context, spec ChargeSpec) (Request, error) 
 		// not spend this one.
 		if old, err := s.store.Request(ctx, spec.ID); err == nil &&
 			(old.Payer != pc.Wallet || !old.OneOff || old.Merchant != spec.Merchant || old.Amount != spec.Amount || old.OrderID != spec.OrderID) {
-			return Request{}, ErrIDConflict
+			return Request{}, tongbao.ErrIDConflict
 		} else if err != nil && !errors.Is(err, ErrRequestNotFound) {
 			return Request{}, err
 		}

@@ -80,12 +80,12 @@ func TestPaymentCodeRefusals(t *testing.T) {
 	if made != other.Code {
 		wantCode(t, "unknown code", charge(made, yuan), tongbao.ENOTFOUND, merchant.ErrPaymentCodeNotFound)
 	}
-	wantCode(t, "zero", charge(code.Code, 0), tongbao.EINVALID, twotier.ErrAmountInvalid)
-	wantCode(t, "negative", charge(code.Code, -yuan), tongbao.EINVALID, twotier.ErrAmountInvalid)
+	wantCode(t, "zero", charge(code.Code, 0), tongbao.EINVALID, tongbao.ErrAmountInvalid)
+	wantCode(t, "negative", charge(code.Code, -yuan), tongbao.EINVALID, tongbao.ErrAmountInvalid)
 	wantCode(t, "above cap", charge(code.Code, merchant.PaymentCodeCapDefault+1), tongbao.EUNPROCESSABLE, merchant.ErrPaymentCodeCap)
 	// A personal wallet cannot charge; a merchant wallet cannot show codes.
 	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: tongbao.NewID(), Merchant: e.payerB.ID, Code: code.Code, Amount: yuan})
-	wantCode(t, "charged by a personal wallet", err, tongbao.EINVALID, merchant.ErrNotMerchantWallet)
+	wantCode(t, "charged by a personal wallet", err, tongbao.EINVALID, twotier.ErrNotMerchantWallet)
 	_, err = e.merchant.IssuePaymentCode(e.ctx, e.shop.ID, 0)
 	wantCode(t, "code for a merchant wallet", err, tongbao.EINVALID, nil)
 	_, err = e.merchant.IssuePaymentCode(e.ctx, e.payerA.ID, -1)
@@ -339,7 +339,7 @@ func TestStatementReconcilesToWallet(t *testing.T) {
 		wantCode(t, "day "+bad, err, tongbao.EINVALID, nil)
 	}
 	_, err = e.merchant.Statement(e.ctx, e.payerA.ID, day)
-	wantCode(t, "personal wallet", err, tongbao.EINVALID, merchant.ErrNotMerchantWallet)
+	wantCode(t, "personal wallet", err, tongbao.EINVALID, twotier.ErrNotMerchantWallet)
 }
 
 // A charge's id names one charge: another code, another amount or another
@@ -356,16 +356,16 @@ func TestChargeIdempotency(t *testing.T) {
 	must(t, err)
 	before := e.balances()
 	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code2.Code, Amount: 20 * yuan})
-	wantCode(t, "another customer's code under a charge's id", err, tongbao.ECONFLICT, merchant.ErrIDConflict)
+	wantCode(t, "another customer's code under a charge's id", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code1.Code, Amount: 21 * yuan})
-	wantCode(t, "another amount under a charge's id", err, tongbao.ECONFLICT, merchant.ErrIDConflict)
+	wantCode(t, "another amount under a charge's id", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code1.Code, Amount: 20 * yuan, OrderID: "other"})
-	wantCode(t, "another order under a charge's id", err, tongbao.ECONFLICT, merchant.ErrIDConflict)
+	wantCode(t, "another order under a charge's id", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 	// Bad input does not spend a code either.
 	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: tongbao.NewID(), Merchant: e.shop.ID, Code: code2.Code, Amount: yuan, OrderID: strings.Repeat("x", 26)})
 	wantCode(t, "an order id too long", err, tongbao.EINVALID, nil)
 	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: tongbao.NewID(), Merchant: e.payerA.ID, Code: code2.Code, Amount: yuan})
-	wantCode(t, "a personal wallet charging", err, tongbao.EINVALID, merchant.ErrNotMerchantWallet)
+	wantCode(t, "a personal wallet charging", err, tongbao.EINVALID, twotier.ErrNotMerchantWallet)
 	e.unchanged("conflicting charges", before)
 	again, err := e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code1.Code, Amount: 20 * yuan})
 	must(t, err)
@@ -377,7 +377,7 @@ func TestChargeIdempotency(t *testing.T) {
 	code4, err := e.merchant.IssuePaymentCode(e.ctx, e.payerA.ID, 0)
 	must(t, err)
 	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: id, Merchant: e.shop.ID, Code: code4.Code, Amount: 5 * yuan})
-	wantCode(t, "the same wallet's next code with another amount under a charge's id", err, tongbao.ECONFLICT, merchant.ErrIDConflict)
+	wantCode(t, "the same wallet's next code with another amount under a charge's id", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 	_, err = e.merchant.Charge(e.ctx, merchant.ChargeSpec{ID: tongbao.NewID(), Merchant: e.shop.ID, Code: code4.Code, Amount: yuan})
 	must(t, err)
 	// The second customer's code was not spent by any of that.

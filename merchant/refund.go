@@ -11,7 +11,7 @@ import (
 // RefundSpec is what Refund needs.
 type RefundSpec struct {
 	// ID is the idempotency id: the same refund again returns its first
-	// outcome; other content under the same id is ErrIDConflict.
+	// outcome; other content under the same id is tongbao.ErrIDConflict.
 	ID      tongbao.ID
 	Request tongbao.ID
 	Amount  tongbao.Amount
@@ -38,14 +38,14 @@ type RefundSpec struct {
 // refund past the limit; the same refund id again resumes it.
 //
 // Errors: ErrRequestNotPaid, ErrRefundExceedsPayment, ErrTooManyRefunds,
-// ErrIDConflict, ErrRefundFailed (wrapping the ledger's refusal, also
+// tongbao.ErrIDConflict, ErrRefundFailed (wrapping the ledger's refusal, also
 // when a refund that failed before is asked again), and twotier's.
 func (s *Service) Refund(ctx context.Context, spec RefundSpec) (Refund, error) {
 	if spec.ID.IsZero() {
 		return Refund{}, twotier.ErrIDRequired
 	}
 	if spec.Amount <= 0 {
-		return Refund{}, twotier.ErrAmountInvalid
+		return Refund{}, tongbao.ErrAmountInvalid
 	}
 	if err := checkReason(spec.Reason); err != nil {
 		return Refund{}, err
@@ -68,7 +68,7 @@ func (s *Service) Refund(ctx context.Context, spec RefundSpec) (Refund, error) {
 	}
 	if !created {
 		if stored.Request != f.Request || stored.Amount != f.Amount || stored.Reason != f.Reason {
-			return Refund{}, ErrIDConflict
+			return Refund{}, tongbao.ErrIDConflict
 		}
 		switch stored.Status {
 		case RefundPosted:
@@ -122,7 +122,9 @@ func (s *Service) book(ctx context.Context, f Refund) (Refund, error) {
 		return Refund{}, uerr
 	}
 	if err != nil {
-		return Refund{}, &tongbao.Error{Code: tongbao.ErrorCode(err), Message: "refund failed: " + tongbao.ErrorMessage(err), Err: fmt.Errorf("%w: %w", ErrRefundFailed, err)}
+		// The kind is the cause's (insufficient-funds, wallet-frozen):
+		// ErrRefundFailed, first in the chain, would hide it.
+		return Refund{}, &tongbao.Error{Code: tongbao.ErrorCode(err), Kind: tongbao.ErrorKind(err), Message: "refund failed: " + tongbao.ErrorMessage(err), Err: fmt.Errorf("%w: %w", ErrRefundFailed, err)}
 	}
 	return f, nil
 }

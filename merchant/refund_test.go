@@ -83,7 +83,7 @@ func TestRefundIdempotent(t *testing.T) {
 	e.unchanged("repeated refund", before)
 	spec.Amount = 41 * yuan
 	_, err = e.merchant.Refund(e.ctx, spec)
-	wantCode(t, "same id, other amount", err, tongbao.ECONFLICT, merchant.ErrIDConflict)
+	wantCode(t, "same id, other amount", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 	e.unchanged("conflicting refund", before)
 	e.checkRefunded(r, 40*yuan)
 	e.supplyOK("idempotent refund")
@@ -130,6 +130,9 @@ func TestRefundMerchantShortOfFunds(t *testing.T) {
 	spec := merchant.RefundSpec{ID: tongbao.NewID(), Request: r.ID, Amount: 50 * yuan, Reason: "returned"}
 	_, err = e.merchant.Refund(e.ctx, spec)
 	wantCode(t, "refund beyond the shop's balance", err, tongbao.EUNPROCESSABLE, merchant.ErrRefundFailed)
+	if got := tongbao.ErrorKind(err); got != "insufficient-funds" {
+		t.Fatalf("refund beyond the shop's balance: kind %q; want the ledger's insufficient-funds", got)
+	}
 	e.unchanged("refused refund", before)
 	_, err = e.merchant.Refund(e.ctx, spec)
 	if !errors.Is(err, merchant.ErrRefundFailed) {

@@ -25,14 +25,12 @@ const claimRetryMax = 4
 // Errors of payment requests and refunds, besides the Store's and those
 // of twotier.Service.Pay (returned wrapped, so errors.Is finds them).
 var (
-	ErrRequestPaid       = tongbao.Errorf(tongbao.ECONFLICT, "payment request is already paid")
-	ErrRequestExpired    = tongbao.Errorf(tongbao.ECONFLICT, "payment request has expired")
-	ErrRequestCancelled  = tongbao.Errorf(tongbao.ECONFLICT, "payment request was cancelled")
-	ErrRequestInProgress = tongbao.Errorf(tongbao.ECONFLICT, "payment request is being paid by another wallet")
-	ErrRequestNotPaid    = tongbao.Errorf(tongbao.ECONFLICT, "payment request is not paid")
-	ErrNotMerchantWallet = tongbao.Errorf(tongbao.EINVALID, "wallet is not a merchant wallet")
-	ErrIDConflict        = tongbao.Errorf(tongbao.ECONFLICT, "id already used with different content")
-	ErrRefundFailed      = tongbao.Errorf(tongbao.EUNPROCESSABLE, "refund failed")
+	ErrRequestPaid       = tongbao.Sentinel(tongbao.ECONFLICT, "payment-request-paid", "payment request is already paid")
+	ErrRequestExpired    = tongbao.Sentinel(tongbao.ECONFLICT, "payment-request-expired", "payment request has expired")
+	ErrRequestCancelled  = tongbao.Sentinel(tongbao.ECONFLICT, "payment-request-cancelled", "payment request was cancelled")
+	ErrRequestInProgress = tongbao.Sentinel(tongbao.ECONFLICT, "payment-request-in-progress", "payment request is being paid by another wallet")
+	ErrRequestNotPaid    = tongbao.Sentinel(tongbao.ECONFLICT, "payment-request-not-paid", "payment request is not paid")
+	ErrRefundFailed      = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "unprocessable", "refund failed")
 )
 
 // Config configures a Service. Payments and Store are required.
@@ -127,7 +125,7 @@ func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request,
 			}
 		}
 		if old.Merchant != r.Merchant || old.OrderID != r.OrderID || old.Amount != r.Amount || !old.ExpiresAt.Equal(r.ExpiresAt) || old.Payload != r.Payload {
-			return Request{}, ErrIDConflict
+			return Request{}, tongbao.ErrIDConflict
 		}
 		return old, nil
 	}
@@ -141,7 +139,7 @@ func (s *Service) CreateRequest(ctx context.Context, spec RequestSpec) (Request,
 // with its collection code, not yet stored.
 func (s *Service) newRequest(ctx context.Context, spec RequestSpec, now time.Time) (Request, error) {
 	if spec.Amount <= 0 {
-		return Request{}, twotier.ErrAmountInvalid
+		return Request{}, tongbao.ErrAmountInvalid
 	}
 	if !spec.ExpiresAt.IsZero() && spec.ExpiresIn != 0 {
 		return Request{}, tongbao.Errorf(tongbao.EINVALID, "give an expiry time or a duration, not both")
@@ -168,7 +166,7 @@ func (s *Service) newRequest(ctx context.Context, spec RequestSpec, now time.Tim
 		return Request{}, err
 	}
 	if w.Kind != twotier.WalletMerchant {
-		return Request{}, ErrNotMerchantWallet
+		return Request{}, twotier.ErrNotMerchantWallet
 	}
 	payload, err := Encode(CollectionCode{
 		Kind: Dynamic, Wallet: w.ID, Operator: w.Operator, MerchantCategory: w.MerchantCategory,

@@ -194,7 +194,7 @@ func TestCreateRequestRefuses(t *testing.T) {
 		{"negative amount", func(s *merchant.RequestSpec) { s.Amount = -1 }, tongbao.EINVALID, nil},
 		{"expired already", func(s *merchant.RequestSpec) { s.ExpiresAt = now }, tongbao.EINVALID, nil},
 		{"expiry too far", func(s *merchant.RequestSpec) { s.ExpiresAt = now.Add(merchant.RequestTTLMax + time.Minute) }, tongbao.EINVALID, nil},
-		{"personal wallet", func(s *merchant.RequestSpec) { s.Merchant = e.payerA.ID }, tongbao.EINVALID, merchant.ErrNotMerchantWallet},
+		{"personal wallet", func(s *merchant.RequestSpec) { s.Merchant = e.payerA.ID }, tongbao.EINVALID, twotier.ErrNotMerchantWallet},
 		{"no such wallet", func(s *merchant.RequestSpec) { s.Merchant = tongbao.NewID() }, tongbao.ENOTFOUND, twotier.ErrWalletNotFound},
 		{"no merchant name", func(s *merchant.RequestSpec) { s.MerchantName = "" }, tongbao.EINVALID, nil},
 	} {

@@ -105,7 +105,7 @@ func (s *Service) Statement(ctx context.Context, wallet tongbao.ID, day string) 
 		return Statement{}, err
 	}
 	if w.Kind != twotier.WalletMerchant {
-		return Statement{}, ErrNotMerchantWallet
+		return Statement{}, twotier.ErrNotMerchantWallet
 	}
 	from, to := start.UnixNano(), end.UnixNano()
 	bal, head, err := s.payments.WalletHead(ctx, wallet)

@@ -92,14 +92,14 @@ type Refund struct {
 // Store errors. Implementations return these (wrapped or not) so callers
 // can test them with errors.Is.
 var (
-	ErrRequestExists   = tongbao.Errorf(tongbao.ECONFLICT, "payment request id already used")
-	ErrOrderIDTaken    = tongbao.Errorf(tongbao.ECONFLICT, "the merchant already has a payment request with this order id")
-	ErrRequestNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "payment request not found")
-	ErrRequestChanged  = tongbao.Errorf(tongbao.ECONFLICT, "payment request changed meanwhile; retry")
-	ErrRefundNotFound  = tongbao.Errorf(tongbao.ENOTFOUND, "refund not found")
+	ErrRequestExists   = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "payment request id already used")
+	ErrOrderIDTaken    = tongbao.Sentinel(tongbao.ECONFLICT, "order-id-taken", "the merchant already has a payment request with this order id")
+	ErrRequestNotFound = tongbao.Sentinel(tongbao.ENOTFOUND, "payment-request-not-found", "payment request not found")
+	ErrRequestChanged  = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "payment request changed meanwhile; retry")
+	ErrRefundNotFound  = tongbao.Sentinel(tongbao.ENOTFOUND, "not-found", "refund not found")
 	// ErrRefundExceedsPayment refuses a refund that, with the refunds
 	// posted or pending before it, would give back more than was paid.
-	ErrRefundExceedsPayment = tongbao.Errorf(tongbao.EUNPROCESSABLE, "refund would exceed what is left of the payment")
+	ErrRefundExceedsPayment = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "refund-exceeds-payment", "refund would exceed what is left of the payment")
 )
 
 // RefundsMax is the most refunds one paid request may have, failed ones
@@ -107,7 +107,7 @@ var (
 const RefundsMax = 100
 
 // ErrTooManyRefunds refuses a refund past RefundsMax.
-var ErrTooManyRefunds = tongbao.Errorf(tongbao.EUNPROCESSABLE, "payment has the most refunds allowed (%d)", RefundsMax)
+var ErrTooManyRefunds = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "too-many-refunds", "payment has the most refunds allowed (%d)", RefundsMax)
 
 // Store keeps the merchant domain's records. The money is in the ledger;
 // the store holds requests and refunds and makes the two decisions that

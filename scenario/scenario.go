@@ -38,18 +38,16 @@ const NameMax = 100
 // Errors of the domain, besides the Store's and twotier's (returned
 // wrapped, so errors.Is finds them).
 var (
-	ErrNameRequired       = tongbao.Errorf(tongbao.EINVALID, "a template needs a name of at most %d bytes", NameMax)
-	ErrCapsInvalid        = tongbao.Errorf(tongbao.EINVALID, "balance and per-payment caps must be greater than zero and the daily cap not negative")
-	ErrExpiryPast         = tongbao.Errorf(tongbao.EINVALID, "expiry must be in the future")
-	ErrExpiryAfter        = tongbao.Errorf(tongbao.EINVALID, "a sub-wallet cannot expire after its template")
-	ErrExpiryRequired     = tongbao.Errorf(tongbao.EINVALID, "a template that forbids sweeping back before its expiry needs an expiry")
-	ErrOperatorMismatch   = tongbao.Errorf(tongbao.EINVALID, "the template is another operator's")
-	ErrNotMerchantWallet  = tongbao.Errorf(tongbao.EINVALID, "wallet is not a merchant wallet")
-	ErrIDConflict         = tongbao.Errorf(tongbao.ECONFLICT, "id already used with different content")
-	ErrExpired            = tongbao.Errorf(tongbao.EUNPROCESSABLE, "the sub-wallet has expired")
-	ErrMerchantNotAllowed = tongbao.Errorf(tongbao.EFORBIDDEN, "the scenario does not allow paying this merchant")
-	ErrSweepForbidden     = tongbao.Errorf(tongbao.EFORBIDDEN, "the scenario lets the holder sweep money back only after it expires")
-	ErrChargeGranted      = tongbao.Errorf(tongbao.ECONFLICT, "another merchant may already charge this sub-wallet; revoke that first")
+	ErrNameRequired       = tongbao.Sentinel(tongbao.EINVALID, "scenario-template-invalid", "a template needs a name of at most %d bytes", NameMax)
+	ErrCapsInvalid        = tongbao.Sentinel(tongbao.EINVALID, "scenario-template-invalid", "balance and per-payment caps must be greater than zero and the daily cap not negative")
+	ErrExpiryPast         = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "expiry must be in the future")
+	ErrExpiryAfter        = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a sub-wallet cannot expire after its template")
+	ErrExpiryRequired     = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a template that forbids sweeping back before its expiry needs an expiry")
+	ErrOperatorMismatch   = tongbao.Sentinel(tongbao.EINVALID, "sub-wallet-parent-invalid", "the template is another operator's")
+	ErrExpired            = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "sub-wallet-expired", "the sub-wallet has expired")
+	ErrMerchantNotAllowed = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "merchant-not-allowed", "the scenario does not allow paying this merchant")
+	ErrSweepForbidden     = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "sweep-not-allowed", "the scenario lets the holder sweep money back only after it expires")
+	ErrChargeGranted      = tongbao.Sentinel(tongbao.ECONFLICT, "charge-already-granted", "another merchant may already charge this sub-wallet; revoke that first")
 	// ErrChargeNotGranted and ErrChargeRevoked refuse a charge by a
 	// merchant without a permission, or whose permission was revoked.
 	ErrChargeNotGranted = twotier.ErrChargeNotGranted
@@ -103,7 +101,7 @@ type TemplateSpec struct {
 
 // CreateTemplate defines a template at an operator. The same spec with
 // the same id again returns the template already created; another spec
-// under its id, ErrIDConflict.
+// under its id, tongbao.ErrIDConflict.
 func (s *Service) CreateTemplate(ctx context.Context, spec TemplateSpec) (Template, error) {
 	now := s.clock.Now()
 	t := Template{
@@ -186,12 +184,12 @@ func (s *Service) CreateTemplate(ctx context.Context, spec TemplateSpec) (Templa
 }
 
 // sameTemplate answers a repeated CreateTemplate: the stored template if
-// it has the content asked for, ErrIDConflict if not.
+// it has the content asked for, tongbao.ErrIDConflict if not.
 func sameTemplate(old, t Template) (Template, error) {
 	if old.Operator != t.Operator || old.Name != t.Name || old.BalanceMax != t.BalanceMax || old.PaymentMax != t.PaymentMax ||
 		old.DailyMax != t.DailyMax || !slices.Equal(old.Merchants, t.Merchants) || !slices.Equal(old.Categories, t.Categories) ||
 		!slices.Equal(old.Regions, t.Regions) || !old.ExpiresAt.Equal(t.ExpiresAt) || old.Withdrawable != t.Withdrawable {
-		return Template{}, ErrIDConflict
+		return Template{}, tongbao.ErrIDConflict
 	}
 	return old, nil
 }
@@ -260,7 +258,7 @@ type PushSpec struct {
 // the wallet's operator: a twotier wallet of kind scenario with the
 // template's caps, linked to its parent and template. The same spec with
 // the same id again returns the sub-wallet already pushed; another spec
-// under its id, ErrIDConflict.
+// under its id, tongbao.ErrIDConflict.
 func (s *Service) Push(ctx context.Context, spec PushSpec) (SubWallet, error) {
 	now := s.clock.Now()
 	t, err := s.store.Template(ctx, spec.Template)
@@ -309,7 +307,7 @@ func (s *Service) Push(ctx context.Context, spec PushSpec) (SubWallet, error) {
 	// link), and a retry completes the push.
 	if _, err := s.payments.OpenScenarioWallet(ctx, twotier.ScenarioWalletSpec{ID: w.Wallet, Parent: parent.ID, Limits: t.limits()}); err != nil {
 		if errors.Is(err, twotier.ErrWalletExists) {
-			return SubWallet{}, ErrIDConflict
+			return SubWallet{}, tongbao.ErrIDConflict
 		}
 		return SubWallet{}, err
 	}
@@ -327,7 +325,7 @@ func (s *Service) Push(ctx context.Context, spec PushSpec) (SubWallet, error) {
 
 func sameSubWallet(old, w SubWallet) (SubWallet, error) {
 	if old.Parent != w.Parent || old.Template != w.Template || !old.ExpiresAt.Equal(w.ExpiresAt) {
-		return SubWallet{}, ErrIDConflict
+		return SubWallet{}, tongbao.ErrIDConflict
 	}
 	return old, nil
 }
@@ -389,7 +387,7 @@ func (s *Service) check(id tongbao.ID, amount tongbao.Amount, currency tongbao.C
 		return twotier.ErrIDRequired
 	}
 	if amount <= 0 {
-		return twotier.ErrAmountInvalid
+		return tongbao.ErrAmountInvalid
 	}
 	if currency != "" && currency != s.payments.Currency() {
 		return twotier.ErrCurrencyMismatch
@@ -399,7 +397,7 @@ func (s *Service) check(id tongbao.ID, amount tongbao.Amount, currency tongbao.C
 
 // repeated answers an operation that a rule now refuses but that may have
 // posted under its id before the rule changed (an expiry, a revocation):
-// the first result when the ledger has the same transfer, ErrIDConflict
+// the first result when the ledger has the same transfer, tongbao.ErrIDConflict
 // when it has another under the id, and refusal when it has none.
 func (s *Service) repeated(ctx context.Context, want ledger.Transfer, refusal error) (int64, error) {
 	got, err := s.payments.Transfer(ctx, want.ID)
@@ -410,7 +408,7 @@ func (s *Service) repeated(ctx context.Context, want ledger.Transfer, refusal er
 		return 0, err
 	}
 	if got.DebitAccountID != want.DebitAccountID || got.CreditAccountID != want.CreditAccountID || got.Amount != want.Amount || got.Code != want.Code {
-		return 0, ErrIDConflict
+		return 0, tongbao.ErrIDConflict
 	}
 	return got.Timestamp, nil
 }
@@ -513,8 +511,8 @@ func (s *Service) pay(ctx context.Context, p Payment, charge bool) (twotier.Paym
 		// It may have gone through before the rule changed.
 		r, posted, err := s.payments.ScenarioPaymentPosted(ctx, sp)
 		switch {
-		case errors.Is(err, twotier.ErrIDConflict):
-			return twotier.PaymentResult{}, ErrIDConflict
+		case errors.Is(err, tongbao.ErrIDConflict):
+			return twotier.PaymentResult{}, tongbao.ErrIDConflict
 		case tongbao.ErrorCode(err) == tongbao.EINTERNAL || tongbao.ErrorCode(err) == tongbao.EUNAVAILABLE || ctx.Err() != nil:
 			return twotier.PaymentResult{}, err // the outcome is still unknown
 		case err != nil || !posted: // a payment that could not have gone through
@@ -531,7 +529,7 @@ func (s *Service) pay(ctx context.Context, p Payment, charge bool) (twotier.Paym
 		return twotier.PaymentResult{}, err
 	}
 	if m.Kind != twotier.WalletMerchant {
-		return twotier.PaymentResult{}, ErrNotMerchantWallet
+		return twotier.PaymentResult{}, twotier.ErrNotMerchantWallet
 	}
 	if !t.Allows(m) {
 		return twotier.PaymentResult{}, ErrMerchantNotAllowed
@@ -569,7 +567,7 @@ func (s *Service) GrantCharge(ctx context.Context, sub, merchant tongbao.ID) (Su
 		return SubWallet{}, err
 	}
 	if m.Kind != twotier.WalletMerchant {
-		return SubWallet{}, ErrNotMerchantWallet
+		return SubWallet{}, twotier.ErrNotMerchantWallet
 	}
 	if !t.Allows(m) {
 		return SubWallet{}, ErrMerchantNotAllowed

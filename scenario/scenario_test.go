@@ -61,7 +61,7 @@ func TestStory(t *testing.T) {
 func scenarioSame(a, b scenario.Template) (bool, error) {
 	if a.ID != b.ID || a.Operator != b.Operator || a.Name != b.Name || a.BalanceMax != b.BalanceMax || a.PaymentMax != b.PaymentMax ||
 		a.DailyMax != b.DailyMax || len(a.Categories) != len(b.Categories) || !a.ExpiresAt.Equal(b.ExpiresAt) || a.Withdrawable != b.Withdrawable {
-		return false, scenario.ErrIDConflict
+		return false, tongbao.ErrIDConflict
 	}
 	return true, nil
 }
@@ -97,7 +97,7 @@ func TestAllowedMerchants(t *testing.T) {
 			w := e.push(e.template(spec), 100*yuan)
 			for _, m := range tt.refused {
 				before := e.balances(w)
-				wantCode(t, "paying "+m.MerchantCategory+" in "+m.Region, e.pay(w, m, yuan), tongbao.EFORBIDDEN, scenario.ErrMerchantNotAllowed)
+				wantCode(t, "paying "+m.MerchantCategory+" in "+m.Region, e.pay(w, m, yuan), tongbao.EUNPROCESSABLE, scenario.ErrMerchantNotAllowed)
 				e.unchanged("a refused payment", before)
 			}
 			for _, m := range tt.allowed {
@@ -105,7 +105,7 @@ func TestAllowedMerchants(t *testing.T) {
 			}
 			// Never a personal wallet, whatever the template.
 			before := e.balances(w)
-			wantCode(t, "paying a personal wallet", e.pay(w, e.holder, yuan), tongbao.EINVALID, scenario.ErrNotMerchantWallet)
+			wantCode(t, "paying a personal wallet", e.pay(w, e.holder, yuan), tongbao.EINVALID, twotier.ErrNotMerchantWallet)
 			e.unchanged("refused payments", before)
 			e.supplyOK(tt.name)
 		})
@@ -177,7 +177,7 @@ func TestExpiry(t *testing.T) {
 	must(t, err)
 
 	before := e.balances(w, short)
-	wantCode(t, "sweep before the expiry", e.sweep(w, yuan), tongbao.EFORBIDDEN, scenario.ErrSweepForbidden)
+	wantCode(t, "sweep before the expiry", e.sweep(w, yuan), tongbao.EUNPROCESSABLE, scenario.ErrSweepForbidden)
 	e.unchanged("a refused sweep", before)
 
 	e.clock.Set(start.Add(time.Hour))
@@ -203,7 +203,7 @@ func TestExpiry(t *testing.T) {
 	}
 	paid.Amount++
 	_, err = e.scenario.Pay(e.ctx, paid)
-	wantCode(t, "its id with another amount", err, tongbao.ECONFLICT, scenario.ErrIDConflict)
+	wantCode(t, "its id with another amount", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 
 	left := e.balance(w.Wallet)
 	must(t, e.sweep(w, left))
@@ -225,11 +225,11 @@ func TestCharge(t *testing.T) {
 	spec.Categories, spec.Regions = []string{"4111", "5814"}, []string{"Shanghai"}
 	w := e.push(e.template(spec), 300*yuan)
 	before := e.balances(w)
-	wantCode(t, "a charge without a permission", e.charge(w, e.metro, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
+	wantCode(t, "a charge without a permission", e.charge(w, e.metro, yuan), tongbao.EUNPROCESSABLE, scenario.ErrChargeNotGranted)
 	_, err := e.scenario.RevokeCharge(e.ctx, w.Wallet)
-	wantCode(t, "revoking no permission", err, tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
+	wantCode(t, "revoking no permission", err, tongbao.EUNPROCESSABLE, scenario.ErrChargeNotGranted)
 	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.beijing.ID)
-	wantCode(t, "granting a merchant the template does not allow", err, tongbao.EFORBIDDEN, scenario.ErrMerchantNotAllowed)
+	wantCode(t, "granting a merchant the template does not allow", err, tongbao.EUNPROCESSABLE, scenario.ErrMerchantNotAllowed)
 	e.unchanged("refusals", before)
 
 	g, err := e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
@@ -245,9 +245,9 @@ func TestCharge(t *testing.T) {
 	must(t, e.charge(w, e.metro, 50*yuan))
 	before = e.balances(w)
 	wantCode(t, "a charge above the per-payment cap", e.charge(w, e.metro, 50*yuan+1), tongbao.EUNPROCESSABLE, ledger.ErrDebitLimit)
-	wantCode(t, "a charge by another merchant", e.charge(w, e.canteen, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
-	wantCode(t, "a charge by no merchant", e.charge(w, twotier.Wallet{ID: tongbao.NewID()}, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
-	wantCode(t, "a charge by a personal wallet", e.charge(w, e.holder, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
+	wantCode(t, "a charge by another merchant", e.charge(w, e.canteen, yuan), tongbao.EUNPROCESSABLE, scenario.ErrChargeNotGranted)
+	wantCode(t, "a charge by no merchant", e.charge(w, twotier.Wallet{ID: tongbao.NewID()}, yuan), tongbao.EUNPROCESSABLE, scenario.ErrChargeNotGranted)
+	wantCode(t, "a charge by a personal wallet", e.charge(w, e.holder, yuan), tongbao.EUNPROCESSABLE, scenario.ErrChargeNotGranted)
 	e.unchanged("refused charges", before)
 
 	charge := scenario.Payment{ID: tongbao.NewID(), SubWallet: w.Wallet, Merchant: e.metro.ID, Amount: 2 * yuan}
@@ -259,7 +259,7 @@ func TestCharge(t *testing.T) {
 		t.Fatalf("revoked link %+v", r)
 	}
 	before = e.balances(w)
-	wantCode(t, "a charge after revocation", e.charge(w, e.metro, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeRevoked)
+	wantCode(t, "a charge after revocation", e.charge(w, e.metro, yuan), tongbao.EUNPROCESSABLE, scenario.ErrChargeRevoked)
 	e.unchanged("a charge after revocation", before)
 	// The charge made before, asked again: its first result.
 	rep, err := e.scenario.Charge(e.ctx, charge)
@@ -269,13 +269,13 @@ func TestCharge(t *testing.T) {
 	}
 	// The engine refuses it too, whatever the record says.
 	_, err = e.svc.PayScenario(e.ctx, twotier.ScenarioPayment{ID: tongbao.NewID(), From: w.Wallet, To: e.metro.ID, Amount: yuan, Charge: true})
-	wantCode(t, "a charge past the record", err, tongbao.EFORBIDDEN, scenario.ErrChargeRevoked)
+	wantCode(t, "a charge past the record", err, tongbao.EUNPROCESSABLE, scenario.ErrChargeRevoked)
 	// The holder still pays the metro itself, and may grant another.
 	must(t, e.pay(w, e.metro, yuan))
 	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.canteen.ID)
 	must(t, err)
 	must(t, e.charge(w, e.canteen, yuan))
-	wantCode(t, "the metro after the grant moved on", e.charge(w, e.metro, yuan), tongbao.EFORBIDDEN, nil)
+	wantCode(t, "the metro after the grant moved on", e.charge(w, e.metro, yuan), tongbao.EUNPROCESSABLE, nil)
 	if got := e.balance(w.Wallet); got != 246*yuan {
 		t.Fatalf("sub-wallet holds %v; want 246", got)
 	}
@@ -290,22 +290,22 @@ func TestGenericPaymentsRefuseSubWallets(t *testing.T) {
 	w := e.push(e.template(e.transit()), 100*yuan)
 	before := e.balances(w)
 	_, err := e.svc.Pay(e.ctx, twotier.Payment{ID: tongbao.NewID(), From: w.Wallet, To: e.metro.ID, Amount: yuan})
-	wantCode(t, "twotier.Pay from a sub-wallet", err, tongbao.EFORBIDDEN, twotier.ErrScenarioWallet)
+	wantCode(t, "twotier.Pay from a sub-wallet", err, tongbao.EUNPROCESSABLE, twotier.ErrScenarioWallet)
 	_, err = e.svc.Pay(e.ctx, twotier.Payment{ID: tongbao.NewID(), From: e.holder.ID, To: w.Wallet, Amount: yuan})
-	wantCode(t, "twotier.Pay into a sub-wallet, even from its parent", err, tongbao.EFORBIDDEN, twotier.ErrScenarioWallet)
+	wantCode(t, "twotier.Pay into a sub-wallet, even from its parent", err, tongbao.EUNPROCESSABLE, twotier.ErrScenarioWallet)
 	out, err := e.svc.PayBatch(e.ctx, []twotier.Payment{
 		{ID: tongbao.NewID(), From: w.Wallet, To: e.metro.ID, Amount: yuan},
 		{ID: tongbao.NewID(), From: e.holder.ID, To: w.Wallet, Amount: yuan},
 	})
 	must(t, err)
 	for i, o := range out {
-		wantCode(t, "PayBatch with a sub-wallet", o.Err, tongbao.EFORBIDDEN, twotier.ErrScenarioWallet)
+		wantCode(t, "PayBatch with a sub-wallet", o.Err, tongbao.EUNPROCESSABLE, twotier.ErrScenarioWallet)
 		_ = i
 	}
 	_, err = e.svc.TopUp(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: w.Wallet, Amount: yuan})
-	wantCode(t, "top-up from the bank", err, tongbao.EFORBIDDEN, twotier.ErrScenarioWallet)
+	wantCode(t, "top-up from the bank", err, tongbao.EUNPROCESSABLE, twotier.ErrScenarioWallet)
 	_, err = e.svc.Withdraw(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: w.Wallet, Amount: yuan})
-	wantCode(t, "withdrawal to the bank", err, tongbao.EFORBIDDEN, twotier.ErrScenarioWallet)
+	wantCode(t, "withdrawal to the bank", err, tongbao.EUNPROCESSABLE, twotier.ErrScenarioWallet)
 	e.unchanged("generic operations", before)
 	e.supplyOK("generic operations")
 }
@@ -324,7 +324,7 @@ func TestIdempotency(t *testing.T) {
 	}
 	spec.PaymentMax++
 	_, err := e.scenario.CreateTemplate(e.ctx, spec)
-	wantCode(t, "a template's id with other caps", err, tongbao.ECONFLICT, scenario.ErrIDConflict)
+	wantCode(t, "a template's id with other caps", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 
 	push := scenario.PushSpec{ID: tongbao.NewID(), Parent: e.holder.ID, Template: tpl.ID}
 	w, err := e.scenario.Push(e.ctx, push)
@@ -336,9 +336,9 @@ func TestIdempotency(t *testing.T) {
 	}
 	push.ExpiresAt = start.Add(time.Hour)
 	_, err = e.scenario.Push(e.ctx, push)
-	wantCode(t, "a sub-wallet's id with another expiry", err, tongbao.ECONFLICT, scenario.ErrIDConflict)
+	wantCode(t, "a sub-wallet's id with another expiry", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 	_, err = e.scenario.Push(e.ctx, scenario.PushSpec{ID: e.metro.ID, Parent: e.holder.ID, Template: tpl.ID})
-	wantCode(t, "a merchant wallet's id as a sub-wallet's", err, tongbao.ECONFLICT, scenario.ErrIDConflict)
+	wantCode(t, "a merchant wallet's id as a sub-wallet's", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 
 	fund := scenario.Move{ID: tongbao.NewID(), SubWallet: w.Wallet, Amount: 100 * yuan}
 	pay := scenario.Payment{ID: tongbao.NewID(), SubWallet: w.Wallet, Merchant: e.metro.ID, Amount: 5 * yuan}
@@ -357,10 +357,10 @@ func TestIdempotency(t *testing.T) {
 	before := e.balances(w)
 	fund.Amount++
 	_, err = e.scenario.Fund(e.ctx, fund)
-	wantCode(t, "a funding's id with another amount", err, tongbao.ECONFLICT, ledger.ErrIDConflict)
+	wantCode(t, "a funding's id with another amount", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 	pay.Amount++
 	_, err = e.scenario.Pay(e.ctx, pay)
-	wantCode(t, "a payment's id with another amount", err, tongbao.ECONFLICT, ledger.ErrIDConflict)
+	wantCode(t, "a payment's id with another amount", err, tongbao.ECONFLICT, tongbao.ErrIDConflict)
 	pay.Amount--
 	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
 	must(t, err)
@@ -788,7 +788,7 @@ func TestDerivedIDTakenIsRefused(t *testing.T) {
 	before := e.balances(w, squat)
 	_, err = e.scenario.GrantCharge(e.ctx, w.Wallet, e.metro.ID)
 	wantCode(t, "a grant whose meter id is a wallet's", err, tongbao.ECONFLICT, nil)
-	wantCode(t, "a charge without the grant", e.charge(w, e.metro, yuan), tongbao.EFORBIDDEN, scenario.ErrChargeNotGranted)
+	wantCode(t, "a charge without the grant", e.charge(w, e.metro, yuan), tongbao.EUNPROCESSABLE, scenario.ErrChargeNotGranted)
 	e.unchanged("a taken meter id", before)
 	e.supplyOK("a taken meter id")
 }

@@ -61,12 +61,12 @@ type SubWallet struct {
 // Store errors. Implementations return these (wrapped or not) so callers
 // can test them with errors.Is.
 var (
-	ErrTemplateExists    = tongbao.Errorf(tongbao.ECONFLICT, "scenario template id already used")
-	ErrTemplateNotFound  = tongbao.Errorf(tongbao.ENOTFOUND, "scenario template not found")
-	ErrSubWalletExists   = tongbao.Errorf(tongbao.ECONFLICT, "sub-wallet id already used")
-	ErrSubWalletNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "sub-wallet not found")
-	ErrTooManySubWallets = tongbao.Errorf(tongbao.EUNPROCESSABLE, "the wallet has the most sub-wallets allowed (%d)", SubWalletsMax)
-	ErrTooManyTemplates  = tongbao.Errorf(tongbao.EUNPROCESSABLE, "the operator has the most scenario templates allowed (%d)", TemplatesMax)
+	ErrTemplateExists    = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "scenario template id already used")
+	ErrTemplateNotFound  = tongbao.Sentinel(tongbao.ENOTFOUND, "scenario-template-not-found", "scenario template not found")
+	ErrSubWalletExists   = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "sub-wallet id already used")
+	ErrSubWalletNotFound = tongbao.Sentinel(tongbao.ENOTFOUND, "sub-wallet-not-found", "sub-wallet not found")
+	ErrTooManySubWallets = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "too-many-sub-wallets", "the wallet has the most sub-wallets allowed (%d)", SubWalletsMax)
+	ErrTooManyTemplates  = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "unprocessable", "the operator has the most scenario templates allowed (%d)", TemplatesMax)
 )
 
 // Limits of the store's lists.

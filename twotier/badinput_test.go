@@ -66,8 +66,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		code     string
 		sentinel error
 	}{
-		{"zero amount", pay(payer, payee, 0, ""), tongbao.EINVALID, twotier.ErrAmountInvalid},
-		{"negative amount", pay(payer, payee, -yuan, ""), tongbao.EINVALID, twotier.ErrAmountInvalid},
+		{"zero amount", pay(payer, payee, 0, ""), tongbao.EINVALID, tongbao.ErrAmountInvalid},
+		{"negative amount", pay(payer, payee, -yuan, ""), tongbao.EINVALID, tongbao.ErrAmountInvalid},
 		{"largest amount", pay(payer, payee, tongbao.AmountMax, ""), tongbao.EUNPROCESSABLE, ledger.ErrDebitLimit},
 		{"overflowing amount text", func() error { _, err := tongbao.ParseAmount("92233720368547758.08"); return err }, tongbao.EINVALID, nil},
 		{"overflowing reserve", func() error {
@@ -83,20 +83,20 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"id reused with other content", func() error {
 			_, err := e.svc.Pay(ctx, twotier.Payment{ID: usedID, From: payer.ID, To: payee.ID, Amount: 11 * yuan})
 			return err
-		}, tongbao.ECONFLICT, ledger.ErrIDConflict},
+		}, tongbao.ECONFLICT, tongbao.ErrIDConflict},
 		{"unknown payer", pay(unknown, payee, yuan, ""), tongbao.ENOTFOUND, twotier.ErrWalletNotFound},
 		{"unknown payee", pay(payer, unknown, yuan, ""), tongbao.ENOTFOUND, twotier.ErrWalletNotFound},
 		{"unknown alias", func() error { _, err := e.svc.Resolve(ctx, "13999999999"); return err }, tongbao.ENOTFOUND, twotier.ErrWalletNotFound},
-		{"closed payee", pay(payer, closed, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrAccountClosed},
+		{"closed payee", pay(payer, closed, yuan, ""), tongbao.EUNPROCESSABLE, ledger.ErrAccountClosed},
 		{"top-up of a closed wallet", func() error {
 			_, err := e.svc.TopUp(ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: closed.ID, Amount: yuan})
 			return err
-		}, tongbao.EFORBIDDEN, ledger.ErrAccountClosed},
-		{"frozen payer", pay(frozen, payee, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrAccountFrozen},
-		{"frozen payee", pay(payer, frozen, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrAccountFrozen},
-		{"receive-only payer", pay(receiveOnly, payee, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrDebitsDisabled},
-		{"suspended payee", pay(payer, suspended, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrCreditsDisabled},
-		{"suspended payee across", pay(across, suspended, yuan, ""), tongbao.EFORBIDDEN, ledger.ErrCreditsDisabled},
+		}, tongbao.EUNPROCESSABLE, ledger.ErrAccountClosed},
+		{"frozen payer", pay(frozen, payee, yuan, ""), tongbao.EUNPROCESSABLE, ledger.ErrAccountFrozen},
+		{"frozen payee", pay(payer, frozen, yuan, ""), tongbao.EUNPROCESSABLE, ledger.ErrAccountFrozen},
+		{"receive-only payer", pay(receiveOnly, payee, yuan, ""), tongbao.EUNPROCESSABLE, ledger.ErrDebitsDisabled},
+		{"suspended payee", pay(payer, suspended, yuan, ""), tongbao.EUNPROCESSABLE, ledger.ErrCreditsDisabled},
+		{"suspended payee across", pay(across, suspended, yuan, ""), tongbao.EUNPROCESSABLE, ledger.ErrCreditsDisabled},
 		{"insufficient funds", pay(payee, payer, 20*yuan, ""), tongbao.EUNPROCESSABLE, ledger.ErrInsufficientFunds},
 		{"paying oneself", pay(payer, payer, yuan, ""), tongbao.EINVALID, ledger.ErrSameAccount},
 		{"breached net debit cap", pay(rich, across, 2*yuan, ""), tongbao.EUNPROCESSABLE, twotier.ErrNetDebitCap},
@@ -127,7 +127,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"reopening a closed wallet", func() error {
 			_, err := e.svc.SetState(ctx, closed.ID, twotier.StateActive, "")
 			return err
-		}, tongbao.EFORBIDDEN, twotier.ErrWalletClosed},
+		}, tongbao.EUNPROCESSABLE, twotier.ErrWalletClosed},
 		{"a bad category", func() error {
 			_, err := e.svc.OpenWallet(ctx, twotier.WalletSpec{Operator: e.a, Category: 5})
 			return err

@@ -10,7 +10,7 @@ import (
 // Operation is what DepositReserves, Issue and Redeem take: an
 // idempotency id chosen by the caller, an operator and an amount. The same
 // id with the same content returns the first result; with other content,
-// a conflict (ledger.ErrIDConflict).
+// a conflict (tongbao.ErrIDConflict).
 type Operation struct {
 	ID       tongbao.ID
 	Operator tongbao.ID

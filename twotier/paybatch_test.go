@@ -71,7 +71,7 @@ func TestPayBatchMixed(t *testing.T) {
 				t.Fatalf("round %d: payment %d: duplicate %v; want %v", round, i, r.Duplicate, dup)
 			}
 		}
-		for i, want := range map[int]error{3: twotier.ErrAmountInvalid, 5: twotier.ErrIDConflict, 6: ledger.ErrInsufficientFunds,
+		for i, want := range map[int]error{3: tongbao.ErrAmountInvalid, 5: tongbao.ErrIDConflict, 6: ledger.ErrInsufficientFunds,
 			7: ledger.ErrInsufficientFunds, 9: twotier.ErrWalletNotFound, 10: twotier.ErrIDRequired, 11: twotier.ErrCurrencyMismatch} {
 			if !errors.Is(out[i].Err, want) {
 				t.Fatalf("round %d: payment %d: got %v; want %v", round, i, out[i].Err, want)

@@ -96,14 +96,14 @@ func (s *Service) newPaymentRecord(p Payment, from, to Wallet) PaymentRecord {
 }
 
 // samePayment returns the record to book after CreatePayment: the stored
-// one when the id was already used by the same payment, ErrIDConflict
+// one when the id was already used by the same payment, tongbao.ErrIDConflict
 // when it was used by another.
 func samePayment(rec, stored PaymentRecord, created bool) (PaymentRecord, error) {
 	if created {
 		return rec, nil
 	}
 	if stored.PayerWallet != rec.PayerWallet || stored.PayeeWallet != rec.PayeeWallet || stored.Amount != rec.Amount || stored.Currency != rec.Currency {
-		return PaymentRecord{}, ErrIDConflict
+		return PaymentRecord{}, tongbao.ErrIDConflict
 	}
 	return stored, nil
 }

@@ -50,17 +50,17 @@ var (
 	// ErrScenarioWallet refuses a sub-wallet in a generic operation (Pay,
 	// PayBatch, TopUp, Withdraw, a category change): its money moves only
 	// through the scenario operations.
-	ErrScenarioWallet    = tongbao.Errorf(tongbao.EFORBIDDEN, "a scenario sub-wallet pays and is paid only through its scenario")
-	ErrNotScenarioWallet = tongbao.Errorf(tongbao.EINVALID, "wallet is not a scenario sub-wallet")
-	ErrParentInvalid     = tongbao.Errorf(tongbao.EINVALID, "a sub-wallet is pushed from a personal wallet")
-	ErrParentNotActive   = tongbao.Errorf(tongbao.EUNPROCESSABLE, "a sub-wallet is pushed from a wallet that is active and not frozen")
-	ErrParentCapTaken    = tongbao.Errorf(tongbao.EUNPROCESSABLE, "the sub-wallets' balance caps would take the whole balance cap of their wallet's category")
-	ErrPayeeNotMerchant  = tongbao.Errorf(tongbao.EFORBIDDEN, "a sub-wallet pays only merchant wallets")
-	ErrChargeNotGranted  = tongbao.Errorf(tongbao.EFORBIDDEN, "the merchant may not charge this sub-wallet")
-	ErrChargeRevoked     = tongbao.Errorf(tongbao.EFORBIDDEN, "the holder revoked the merchant's permission to charge")
+	ErrScenarioWallet    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "sub-wallet-scenario-only", "a scenario sub-wallet pays and is paid only through its scenario")
+	ErrNotScenarioWallet = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "wallet is not a scenario sub-wallet")
+	ErrParentInvalid     = tongbao.Sentinel(tongbao.EINVALID, "sub-wallet-parent-invalid", "a sub-wallet is pushed from a personal wallet")
+	ErrParentNotActive   = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "parent-wallet-not-active", "a sub-wallet is pushed from a wallet that is active and not frozen")
+	ErrParentCapTaken    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "sub-wallet-caps-exceed-category", "the sub-wallets' balance caps would take the whole balance cap of their wallet's category")
+	ErrPayeeNotMerchant  = tongbao.Sentinel(tongbao.EINVALID, "not-a-merchant-wallet", "a sub-wallet pays only merchant wallets")
+	ErrChargeNotGranted  = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "charge-not-permitted", "the merchant may not charge this sub-wallet")
+	ErrChargeRevoked     = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "charge-revoked", "the holder revoked the merchant's permission to charge")
 	// ErrSubWalletsOpen refuses closing a wallet whose sub-wallets are
 	// not all closed: their money comes back through it.
-	ErrSubWalletsOpen = tongbao.Errorf(tongbao.ECONFLICT, "the wallet has sub-wallets that are not closed; sweep and close them first")
+	ErrSubWalletsOpen = tongbao.Sentinel(tongbao.ECONFLICT, "sub-wallets-open", "the wallet has sub-wallets that are not closed; sweep and close them first")
 )
 
 // errDerivedIDTaken refuses to use an account the engine derives the id
@@ -478,7 +478,7 @@ func (s *Service) payScenarioAcross(ctx context.Context, p ScenarioPayment, from
 // expiry, a revocation) would refuse it. A payment across operators whose
 // outcome was never learnt (its record pending) is booked again under its
 // own ids to learn it: a revoked charge's meter still refuses legs that
-// did not go through. The id used with other content is ErrIDConflict; an
+// did not go through. The id used with other content is tongbao.ErrIDConflict; an
 // error means the outcome is still unknown.
 func (s *Service) ScenarioPaymentPosted(ctx context.Context, p ScenarioPayment) (PaymentResult, bool, error) {
 	from, to, err := s.scenarioParties(ctx, p)
@@ -498,7 +498,7 @@ func (s *Service) ScenarioPaymentPosted(ctx context.Context, p ScenarioPayment) 
 			code = TransferScenarioCharge
 		}
 		if t.DebitAccountID != p.From || t.CreditAccountID != p.To || t.Amount != p.Amount || t.Code != code {
-			return PaymentResult{}, false, ErrIDConflict
+			return PaymentResult{}, false, tongbao.ErrIDConflict
 		}
 		return PaymentResult{Timestamp: t.Timestamp, PayeeTimestamp: t.Timestamp, Duplicate: true}, true, nil
 	}
@@ -510,7 +510,7 @@ func (s *Service) ScenarioPaymentPosted(ctx context.Context, p ScenarioPayment) 
 		return PaymentResult{}, false, err
 	}
 	if rec.PayerWallet != p.From || rec.PayeeWallet != p.To || rec.Amount != p.Amount {
-		return PaymentResult{}, false, ErrIDConflict
+		return PaymentResult{}, false, tongbao.ErrIDConflict
 	}
 	if rec.Status == PaymentPending {
 		// Its outcome was never learnt (the answer lost): booking its

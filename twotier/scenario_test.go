@@ -73,31 +73,31 @@ func TestScenarioWalletMoney(t *testing.T) {
 		err  error
 		code string
 	}{
-		{"generic payment from a sub-wallet", func() error { _, err := e.pay(sub, shop, yuan); return err }(), tongbao.EFORBIDDEN},
-		{"generic payment into a sub-wallet", func() error { _, err := e.pay(parent, sub, yuan); return err }(), tongbao.EFORBIDDEN},
+		{"generic payment from a sub-wallet", func() error { _, err := e.pay(sub, shop, yuan); return err }(), tongbao.EUNPROCESSABLE},
+		{"generic payment into a sub-wallet", func() error { _, err := e.pay(parent, sub, yuan); return err }(), tongbao.EUNPROCESSABLE},
 		{"top-up of a sub-wallet", func() error {
 			_, err := e.svc.TopUp(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: sub.ID, Amount: yuan})
 			return err
-		}(), tongbao.EFORBIDDEN},
+		}(), tongbao.EUNPROCESSABLE},
 		{"withdrawal from a sub-wallet", func() error {
 			_, err := e.svc.Withdraw(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: sub.ID, Amount: yuan})
 			return err
-		}(), tongbao.EFORBIDDEN},
-		{"upgrade of a sub-wallet", func() error { _, err := e.svc.Upgrade(e.ctx, sub.ID, twotier.Category1, &scenarioLimits); return err }(), tongbao.EFORBIDDEN},
+		}(), tongbao.EUNPROCESSABLE},
+		{"upgrade of a sub-wallet", func() error { _, err := e.svc.Upgrade(e.ctx, sub.ID, twotier.Category1, &scenarioLimits); return err }(), tongbao.EUNPROCESSABLE},
 		{"batch payment from a sub-wallet", func() error {
 			out, err := e.svc.PayBatch(e.ctx, []twotier.Payment{{ID: tongbao.NewID(), From: sub.ID, To: shop.ID, Amount: yuan}})
 			must(t, err)
 			return out[0].Err
-		}(), tongbao.EFORBIDDEN},
+		}(), tongbao.EUNPROCESSABLE},
 		{"batch payment into a sub-wallet", func() error {
 			out, err := e.svc.PayBatch(e.ctx, []twotier.Payment{{ID: tongbao.NewID(), From: parent.ID, To: sub.ID, Amount: yuan}})
 			must(t, err)
 			return out[0].Err
-		}(), tongbao.EFORBIDDEN},
+		}(), tongbao.EUNPROCESSABLE},
 		{"scenario payment to a personal wallet", func() error {
 			_, err := e.svc.PayScenario(e.ctx, twotier.ScenarioPayment{ID: tongbao.NewID(), From: sub.ID, To: parent.ID, Amount: yuan})
 			return err
-		}(), tongbao.EFORBIDDEN},
+		}(), tongbao.EINVALID},
 		{"scenario payment past the single cap", func() error {
 			_, err := e.svc.PayScenario(e.ctx, twotier.ScenarioPayment{ID: tongbao.NewID(), From: sub.ID, To: shop.ID, Amount: 51 * yuan})
 			return err
@@ -105,7 +105,7 @@ func TestScenarioWalletMoney(t *testing.T) {
 		{"charge without a permission", func() error {
 			_, err := e.svc.PayScenario(e.ctx, twotier.ScenarioPayment{ID: tongbao.NewID(), From: sub.ID, To: shop.ID, Amount: yuan, Charge: true})
 			return err
-		}(), tongbao.EFORBIDDEN},
+		}(), tongbao.EUNPROCESSABLE},
 		{"funding a personal wallet as a sub-wallet", func() error {
 			_, err := e.svc.FundScenario(e.ctx, twotier.WalletOperation{ID: tongbao.NewID(), Wallet: parent.ID, Amount: yuan})
 			return err
@@ -187,11 +187,11 @@ func TestScenarioCharge(t *testing.T) {
 	}
 	must(t, charge(metro, 10*yuan))
 	wantCode(t, "charge past the permission's cap", charge(metro, 10*yuan+1), tongbao.EUNPROCESSABLE, ledger.ErrDebitLimit)
-	wantCode(t, "charge by another merchant", charge(bakery, yuan), tongbao.EFORBIDDEN, twotier.ErrChargeNotGranted)
+	wantCode(t, "charge by another merchant", charge(bakery, yuan), tongbao.EUNPROCESSABLE, twotier.ErrChargeNotGranted)
 	must(t, e.svc.RevokeCharge(e.ctx, sub.ID, metro.ID))
 	must(t, e.svc.RevokeCharge(e.ctx, sub.ID, metro.ID))
-	wantCode(t, "charge after revocation", charge(metro, yuan), tongbao.EFORBIDDEN, twotier.ErrChargeRevoked)
-	wantCode(t, "revoking what was never granted", e.svc.RevokeCharge(e.ctx, sub.ID, bakery.ID), tongbao.EFORBIDDEN, twotier.ErrChargeNotGranted)
+	wantCode(t, "charge after revocation", charge(metro, yuan), tongbao.EUNPROCESSABLE, twotier.ErrChargeRevoked)
+	wantCode(t, "revoking what was never granted", e.svc.RevokeCharge(e.ctx, sub.ID, bakery.ID), tongbao.EUNPROCESSABLE, twotier.ErrChargeNotGranted)
 	// The holder still pays the merchant itself.
 	_, err = e.svc.PayScenario(e.ctx, twotier.ScenarioPayment{ID: tongbao.NewID(), From: sub.ID, To: metro.ID, Amount: yuan})
 	must(t, err)

@@ -163,15 +163,15 @@ type PaymentRecord struct {
 // Store errors. Implementations return these (wrapped or not) so callers
 // can test them with errors.Is.
 var (
-	ErrInstitutionExists   = tongbao.Errorf(tongbao.ECONFLICT, "institution id already used with different content")
-	ErrInstitutionNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "institution not found")
-	ErrWalletExists        = tongbao.Errorf(tongbao.ECONFLICT, "wallet id already used")
-	ErrWalletNotFound      = tongbao.Errorf(tongbao.ENOTFOUND, "wallet not found")
-	ErrAliasTaken          = tongbao.Errorf(tongbao.ECONFLICT, "alias already belongs to another wallet")
-	ErrCapVersionExists    = tongbao.Errorf(tongbao.ECONFLICT, "cap version already exists")
-	ErrWindowExists        = tongbao.Errorf(tongbao.ECONFLICT, "settlement window already exists")
-	ErrWindowNotFound      = tongbao.Errorf(tongbao.ENOTFOUND, "settlement window not found")
-	ErrPaymentNotFound     = tongbao.Errorf(tongbao.ENOTFOUND, "payment not found")
+	ErrInstitutionExists   = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "institution id already used with different content")
+	ErrInstitutionNotFound = tongbao.Sentinel(tongbao.ENOTFOUND, "institution-not-found", "institution not found")
+	ErrWalletExists        = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "wallet id already used")
+	ErrWalletNotFound      = tongbao.Sentinel(tongbao.ENOTFOUND, "wallet-not-found", "wallet not found")
+	ErrAliasTaken          = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "alias already belongs to another wallet")
+	ErrCapVersionExists    = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "cap version already exists")
+	ErrWindowExists        = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "settlement window already exists")
+	ErrWindowNotFound      = tongbao.Sentinel(tongbao.ENOTFOUND, "not-found", "settlement window not found")
+	ErrPaymentNotFound     = tongbao.Sentinel(tongbao.ENOTFOUND, "not-found", "payment not found")
 )
 
 // WalletsPageMax is the most wallets one call of Store.Wallets returns.

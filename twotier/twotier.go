@@ -67,23 +67,24 @@ const (
 // Errors of the domain, besides the Store's and the ledger's (which the
 // operations return wrapped, so errors.Is finds them).
 var (
-	ErrAmountInvalid      = tongbao.Errorf(tongbao.EINVALID, "amount must be greater than zero")
-	ErrCurrencyMismatch   = tongbao.Errorf(tongbao.EINVALID, "currency is not the ledger's")
-	ErrNoCentralBank      = tongbao.Errorf(tongbao.ECONFLICT, "no central bank yet")
-	ErrCentralBankExists  = tongbao.Errorf(tongbao.ECONFLICT, "a central bank already exists")
-	ErrNotOperator        = tongbao.Errorf(tongbao.EINVALID, "institution is not an operator")
-	ErrCategoryInvalid    = tongbao.Errorf(tongbao.EINVALID, "category must be 1, 2, 3 or 4")
-	ErrHolderCapsRequired = tongbao.Errorf(tongbao.EINVALID, "a category 1 wallet needs caps set for its holder")
-	ErrNotUpgrade         = tongbao.Errorf(tongbao.EINVALID, "the new category is not stronger than the present one")
-	ErrNotDowngrade       = tongbao.Errorf(tongbao.EINVALID, "the new category is not weaker than the present one")
-	ErrReasonRequired     = tongbao.Errorf(tongbao.EINVALID, "a reason is required")
-	ErrWalletClosed       = tongbao.Errorf(tongbao.EFORBIDDEN, "wallet is closed")
-	ErrIDRequired         = tongbao.Errorf(tongbao.EINVALID, "an idempotency id is required")
-	ErrIDConflict         = tongbao.Errorf(tongbao.ECONFLICT, "id already used with different content")
-	ErrWindowClosed       = tongbao.Errorf(tongbao.EUNAVAILABLE, "the settlement window closed twice during the payment; retry")
+	ErrCurrencyMismatch   = tongbao.Sentinel(tongbao.EINVALID, "currency-mismatch", "currency is not the ledger's")
+	ErrNoCentralBank      = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "no central bank yet")
+	ErrCentralBankExists  = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "a central bank already exists")
+	ErrNotOperator        = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "institution is not an operator")
+	ErrCategoryInvalid    = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "category must be 1, 2, 3 or 4")
+	ErrHolderCapsRequired = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a category 1 wallet needs caps set for its holder")
+	ErrNotUpgrade         = tongbao.Sentinel(tongbao.EINVALID, "category-change-refused", "the new category is not stronger than the present one")
+	ErrNotDowngrade       = tongbao.Sentinel(tongbao.EINVALID, "category-change-refused", "the new category is not weaker than the present one")
+	ErrReasonRequired     = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a reason is required")
+	ErrWalletClosed       = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "wallet-closed", "wallet is closed")
+	ErrIDRequired         = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "an idempotency id is required")
+	ErrWindowClosed       = tongbao.Sentinel(tongbao.EUNAVAILABLE, "unavailable", "the settlement window closed twice during the payment; retry")
+	// ErrNotMerchantWallet refuses a personal wallet where a merchant
+	// wallet is needed: merchant and scenario both return it.
+	ErrNotMerchantWallet = tongbao.Sentinel(tongbao.EINVALID, "not-a-merchant-wallet", "wallet is not a merchant wallet")
 	// ErrNetDebitCap wraps ledger.ErrBalanceLimit when the payer operator's
 	// clearing account refuses a payment.
-	ErrNetDebitCap = &tongbao.Error{Code: tongbao.EUNPROCESSABLE, Message: "payment would breach the payer operator's net debit cap", Err: ledger.ErrBalanceLimit}
+	ErrNetDebitCap = &tongbao.Error{Code: tongbao.EUNPROCESSABLE, Kind: "net-debit-cap-exceeded", Message: "payment would breach the payer operator's net debit cap", Err: ledger.ErrBalanceLimit}
 )
 
 // Config configures a Service. Ledger and Store are required.
@@ -383,7 +384,7 @@ func (s *Service) operators(ctx context.Context) ([]Institution, error) {
 // checkMoney validates an amount and currency from a caller.
 func (s *Service) checkMoney(amount tongbao.Amount, currency tongbao.Currency) error {
 	if amount <= 0 {
-		return ErrAmountInvalid
+		return tongbao.ErrAmountInvalid
 	}
 	if currency != "" && currency != s.currency {
 		if err := currency.Validate(); err != nil {

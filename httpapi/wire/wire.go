@@ -17,10 +17,10 @@ import (
 )
 
 // ErrAmountSyntax is in the chain of every error of a malformed amount.
-var ErrAmountSyntax = tongbao.Errorf(tongbao.EINVALID, "amount must be a decimal string with at most two fraction digits")
+var ErrAmountSyntax = tongbao.Sentinel(tongbao.EINVALID, "invalid-amount", "amount must be a decimal string with at most two fraction digits")
 
 // ErrTrailingData is returned by Decode for data after the JSON value.
-var ErrTrailingData = tongbao.Errorf(tongbao.EINVALID, "trailing data after the JSON value")
+var ErrTrailingData = tongbao.Sentinel(tongbao.EINVALID, "malformed-json", "trailing data after the JSON value")
 
 // Amount is an amount of money that travels as a decimal string with at
 // most two fraction digits.
