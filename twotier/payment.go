@@ -209,7 +209,7 @@ func (s *Service) Settle(ctx context.Context) (Settlement, error) { return s.Clo
 // ErrNotCurrentWindow is returned by CloseWindow for a window that is not
 // the current one: most often a retry or a second caller after the window
 // was closed.
-var ErrNotCurrentWindow = tongbao.Errorf(tongbao.ECONFLICT, "the window is not the current settlement window")
+var ErrNotCurrentWindow = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "the window is not the current settlement window")
 
 // CloseWindow is Settle for window n, which must be the current window
 // when the settlement lock is taken (zero: whichever is current). Closes
