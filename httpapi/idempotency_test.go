@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"strconv"
 	"testing"
+	"time"
 
 	tongbao "github.com/tongbao/tongbao"
 )
@@ -55,4 +57,58 @@ func TestDeriveID(t *testing.T) {
 func hexOf(id tongbao.ID) string {
 	s := id.String()
 	return s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+}
+
+// TestIdempotencyBounded guards against a past bug: the cache was bounded
+// by entries, not bytes, and kept each answer forever, so a server under
+// batches grew to gigabytes. It is now bounded by bytes and by age.
+func TestIdempotencyBounded(t *testing.T) {
+	clock := tongbao.NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	const bytesMax = idempotencyShards * 4096
+	c := newIdempotency(clock, bytesMax, time.Hour)
+	body := make([]byte, 1000)
+	var kept []string
+	for i := range 5000 {
+		key := "holder:w\x00" + strconv.Itoa(i)
+		a, first := c.begin(key, [32]byte{1})
+		if !first {
+			t.Fatalf("key %s: not first", key)
+		}
+		a.status, a.body = 201, body
+		c.finish(a)
+		kept = append(kept, key)
+		if _, bytes := c.size(); bytes > bytesMax {
+			t.Fatalf("after %d answers: %d bytes kept; want at most %d", i+1, bytes, bytesMax)
+		}
+	}
+	entries, bytes := c.size()
+	if entries == 0 || entries > bytesMax/1000 || bytes < bytesMax/2 {
+		t.Errorf("%d entries, %d bytes kept; want some, within %d bytes", entries, bytes, bytesMax)
+	}
+	// The newest is kept, the oldest is gone.
+	if _, first := c.begin(kept[len(kept)-1], [32]byte{1}); first {
+		t.Error("the newest answer is gone")
+	}
+	if a, first := c.begin(kept[0], [32]byte{1}); !first {
+		t.Error("the oldest answer is kept")
+	} else {
+		c.forget(a)
+	}
+
+	// An hour later everything has expired, and an expired key starts again.
+	clock.Advance(time.Hour)
+	if entries, bytes := c.size(); entries != 0 || bytes != 0 {
+		t.Errorf("after the retention: %d entries, %d bytes; want none", entries, bytes)
+	}
+	a, first := c.begin(kept[len(kept)-1], [32]byte{2})
+	if !first {
+		t.Error("an answer older than the retention was replayed")
+	}
+	if entries, bytes := c.size(); entries != 1 || bytes != int64(len(a.key))+answerOverhead {
+		t.Errorf("after a new begin: %d entries, %d bytes; want the one just begun", entries, bytes)
+	}
+	c.forget(a)
+	if entries, bytes := c.size(); entries != 0 || bytes != 0 {
+		t.Errorf("after forgetting it: %d entries, %d bytes; want none", entries, bytes)
+	}
 }

@@ -36,36 +36,37 @@ func (t ProblemType) URI() string { return ProblemBase + t.Name }
 
 // The problem types. Never rename one: clients match on them.
 var (
-	ProblemMalformedJSON       = ProblemType{"malformed-json", "The body is not the JSON this endpoint takes", http.StatusBadRequest}
-	ProblemInvalidRequest      = ProblemType{"invalid-request", "The request is invalid", http.StatusBadRequest}
-	ProblemInvalidAmount       = ProblemType{"invalid-amount", "The amount is invalid", http.StatusBadRequest}
-	ProblemCurrencyMismatch    = ProblemType{"currency-mismatch", "The currency is not the ledger's", http.StatusBadRequest}
-	ProblemIdempotencyRequired = ProblemType{"idempotency-key-required", "This request moves money and needs an Idempotency-Key header", http.StatusBadRequest}
-	ProblemIdempotencyConflict = ProblemType{"idempotency-key-conflict", "The Idempotency-Key was used with a different request", http.StatusConflict}
-	ProblemUnauthorized        = ProblemType{"unauthorized", "A valid API key or holder token is required", http.StatusUnauthorized}
-	ProblemForbidden           = ProblemType{"forbidden", "The caller's role may not do this", http.StatusForbidden}
-	ProblemNotFound            = ProblemType{"not-found", "No such resource", http.StatusNotFound}
-	ProblemWalletNotFound      = ProblemType{"wallet-not-found", "No such wallet", http.StatusNotFound}
-	ProblemInstitutionNotFound = ProblemType{"institution-not-found", "No such institution", http.StatusNotFound}
-	ProblemMethodNotAllowed    = ProblemType{"method-not-allowed", "The method is not allowed on this resource", http.StatusMethodNotAllowed}
-	ProblemTooLarge            = ProblemType{"request-too-large", "The request is too large", http.StatusRequestEntityTooLarge}
-	ProblemInsufficientFunds   = ProblemType{"insufficient-funds", "Insufficient funds", http.StatusUnprocessableEntity}
-	ProblemBalanceCap          = ProblemType{"balance-cap-exceeded", "The payee's balance cap would be exceeded", http.StatusUnprocessableEntity}
-	ProblemSingleCap           = ProblemType{"single-payment-cap-exceeded", "The single-payment cap would be exceeded", http.StatusUnprocessableEntity}
-	ProblemDailyCap            = ProblemType{"daily-cap-exceeded", "The daily payment cap would be exceeded", http.StatusUnprocessableEntity}
-	ProblemYearlyCap           = ProblemType{"yearly-cap-exceeded", "The yearly payment cap would be exceeded", http.StatusUnprocessableEntity}
-	ProblemNetDebitCap         = ProblemType{"net-debit-cap-exceeded", "The payer operator's net debit cap would be breached", http.StatusUnprocessableEntity}
-	ProblemWalletClosed        = ProblemType{"wallet-closed", "The wallet is closed", http.StatusUnprocessableEntity}
-	ProblemWalletFrozen        = ProblemType{"wallet-frozen", "The wallet is frozen", http.StatusUnprocessableEntity}
-	ProblemDebitsDisabled      = ProblemType{"wallet-may-not-pay", "The paying wallet may not pay in its state", http.StatusUnprocessableEntity}
-	ProblemCreditsDisabled     = ProblemType{"wallet-may-not-receive", "The receiving wallet may not receive in its state", http.StatusUnprocessableEntity}
-	ProblemWalletNotEmpty      = ProblemType{"wallet-not-empty", "The wallet still holds money", http.StatusConflict}
-	ProblemCategoryChange      = ProblemType{"category-change-refused", "The category change is refused", http.StatusUnprocessableEntity}
-	ProblemConflict            = ProblemType{"conflict", "The request conflicts with the present state", http.StatusConflict}
-	ProblemUnprocessable       = ProblemType{"unprocessable", "The rules refuse the request", http.StatusUnprocessableEntity}
-	ProblemUnavailable         = ProblemType{"unavailable", "Try again later", http.StatusServiceUnavailable}
-	ProblemNotWriter           = ProblemType{"not-the-writer", "This process does not hold the ledger's writer; retry, here or at the process that does", http.StatusServiceUnavailable}
-	ProblemInternal            = ProblemType{"internal", "Internal error", http.StatusInternalServerError}
+	ProblemMalformedJSON        = ProblemType{"malformed-json", "The body is not the JSON this endpoint takes", http.StatusBadRequest}
+	ProblemInvalidRequest       = ProblemType{"invalid-request", "The request is invalid", http.StatusBadRequest}
+	ProblemInvalidAmount        = ProblemType{"invalid-amount", "The amount is invalid", http.StatusBadRequest}
+	ProblemCurrencyMismatch     = ProblemType{"currency-mismatch", "The currency is not the ledger's", http.StatusBadRequest}
+	ProblemIdempotencyRequired  = ProblemType{"idempotency-key-required", "This request moves money and needs an Idempotency-Key header", http.StatusBadRequest}
+	ProblemIdempotencyConflict  = ProblemType{"idempotency-key-conflict", "The Idempotency-Key was used with a different request", http.StatusConflict}
+	ProblemUnauthorized         = ProblemType{"unauthorized", "A valid API key or holder token is required", http.StatusUnauthorized}
+	ProblemForbidden            = ProblemType{"forbidden", "The caller's role may not do this", http.StatusForbidden}
+	ProblemNotFound             = ProblemType{"not-found", "No such resource", http.StatusNotFound}
+	ProblemWalletNotFound       = ProblemType{"wallet-not-found", "No such wallet", http.StatusNotFound}
+	ProblemInstitutionNotFound  = ProblemType{"institution-not-found", "No such institution", http.StatusNotFound}
+	ProblemMethodNotAllowed     = ProblemType{"method-not-allowed", "The method is not allowed on this resource", http.StatusMethodNotAllowed}
+	ProblemTooLarge             = ProblemType{"request-too-large", "The request is too large", http.StatusRequestEntityTooLarge}
+	ProblemUnsupportedMediaType = ProblemType{"unsupported-media-type", "The body must be sent as application/json", http.StatusUnsupportedMediaType}
+	ProblemInsufficientFunds    = ProblemType{"insufficient-funds", "Insufficient funds", http.StatusUnprocessableEntity}
+	ProblemBalanceCap           = ProblemType{"balance-cap-exceeded", "The payee's balance cap would be exceeded", http.StatusUnprocessableEntity}
+	ProblemSingleCap            = ProblemType{"single-payment-cap-exceeded", "The single-payment cap would be exceeded", http.StatusUnprocessableEntity}
+	ProblemDailyCap             = ProblemType{"daily-cap-exceeded", "The daily payment cap would be exceeded", http.StatusUnprocessableEntity}
+	ProblemYearlyCap            = ProblemType{"yearly-cap-exceeded", "The yearly payment cap would be exceeded", http.StatusUnprocessableEntity}
+	ProblemNetDebitCap          = ProblemType{"net-debit-cap-exceeded", "The payer operator's net debit cap would be breached", http.StatusUnprocessableEntity}
+	ProblemWalletClosed         = ProblemType{"wallet-closed", "The wallet is closed", http.StatusUnprocessableEntity}
+	ProblemWalletFrozen         = ProblemType{"wallet-frozen", "The wallet is frozen", http.StatusUnprocessableEntity}
+	ProblemDebitsDisabled       = ProblemType{"wallet-may-not-pay", "The paying wallet may not pay in its state", http.StatusUnprocessableEntity}
+	ProblemCreditsDisabled      = ProblemType{"wallet-may-not-receive", "The receiving wallet may not receive in its state", http.StatusUnprocessableEntity}
+	ProblemWalletNotEmpty       = ProblemType{"wallet-not-empty", "The wallet still holds money", http.StatusConflict}
+	ProblemCategoryChange       = ProblemType{"category-change-refused", "The category change is refused", http.StatusUnprocessableEntity}
+	ProblemConflict             = ProblemType{"conflict", "The request conflicts with the present state", http.StatusConflict}
+	ProblemUnprocessable        = ProblemType{"unprocessable", "The rules refuse the request", http.StatusUnprocessableEntity}
+	ProblemUnavailable          = ProblemType{"unavailable", "Try again later", http.StatusServiceUnavailable}
+	ProblemNotWriter            = ProblemType{"not-the-writer", "This process does not hold the ledger's writer; retry, here or at the process that does", http.StatusServiceUnavailable}
+	ProblemInternal             = ProblemType{"internal", "Internal error", http.StatusInternalServerError}
 
 	ProblemNotMerchantWallet    = ProblemType{"not-a-merchant-wallet", "The wallet is not a merchant wallet", http.StatusBadRequest}
 	ProblemRequestNotFound      = ProblemType{"payment-request-not-found", "No such payment request", http.StatusNotFound}
@@ -111,6 +112,9 @@ var sentinelProblems = []struct {
 	{errUnauthorized, ProblemUnauthorized},
 	{errForbidden, ProblemForbidden},
 	{errTooLarge, ProblemTooLarge},
+	{errUnsupportedMediaType, ProblemUnsupportedMediaType},
+	{wire.ErrDuplicateName, ProblemMalformedJSON},
+	{wire.ErrInvalidUTF8, ProblemMalformedJSON},
 	{wire.ErrAmountSyntax, ProblemInvalidAmount},
 	{twotier.ErrAmountInvalid, ProblemInvalidAmount},
 	{ledger.ErrAmountInvalid, ProblemInvalidAmount},
@@ -194,11 +198,12 @@ var codeProblems = map[string]ProblemType{
 
 // Errors of the HTTP layer itself, mapped above.
 var (
-	errIdempotencyRequired = tongbao.Errorf(tongbao.EINVALID, "the Idempotency-Key header is missing")
-	errIdempotencyConflict = tongbao.Errorf(tongbao.ECONFLICT, "the Idempotency-Key was used with a different request")
-	errUnauthorized        = tongbao.Errorf(tongbao.EFORBIDDEN, "no valid API key or holder token")
-	errForbidden           = tongbao.Errorf(tongbao.EFORBIDDEN, "outside the caller's part")
-	errTooLarge            = tongbao.Errorf(tongbao.EINVALID, "the body is too large")
+	errIdempotencyRequired  = tongbao.Errorf(tongbao.EINVALID, "the Idempotency-Key header is missing")
+	errIdempotencyConflict  = tongbao.Errorf(tongbao.ECONFLICT, "the Idempotency-Key was used with a different request")
+	errUnauthorized         = tongbao.Errorf(tongbao.EFORBIDDEN, "no valid API key or holder token")
+	errForbidden            = tongbao.Errorf(tongbao.EFORBIDDEN, "outside the caller's part")
+	errTooLarge             = tongbao.Errorf(tongbao.EINVALID, "the body is too large")
+	errUnsupportedMediaType = tongbao.Errorf(tongbao.EINVALID, "the body must be sent with Content-Type: application/json")
 )
 
 // malformed marks a body that did not decode.
@@ -245,11 +250,15 @@ func Problem(err error) *wire.Problem {
 	return p
 }
 
-// writeProblem writes a problem+json answer, with a Retry-After on a 503.
+// writeProblem writes a problem+json answer, with a Retry-After on a 503
+// and the scheme to authenticate with on a 401.
 func writeProblem(w http.ResponseWriter, p *wire.Problem) {
 	b, _ := json.Marshal(p)
 	if p.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", RetryAfterSeconds)
+	}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tongbao"`)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
