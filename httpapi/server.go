@@ -525,15 +525,15 @@ var requestTypes = func() map[string]reflect.Type {
 // compared with what was done. A body that does not decode is hashed as
 // it came. The decoded body is kept for the handler.
 func askedHash(c *call, rt *route) [32]byte {
-	asked := make([]byte, 0, 64+len(c.body))
+	asked := make([]byte, 0, 64+len(c.r.URL.Path)+len(c.body)+len(c.body)/4)
 	asked = append(append(asked, c.r.Method...), ' ')
 	asked = append(append(asked, c.r.URL.Path...), 0)
 	if t, ok := requestTypes[rt.request]; ok && len(c.body) > 0 {
 		pv := reflect.New(t)
 		if wire.Decode(c.body, pv.Interface()) == nil {
-			if canonical, err := wire.Encode(pv.Interface()); err == nil {
+			if decoded, err := wire.Append(append(asked, 'd'), pv.Interface()); err == nil {
 				c.decoded = pv.Interface()
-				return sha256.Sum256(append(append(asked, 'd'), canonical...))
+				return sha256.Sum256(decoded)
 			}
 		}
 	}

@@ -103,6 +103,10 @@ func FuzzEncode(f *testing.F) {
 			if string(got) != string(want) || (gerr == nil) != (werr == nil) {
 				t.Fatalf("Encode(%#v) = %s, %v; json.Marshal: %s, %v", v, got, gerr, want, werr)
 			}
+			appended, aerr := Append([]byte(currency), v)
+			if werr == nil && (aerr != nil || string(appended) != currency+string(want)) {
+				t.Fatalf("Append(%q, %#v) = %s, %v; want %s", currency, v, appended, aerr, currency+string(want))
+			}
 		}
 	})
 }
