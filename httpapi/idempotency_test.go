@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"math/rand/v2"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,5 +112,62 @@ func TestIdempotencyBounded(t *testing.T) {
 	c.forget(a)
 	if entries, bytes := c.size(); entries != 0 || bytes != 0 {
 		t.Errorf("after forgetting it: %d entries, %d bytes; want none", entries, bytes)
+	}
+}
+
+// TestIdempotencyConcurrent runs requests on a few keys at once, some
+// answered, some forgotten, over a bound small enough to evict, and
+// checks that every waiter gets an answer or runs itself, and that the
+// counts add up to what is kept.
+func TestIdempotencyConcurrent(t *testing.T) {
+	clock := tongbao.NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	c := newIdempotency(clock, idempotencyShards*2048, time.Hour)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 7))
+			for range 2000 {
+				key := "k" + strconv.Itoa(r.IntN(200))
+				a, first := c.begin(key, [32]byte{})
+				for !first {
+					<-a.done
+					if a.status != 0 {
+						break
+					}
+					a, first = c.begin(key, [32]byte{})
+				}
+				if !first {
+					continue
+				}
+				if r.IntN(4) == 0 {
+					c.forget(a)
+					continue
+				}
+				a.status, a.body = 200, make([]byte, r.IntN(600))
+				c.finish(a)
+			}
+		}()
+	}
+	wg.Wait()
+	var entries, bytes int64
+	for i := range c.shards {
+		s := &c.shards[i]
+		var shardBytes int64
+		for _, a := range s.answers {
+			if !a.live {
+				t.Fatalf("entry %s in the map is not live", a.key)
+			}
+			entries++
+			shardBytes += a.size
+		}
+		if shardBytes != s.bytes || s.bytes > c.shardBytesMax {
+			t.Errorf("shard %d: %d bytes counted, %d kept; bound %d", i, s.bytes, shardBytes, c.shardBytesMax)
+		}
+		bytes += shardBytes
+	}
+	if gotEntries, gotBytes := c.size(); gotEntries != entries || gotBytes != bytes {
+		t.Errorf("size() = %d entries, %d bytes; kept %d, %d", gotEntries, gotBytes, entries, bytes)
 	}
 }
