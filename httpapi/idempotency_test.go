@@ -2,12 +2,14 @@ package httpapi
 
 import (
 	"math/rand/v2"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/httpapi/wire"
 )
 
 func TestDeriveID(t *testing.T) {
@@ -169,5 +171,52 @@ func TestIdempotencyConcurrent(t *testing.T) {
 	}
 	if gotEntries, gotBytes := c.size(); gotEntries != entries || gotBytes != bytes {
 		t.Errorf("size() = %d entries, %d bytes; kept %d, %d", gotEntries, gotBytes, entries, bytes)
+	}
+}
+
+// TestAskedHash checks what counts as the same request under an
+// Idempotency-Key: the decoded body, whatever its spacing, order, ways of
+// writing amounts, ids and instants.
+func TestAskedHash(t *testing.T) {
+	hash := func(path, request, body string) [32]byte {
+		c := &call{r: httptest.NewRequest("POST", path, nil), body: []byte(body)}
+		return askedHash(c, &route{request: request})
+	}
+	const from, to = "0198c5a2-3f00-7000-8000-000000000001", "0198c5a2-3f00-7000-8000-000000000002"
+	for _, tt := range []struct {
+		path, request string
+		same, other   []string
+	}{
+		{"/v1/payments", "Pay",
+			[]string{`{"from":"` + from + `","to":"` + to + `","amount":"12.30"}`, ` {"amount":"12.3", "to":"` + to + `","from":"0198C5A23F0070008000000000000001"}`},
+			[]string{`{"from":"` + from + `","to":"` + to + `","amount":"12.31"}`, `{"from":"` + from + `","to":"` + to + `","amount":"12.30","currency":"CNY"}`, `{"from":"` + from + `","to":"` + to + `","amount":"12.30","amount":"12.30"}`}},
+		{"/v1/wallets/x/freeze", "Freeze",
+			[]string{`{"until":"2026-01-01T08:00:00+08:00","reason":"check"}`, `{"reason":"check","until":"2026-01-01T00:00:00Z"}`, `{"reason":"check","until":"2025-12-31T19:00:00.000-05:00"}`},
+			[]string{`{"until":"2026-01-01T08:00:00Z","reason":"check"}`, `{"reason":"check"}`}},
+		{"/v1/operators/x/caps", "SetCaps",
+			[]string{`{"effective_from":"2026-01-01T08:00:00+08:00","caps":{"1":{"balance_max":"1"},"2":{}}}`, `{"caps":{"2":{},"1":{"balance_max":"1.00"}},"effective_from":"2026-01-01T00:00:00Z"}`},
+			[]string{`{"effective_from":"2026-01-01T00:00:00Z","caps":{"1":{"balance_max":"1"}}}`}},
+	} {
+		want := hash(tt.path, tt.request, tt.same[0])
+		for _, body := range tt.same[1:] {
+			if hash(tt.path, tt.request, body) != want {
+				t.Errorf("%s: %s and %s are two requests; want one", tt.request, tt.same[0], body)
+			}
+		}
+		for _, body := range tt.other {
+			if hash(tt.path, tt.request, body) == want {
+				t.Errorf("%s: %s and %s are one request; want two", tt.request, tt.same[0], body)
+			}
+		}
+		if hash("/v1/other", tt.request, tt.same[0]) == want {
+			t.Errorf("%s: one request on two paths", tt.request)
+		}
+	}
+	// The handler reads the instant as it was sent.
+	c := &call{r: httptest.NewRequest("POST", "/v1/wallets/x/freeze", nil), body: []byte(`{"until":"2026-01-01T08:00:00+08:00"}`)}
+	askedHash(c, &route{request: "Freeze"})
+	var f wire.Freeze
+	if err := c.decode(&f); err != nil || f.Until == nil || f.Until.Format(time.RFC3339) != "2026-01-01T08:00:00+08:00" {
+		t.Errorf("decoded %+v, %v; want the instant with its offset", f, err)
 	}
 }

@@ -507,31 +507,81 @@ func (s *Server) replay(w http.ResponseWriter, a *answer, path, rid string) {
 	w.Write(a.body)
 }
 
+// requestType is the type of a route's request body, and whether it
+// holds times.
+type requestType struct {
+	t     reflect.Type
+	times bool
+}
+
 // requestTypes are the types of the routes' request bodies, by schema
 // name.
-var requestTypes = func() map[string]reflect.Type {
-	m := make(map[string]reflect.Type, len(schemaTypes))
+var requestTypes = func() map[string]requestType {
+	m := make(map[string]requestType, len(schemaTypes))
 	for name, v := range schemaTypes {
-		m[name] = reflect.TypeOf(v)
+		t := reflect.TypeOf(v)
+		m[name] = requestType{t: t, times: hasTime(t)}
 	}
 	return m
 }()
 
+// hasTime reports whether a struct type has a time.Time or *time.Time
+// field, itself or in a struct field.
+func hasTime(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := range t.NumField() {
+		f := t.Field(i).Type
+		if f == typeTime || f == reflect.PointerTo(typeTime) || f.Kind() == reflect.Struct && hasTime(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// inUTC returns a copy of a struct with its times, and those of its
+// struct fields, in UTC: an instant written with another offset is the
+// same request. The struct itself is left alone, as its handler reads it.
+func inUTC(v reflect.Value) reflect.Value {
+	cp := reflect.New(v.Type()).Elem()
+	cp.Set(v)
+	for i := range cp.NumField() {
+		f := cp.Field(i)
+		switch {
+		case !f.CanSet():
+		case f.Type() == typeTime:
+			f.Set(reflect.ValueOf(f.Interface().(time.Time).UTC()))
+		case f.Type() == reflect.PointerTo(typeTime) && !f.IsNil():
+			u := f.Elem().Interface().(time.Time).UTC()
+			f.Set(reflect.ValueOf(&u))
+		case f.Kind() == reflect.Struct && hasTime(f.Type()):
+			f.Set(inUTC(f))
+		}
+	}
+	return cp
+}
+
 // askedHash returns the hash of what a request asks: its method, its path
 // and its body as decoded, encoded again. So the same request re-spaced,
 // with its members in another order or its amounts and ids written
-// another way ("12.3" and "12.30") is the same request here, as it is to
-// the domain after a restart, when this memory is gone and the retry is
-// compared with what was done. A body that does not decode is hashed as
-// it came. The decoded body is kept for the handler.
+// another way ("12.3" and "12.30"), its times with another offset, is
+// the same request here, as it is to the domain after a restart, when
+// this memory is gone and the retry is compared with what was done. A
+// body that does not decode is hashed as it came. The decoded body is
+// kept for the handler.
 func askedHash(c *call, rt *route) [32]byte {
 	asked := make([]byte, 0, 64+len(c.r.URL.Path)+len(c.body)+len(c.body)/4)
 	asked = append(append(asked, c.r.Method...), ' ')
 	asked = append(append(asked, c.r.URL.Path...), 0)
 	if t, ok := requestTypes[rt.request]; ok && len(c.body) > 0 {
-		pv := reflect.New(t)
+		pv := reflect.New(t.t)
 		if wire.Decode(c.body, pv.Interface()) == nil {
-			if decoded, err := wire.Append(append(asked, 'd'), pv.Interface()); err == nil {
+			hashed := pv
+			if t.times {
+				hashed = inUTC(pv.Elem()).Addr()
+			}
+			if decoded, err := wire.Append(append(asked, 'd'), hashed.Interface()); err == nil {
 				c.decoded = pv.Interface()
 				return sha256.Sum256(decoded)
 			}
