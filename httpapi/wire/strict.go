@@ -32,7 +32,7 @@ const strictDepthMax = 10000
 // that is not well-formed JSON it stops and returns nil, leaving the
 // error to encoding/json.
 func checkStrict(data []byte) error {
-	c := checker{b: data}
+	c := checker{scanner{b: data}}
 	if err := c.value(0); err != nil && err != errStop {
 		return err
 	}
@@ -42,21 +42,9 @@ func checkStrict(data []byte) error {
 // errStop ends checking at malformed JSON.
 var errStop = &tongbao.Error{Code: tongbao.EINVALID, Message: "malformed JSON"}
 
-type checker struct {
-	b []byte
-	i int
-}
-
-func (c *checker) space() {
-	for c.i < len(c.b) {
-		switch c.b[c.i] {
-		case ' ', '\t', '\n', '\r':
-			c.i++
-		default:
-			return
-		}
-	}
-}
+// checker reads with the fast path's scanner (space, next), and on its
+// own.
+type checker struct{ scanner }
 
 func (c *checker) value(depth int) error {
 	c.space()
@@ -126,28 +114,28 @@ func (c *checker) object(depth int) error {
 		if dup {
 			return &tongbao.Error{Code: tongbao.EINVALID, Message: fmt.Sprintf("member %q is named twice in one object", name), Err: ErrDuplicateName}
 		}
-		c.space()
-		if c.i == len(c.b) || c.b[c.i] != ':' {
+		if !c.next(':') {
 			return errStop
 		}
-		c.i++
 		if err := c.value(depth); err != nil {
 			return err
 		}
-		c.space()
-		if c.i == len(c.b) {
-			return errStop
-		}
-		switch c.b[c.i] {
-		case ',':
-			c.i++
-		case '}':
-			c.i++
-			return nil
-		default:
-			return errStop
+		if end, err := c.after('}'); end || err != nil {
+			return err
 		}
 	}
+}
+
+// after reads what follows a member or an element: a comma, or the
+// closing bracket (end true).
+func (c *checker) after(closing byte) (end bool, err error) {
+	switch {
+	case c.next(','):
+		return false, nil
+	case c.next(closing):
+		return true, nil
+	}
+	return false, errStop
 }
 
 func (c *checker) array(depth int) error {
@@ -164,18 +152,8 @@ func (c *checker) array(depth int) error {
 		if err := c.value(depth); err != nil {
 			return err
 		}
-		c.space()
-		if c.i == len(c.b) {
-			return errStop
-		}
-		switch c.b[c.i] {
-		case ',':
-			c.i++
-		case ']':
-			c.i++
-			return nil
-		default:
-			return errStop
+		if end, err := c.after(']'); end || err != nil {
+			return err
 		}
 	}
 }

@@ -116,7 +116,7 @@ func referenceStrict(data []byte) string {
 	}
 	// Without U+FFFD sent, a U+FFFD decoded comes from an unpaired
 	// surrogate escape.
-	sentFFFD := bytes.Contains(data, []byte("\ufffd")) || bytes.Contains(data, []byte("\uFFFD")) || bytes.ContainsRune(data, utf8.RuneError)
+	sentFFFD := bytes.Contains(bytes.ToLower(data), []byte(`\ufffd`)) || bytes.ContainsRune(data, utf8.RuneError)
 	type frame struct {
 		object bool
 		key    bool // the next token is a member name
