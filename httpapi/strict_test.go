@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -322,4 +323,40 @@ func idempotencyMetrics(tb testing.TB, base string) (entries, bytes float64) {
 		tb.Fatalf("/metrics has not both tongbao_idempotency_entries and tongbao_idempotency_bytes:\n%s", a.body)
 	}
 	return entries, bytes
+}
+
+// TestConcurrentRetriesPayOnce sends one payment under one key sixteen
+// times at once, written sixteen ways: all get the same payment, and it
+// moves money once.
+func TestConcurrentRetriesPayOnce(t *testing.T) {
+	e := newEnv(t)
+	p := newPayer(e)
+	key := client.NewKey()
+	answers := make([]answer, 16)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := `{"from":"` + p.wallet.String() + `",` + strings.Repeat(" ", i) + `"amount":"7.5","to":"` + p.payee.ID.String() + `"}`
+			answers[i] = p.pay(e.base, key, body)
+		}()
+	}
+	wg.Wait()
+	var id tongbao.ID
+	for i, a := range answers {
+		var pay wire.Payment
+		if err := json.Unmarshal(a.body, &pay); a.status != http.StatusCreated || err != nil {
+			t.Fatalf("request %d: %d %s; want 201", i, a.status, a.body)
+		}
+		if i == 0 {
+			id = pay.ID
+		}
+		if pay.ID != id || pay.Amount != 750 {
+			t.Errorf("request %d: %s; want payment %s of 7.50", i, a.body, id)
+		}
+	}
+	if got, want := p.balances(), [2]tongbao.Amount{1_000*yuan - 750, 750}; got != want {
+		t.Errorf("balances %v; want %v (one payment)", got, want)
+	}
 }
