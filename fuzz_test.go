@@ -1,16 +1,21 @@
 package tongbao_test
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 
 	tongbao "github.com/tongbao/tongbao"
 )
 
-// FuzzParseAmount checks that every amount the parser accepts formats back
-// to a string that parses to the same amount, and that rejected input is
-// rejected with an EINVALID error.
+// amountGrammar is the grammar of amounts that docs/api.md states.
+var amountGrammar = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]{1,2})?$`)
+
+// FuzzParseAmount checks that every amount the parser accepts is in the
+// documented grammar and formats back to a string that parses to the same
+// amount, and that rejected input is rejected with an EINVALID error.
 func FuzzParseAmount(f *testing.F) {
-	for _, s := range []string{"0", "12.34", "-0.05", "1.5", "92233720368547758.07", "92233720368547758.08", "1e3", " 1", "+3", ".5", "5.", "1,000", "00012.30"} {
+	for _, s := range []string{"0", "12.34", "-0.05", "1.5", "92233720368547758.07", "92233720368547758.08", "1e3", " 1", "+3", ".5", "5.", "1,000", "00012.30", "+1.00", "01.00", "-0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -19,7 +24,15 @@ func FuzzParseAmount(f *testing.F) {
 			if tongbao.ErrorCode(err) != tongbao.EINVALID {
 				t.Fatalf("ParseAmount(%q): error code %q; want %q", s, tongbao.ErrorCode(err), tongbao.EINVALID)
 			}
+			// Of the grammar, only what does not fit is refused: at least
+			// the 17 whole digits of AmountMax.
+			if whole, _, _ := strings.Cut(strings.TrimPrefix(s, "-"), "."); amountGrammar.MatchString(s) && len(whole) < 17 {
+				t.Fatalf("ParseAmount(%q) refused an amount of the grammar: %v", s, err)
+			}
 			return
+		}
+		if !amountGrammar.MatchString(s) {
+			t.Fatalf("ParseAmount(%q) = %d, outside the documented grammar", s, a)
 		}
 		back, err := tongbao.ParseAmount(a.String())
 		if err != nil || back != a {

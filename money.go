@@ -43,20 +43,23 @@ func (a Amount) String() string {
 // ParseAmount reads a decimal string with at most two fraction digits, such
 // as "12", "12.3" or "-0.05", as an Amount of fen. It is the decoder for every
 // amount typed by a person or sent by a client, so it refuses anything
-// ambiguous: exponents, separators, spaces, more than two decimals.
+// ambiguous: exponents, separators, spaces, more than two decimals, a plus
+// sign, a leading zero ("01.00"). The grammar, in docs/api.md, is JSON's
+// for numbers without an exponent, in a string:
+//
+//	-?(0|[1-9][0-9]*)(\.[0-9]{1,2})?
 func ParseAmount(s string) (Amount, error) {
 	if s == "" {
 		return 0, Errorf(EINVALID, "amount is empty")
 	}
-	neg := false
+	neg := s[0] == '-'
 	body := s
-	if body[0] == '-' || body[0] == '+' {
-		neg = body[0] == '-'
+	if neg {
 		body = body[1:]
 	}
 	whole, frac, hasDot := strings.Cut(body, ".")
-	if whole == "" || !allDigits(whole) || (hasDot && (frac == "" || len(frac) > 2 || !allDigits(frac))) {
-		return 0, Errorf(EINVALID, "amount %q is not a decimal with at most two fraction digits", s)
+	if whole == "" || !allDigits(whole) || (len(whole) > 1 && whole[0] == '0') || (hasDot && (frac == "" || len(frac) > 2 || !allDigits(frac))) {
+		return 0, Errorf(EINVALID, "amount %q is not a decimal such as 12.34: no sign but a minus, no leading zero, at most two fraction digits", s)
 	}
 	w, err := strconv.ParseUint(whole, 10, 64)
 	if err != nil || w > uint64(AmountMax)/100 {

@@ -15,7 +15,10 @@ func TestParseAmount(t *testing.T) {
 		ok   bool
 	}{
 		{"0", 0, true}, {"12", 1200, true}, {"12.3", 1230, true}, {"12.34", 1234, true},
-		{"-0.05", -5, true}, {"+1.00", 100, true}, {"92233720368547758.07", tongbao.AmountMax, true},
+		{"-0.05", -5, true}, {"0.5", 50, true}, {"10.00", 1000, true}, {"92233720368547758.07", tongbao.AmountMax, true},
+		// A sign other than minus, or a leading zero, reads as a typo or
+		// another notation: refused (a past bug took "+1.00" and "01.00").
+		{"+1.00", 0, false}, {"+0", 0, false}, {"01.00", 0, false}, {"00.50", 0, false}, {"00012.30", 0, false}, {"-01", 0, false}, {"--1", 0, false},
 		{"92233720368547758.08", 0, false}, {"12.345", 0, false}, {"1e3", 0, false}, {"", 0, false},
 		{" 1", 0, false}, {"1.", 0, false}, {".5", 0, false}, {"1,000", 0, false}, {"-", 0, false},
 	}

@@ -3,21 +3,38 @@ package httpapi_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tongbao/tongbao/httpapi/wire"
 )
 
-// fuzzDecode checks that a request decoder never panics and that what it
-// accepts survives a round trip: encoded and decoded again, it is equal.
+// fuzzDecode checks that a request decoder never panics, that what it
+// accepts is valid UTF-8 (a past bug replaced invalid bytes), and that it
+// survives a round trip: encoded and decoded again, it is equal. Every
+// target also gets seeds with a member named twice (a past bug let the
+// last one win) and strings that are not UTF-8.
 func fuzzDecode[T any](f *testing.F, seeds ...string) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
+		if i := strings.IndexByte(s, ':'); strings.HasPrefix(s, `{"`) && i > 0 {
+			if j := strings.IndexAny(s[i:], ",}"); j > 0 {
+				member := s[1 : i+j]
+				f.Add([]byte("{" + member + "," + s[1:]))                                   // the first member twice
+				f.Add([]byte("{" + strings.ToUpper(member[:2]) + member[2:] + "," + s[1:])) // again, in another case
+			}
+		}
+		f.Add([]byte(strings.Replace(s, `":"`, "\":\"\xff", 1)))
+		f.Add([]byte(strings.Replace(s, `":"`, `":"\udc00`, 1)))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var v T
 		if err := wire.Decode(data, &v); err != nil {
 			return
+		}
+		if !utf8.Valid(data) {
+			t.Fatalf("accepted %q, which is not UTF-8", data)
 		}
 		b, err := json.Marshal(v)
 		if err != nil {

@@ -37,6 +37,11 @@ type env struct {
 	srv  *httpapi.Server
 	svc  *twotier.Service
 	cb   *client.Client
+	// cfg is what srv was made with, for a test to make another server
+	// over the same services (as a restart does).
+	cfg httpapi.Config
+	// secret is the central bank's key.
+	secret string
 }
 
 func newEnv(tb testing.TB) *env {
@@ -47,6 +52,13 @@ func newEnv(tb testing.TB) *env {
 // newEnvClock is newEnv with the ledger and the two-tier service on clock
 // (the system clock when nil), so a test can move the server's time.
 func newEnvClock(tb testing.TB, clock tongbao.Clock) *env {
+	tb.Helper()
+	return newEnvConfig(tb, clock, nil)
+}
+
+// newEnvConfig is newEnvClock with cfgs changing the server's
+// configuration before the server is made.
+func newEnvConfig(tb testing.TB, clock tongbao.Clock, cfgs func(*httpapi.Config)) *env {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
@@ -70,7 +82,11 @@ func newEnvClock(tb testing.TB, clock tongbao.Clock) *env {
 	must(tb, err)
 	secret, err := httpapi.Bootstrap(ctx, svc, keys, "People's Bank")
 	must(tb, err)
-	srv, err := httpapi.New(httpapi.Config{Service: svc, Ledger: l, Merchant: m, Scenario: sc, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := httpapi.Config{Service: svc, Ledger: l, Merchant: m, Scenario: sc, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock}
+	if cfgs != nil {
+		cfgs(&cfg)
+	}
+	srv, err := httpapi.New(cfg)
 	must(tb, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(tb, err)
@@ -85,7 +101,24 @@ func newEnvClock(tb testing.TB, clock tongbao.Clock) *env {
 		sstore.Close()
 	})
 	base := "http://" + ln.Addr().String()
-	return &env{tb: tb, ctx: ctx, base: base, srv: srv, svc: svc, cb: client.New(base, secret, nil)}
+	return &env{tb: tb, ctx: ctx, base: base, srv: srv, svc: svc, cb: client.New(base, secret, nil), cfg: cfg, secret: secret}
+}
+
+// restart serves the same services from a new server, as after a restart
+// of the process (the keys and the books are kept, the memory of answers
+// is not), and returns its base URL.
+func (e *env) restart() string {
+	e.tb.Helper()
+	cfg := e.cfg
+	cfg.Registry = nil
+	srv, err := httpapi.New(cfg)
+	must(e.tb, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(e.tb, err)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	e.tb.Cleanup(func() { hs.Close() })
+	return "http://" + ln.Addr().String()
 }
 
 func must(tb testing.TB, err error) {

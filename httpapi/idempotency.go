@@ -5,91 +5,208 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/httpapi/wire"
 )
 
 // Limits of the idempotency cache.
 const (
 	// IdempotencyKeyMax is the longest Idempotency-Key accepted, in bytes.
 	IdempotencyKeyMax = 255
-	// IdempotencyEntriesMax bounds the answers kept in memory. An answer
+	// DefaultIdempotencyBytesMax bounds the memory the answers kept under
+	// Idempotency-Keys take (Config.IdempotencyBytesMax). An answer
 	// evicted (or lost in a restart) is still safe: the transfer ids are
 	// derived from the caller and the key, so the ledger recognises the
-	// retry and answers it as a duplicate, or as a conflict if the body
-	// changed.
-	IdempotencyEntriesMax = 1 << 20
-	idempotencyShards     = 64
+	// retry and answers it as a duplicate, or as a conflict if the
+	// request changed.
+	DefaultIdempotencyBytesMax = 64 << 20
+	// DefaultIdempotencyRetention is how long an answer is kept under its
+	// Idempotency-Key (Config.IdempotencyRetention): a day, as Stripe
+	// keeps keys. A retry later than that reaches the domain, as after an
+	// eviction.
+	DefaultIdempotencyRetention = 24 * time.Hour
+	idempotencyShards           = 64
+	// answerOverhead is about what an entry costs besides its key and its
+	// answer: the map's slot, the answer, its channel, its place in the
+	// order, and the rounding of each allocation to its size class (a
+	// single payment's entry measured 476 bytes of heap in all).
+	answerOverhead = 336
 )
 
-// answer is a stored first answer to a money-moving request.
+// answer is a stored first answer to a request under an Idempotency-Key,
+// in a compact form: payments packed (pack.go), refusals as problems (to
+// be replayed with the retry's request id), anything else as its JSON.
 type answer struct {
-	hash   [32]byte // of method, path and body
-	done   chan struct{}
-	status int
-	body   []byte
-	ctype  string
+	key  string
+	hash [32]byte // of what was asked: askedHash
+	done chan struct{}
+	at   int64 // Unix nanoseconds of the first request, by the cache's clock
+	size int64 // bytes counted against the cache's bound
+	live bool  // in the map and counted; guarded by the shard's lock
+
+	// Set before done is closed, read only after. status is zero when
+	// the first request left no answer to replay (its outcome is
+	// unknown, and a retry must run again).
+	status  int
+	problem *wire.Problem
+	packed  []byte
+	body    []byte
 }
 
-// idempotency keeps the first answer to each (caller, key), sharded to
-// keep the lock short under many clients, each shard evicting its oldest
-// entries first.
+// idempotency keeps the first answer to each (caller, key) for a
+// retention time and within a bound of bytes, sharded to keep the lock
+// short under many clients, each shard evicting its oldest entries first.
 type idempotency struct {
-	seed   maphash.Seed
-	shards [idempotencyShards]idempotencyShard
+	seed          maphash.Seed
+	clock         tongbao.Clock
+	retention     int64 // nanoseconds
+	shardBytesMax int64
+	entries       atomic.Int64
+	bytes         atomic.Int64
+	sweep         atomic.Uint32 // the shard the next request expires
+	shards        [idempotencyShards]idempotencyShard
 }
 
 type idempotencyShard struct {
 	mu      sync.Mutex
 	answers map[string]*answer
-	order   []string // insertion order, for eviction
+	order   []*answer // oldest first from head; removed ones wait their turn
 	head    int
+	bytes   int64
 }
 
-func newIdempotency() *idempotency {
-	c := &idempotency{seed: maphash.MakeSeed()}
+func newIdempotency(clock tongbao.Clock, bytesMax int64, retention time.Duration) *idempotency {
+	c := &idempotency{seed: maphash.MakeSeed(), clock: clock, retention: int64(retention), shardBytesMax: bytesMax / idempotencyShards}
 	for i := range c.shards {
 		c.shards[i].answers = make(map[string]*answer)
 	}
 	return c
 }
 
+func (c *idempotency) shard(key string) *idempotencyShard {
+	return &c.shards[maphash.String(c.seed, key)%idempotencyShards]
+}
+
 // begin returns the answer under key: either a new one (first true) that
 // the caller must finish with finish, or an existing one, which the caller
 // waits on with <-a.done before reading.
 func (c *idempotency) begin(key string, hash [32]byte) (a *answer, first bool) {
-	s := &c.shards[maphash.String(c.seed, key)%idempotencyShards]
+	now := c.clock.Now().UnixNano()
+	// Each request also expires another shard's old answers, so that a
+	// shard no key falls in does not keep them.
+	if o := &c.shards[c.sweep.Add(1)%idempotencyShards]; o.mu.TryLock() {
+		c.expire(o, now)
+		o.mu.Unlock()
+	}
+	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.expire(s, now)
 	if a, ok := s.answers[key]; ok {
-		return a, false
+		if now-a.at < c.retention {
+			return a, false
+		}
+		c.remove(s, a) // the clock went back: it was not first in line
 	}
-	a = &answer{hash: hash, done: make(chan struct{})}
+	a = &answer{key: key, hash: hash, done: make(chan struct{}), at: now, size: int64(len(key)) + answerOverhead, live: true}
 	s.answers[key] = a
-	perShard := IdempotencyEntriesMax / idempotencyShards
-	if len(s.order) < perShard {
-		s.order = append(s.order, key)
-	} else {
-		// The oldest goes, finished or not: its request keeps its own
-		// answer, and a retry that misses it reaches the ledger, which
-		// knows the transfers by their derived ids. (Keeping a running
-		// one here would lose its place in the order, and it would never
-		// be evicted.)
-		delete(s.answers, s.order[s.head])
-		s.order[s.head] = key
-		s.head = (s.head + 1) % perShard
-	}
+	s.order = append(s.order, a)
+	c.count(s, a.size, 1)
+	c.shrink(s)
 	return a, true
+}
+
+// expire drops the shard's answers older than the retention: the oldest
+// are first.
+func (c *idempotency) expire(s *idempotencyShard, now int64) {
+	for s.head < len(s.order) && now-s.order[s.head].at >= c.retention {
+		c.pop(s)
+	}
+}
+
+// finish keeps the answer's fields (set by the caller before) and makes
+// it available to the requests waiting on it.
+func (c *idempotency) finish(a *answer) {
+	n := int64(len(a.packed) + len(a.body))
+	if p := a.problem; p != nil {
+		n += int64(len(p.Type) + len(p.Title) + len(p.Detail) + len(p.Instance) + 64)
+	}
+	s := c.shard(a.key)
+	s.mu.Lock()
+	if a.live {
+		a.size += n
+		c.count(s, n, 0)
+		c.shrink(s)
+	}
+	s.mu.Unlock()
+	close(a.done)
 }
 
 // forget drops an answer that must not be replayed (an internal error or
 // an unavailable ledger: the outcome is unknown, and the retry must reach
-// the ledger, which knows it by the derived id).
-func (c *idempotency) forget(key string) {
-	s := &c.shards[maphash.String(c.seed, key)%idempotencyShards]
+// the ledger, which knows it by the derived id), and releases the
+// requests waiting on it to run again.
+func (c *idempotency) forget(a *answer) {
+	s := c.shard(a.key)
 	s.mu.Lock()
-	delete(s.answers, key)
+	c.remove(s, a)
 	s.mu.Unlock()
+	close(a.done)
+}
+
+// shrink evicts the oldest entries until the shard is within its bound.
+// The oldest goes, finished or not: its request keeps its own answer, and
+// a retry that misses it reaches the ledger, which knows the transfers by
+// their derived ids.
+func (c *idempotency) shrink(s *idempotencyShard) {
+	for s.bytes > c.shardBytesMax && s.head < len(s.order) {
+		c.pop(s)
+	}
+}
+
+// pop removes the oldest entry of the order, and compacts the order once
+// half of it is behind its head.
+func (c *idempotency) pop(s *idempotencyShard) {
+	a := s.order[s.head]
+	s.order[s.head] = nil
+	s.head++
+	c.remove(s, a)
+	if s.head >= 64 && s.head*2 >= len(s.order) {
+		n := copy(s.order, s.order[s.head:])
+		clear(s.order[n:])
+		s.order, s.head = s.order[:n], 0
+	}
+}
+
+func (c *idempotency) remove(s *idempotencyShard, a *answer) {
+	if !a.live {
+		return
+	}
+	a.live = false
+	delete(s.answers, a.key)
+	c.count(s, -a.size, -1)
+}
+
+func (c *idempotency) count(s *idempotencyShard, bytes, entries int64) {
+	s.bytes += bytes
+	c.bytes.Add(bytes)
+	c.entries.Add(entries)
+}
+
+// size returns the entries kept and the bytes counted for them, after
+// dropping those older than the retention.
+func (c *idempotency) size() (entries, bytes int64) {
+	now := c.clock.Now().UnixNano()
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		c.expire(s, now)
+		s.mu.Unlock()
+	}
+	return c.entries.Load(), c.bytes.Load()
 }
 
 // deriveID returns the id of the i-th transfer a caller's request under

@@ -19,7 +19,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics(reg *prometheus.Registry, stats func() *ledger.Stats) (*metrics, error) {
+func newMetrics(reg *prometheus.Registry, stats func() *ledger.Stats, idempotency func() (entries, bytes int64)) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tongbao_http_requests_total", Help: "HTTP requests answered, by method, route and status.",
@@ -61,6 +61,10 @@ func newMetrics(reg *prometheus.Registry, stats func() *ledger.Stats) (*metrics,
 			})),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tongbao_ledger_queue_depth", Help: "Requests waiting for the ledger's writer when it last took a batch."},
 			read(func(st *ledger.Stats) float64 { return float64(st.QueueDepthLast.Load()) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tongbao_idempotency_entries", Help: "Answers kept under Idempotency-Keys for replay."},
+			func() float64 { n, _ := idempotency(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tongbao_idempotency_bytes", Help: "Memory counted for the answers kept under Idempotency-Keys; at most the configured bound."},
+			func() float64 { _, b := idempotency(); return float64(b) }),
 	}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {

@@ -58,7 +58,7 @@ func schemaOf(t reflect.Type, top bool) map[string]any {
 	}
 	switch t {
 	case typeAmount:
-		return map[string]any{"type": "string", "pattern": `^-?[0-9]+(\.[0-9]{1,2})?$`, "description": "an amount in the currency's major unit, at most two decimals"}
+		return map[string]any{"type": "string", "pattern": `^-?(0|[1-9][0-9]*)(\.[0-9]{1,2})?$`, "description": "an amount in the currency's major unit, at most two decimals"}
 	case typeID:
 		return map[string]any{"type": "string", "format": "uuid"}
 	case typeTime:

@@ -54,36 +54,37 @@ func problem(name, title string, status int) ProblemType {
 
 // The problem types. Never rename one: clients match on them.
 var (
-	ProblemMalformedJSON       = problem("malformed-json", "The body is not the JSON this endpoint takes", http.StatusBadRequest)
-	ProblemInvalidRequest      = problem("invalid-request", "The request is invalid", http.StatusBadRequest)
-	ProblemInvalidAmount       = problem("invalid-amount", "The amount is invalid", http.StatusBadRequest)
-	ProblemCurrencyMismatch    = problem("currency-mismatch", "The currency is not the ledger's", http.StatusBadRequest)
-	ProblemIdempotencyRequired = problem("idempotency-key-required", "This request moves money and needs an Idempotency-Key header", http.StatusBadRequest)
-	ProblemIdempotencyConflict = problem("idempotency-key-conflict", "The Idempotency-Key was used with a different request", http.StatusConflict)
-	ProblemUnauthorized        = problem("unauthorized", "A valid API key or holder token is required", http.StatusUnauthorized)
-	ProblemForbidden           = problem("forbidden", "The caller's role may not do this", http.StatusForbidden)
-	ProblemNotFound            = problem("not-found", "No such resource", http.StatusNotFound)
-	ProblemWalletNotFound      = problem("wallet-not-found", "No such wallet", http.StatusNotFound)
-	ProblemInstitutionNotFound = problem("institution-not-found", "No such institution", http.StatusNotFound)
-	ProblemMethodNotAllowed    = problem("method-not-allowed", "The method is not allowed on this resource", http.StatusMethodNotAllowed)
-	ProblemTooLarge            = problem("request-too-large", "The request is too large", http.StatusRequestEntityTooLarge)
-	ProblemInsufficientFunds   = problem("insufficient-funds", "Insufficient funds", http.StatusUnprocessableEntity)
-	ProblemBalanceCap          = problem("balance-cap-exceeded", "The payee's balance cap would be exceeded", http.StatusUnprocessableEntity)
-	ProblemSingleCap           = problem("single-payment-cap-exceeded", "The single-payment cap would be exceeded", http.StatusUnprocessableEntity)
-	ProblemDailyCap            = problem("daily-cap-exceeded", "The daily payment cap would be exceeded", http.StatusUnprocessableEntity)
-	ProblemYearlyCap           = problem("yearly-cap-exceeded", "The yearly payment cap would be exceeded", http.StatusUnprocessableEntity)
-	ProblemNetDebitCap         = problem("net-debit-cap-exceeded", "The payer operator's net debit cap would be breached", http.StatusUnprocessableEntity)
-	ProblemWalletClosed        = problem("wallet-closed", "The wallet is closed", http.StatusUnprocessableEntity)
-	ProblemWalletFrozen        = problem("wallet-frozen", "The wallet is frozen", http.StatusUnprocessableEntity)
-	ProblemDebitsDisabled      = problem("wallet-may-not-pay", "The paying wallet may not pay in its state", http.StatusUnprocessableEntity)
-	ProblemCreditsDisabled     = problem("wallet-may-not-receive", "The receiving wallet may not receive in its state", http.StatusUnprocessableEntity)
-	ProblemWalletNotEmpty      = problem("wallet-not-empty", "The wallet still holds money", http.StatusConflict)
-	ProblemCategoryChange      = problem("category-change-refused", "The category change is refused", http.StatusUnprocessableEntity)
-	ProblemConflict            = problem("conflict", "The request conflicts with the present state", http.StatusConflict)
-	ProblemUnprocessable       = problem("unprocessable", "The rules refuse the request", http.StatusUnprocessableEntity)
-	ProblemUnavailable         = problem("unavailable", "Try again later", http.StatusServiceUnavailable)
-	ProblemNotWriter           = problem("not-the-writer", "This process does not hold the ledger's writer; retry, here or at the process that does", http.StatusServiceUnavailable)
-	ProblemInternal            = problem("internal", "Internal error", http.StatusInternalServerError)
+	ProblemMalformedJSON        = problem("malformed-json", "The body is not the JSON this endpoint takes", http.StatusBadRequest)
+	ProblemInvalidRequest       = problem("invalid-request", "The request is invalid", http.StatusBadRequest)
+	ProblemInvalidAmount        = problem("invalid-amount", "The amount is invalid", http.StatusBadRequest)
+	ProblemCurrencyMismatch     = problem("currency-mismatch", "The currency is not the ledger's", http.StatusBadRequest)
+	ProblemIdempotencyRequired  = problem("idempotency-key-required", "This request moves money and needs an Idempotency-Key header", http.StatusBadRequest)
+	ProblemIdempotencyConflict  = problem("idempotency-key-conflict", "The Idempotency-Key was used with a different request", http.StatusConflict)
+	ProblemUnauthorized         = problem("unauthorized", "A valid API key or holder token is required", http.StatusUnauthorized)
+	ProblemForbidden            = problem("forbidden", "The caller's role may not do this", http.StatusForbidden)
+	ProblemNotFound             = problem("not-found", "No such resource", http.StatusNotFound)
+	ProblemWalletNotFound       = problem("wallet-not-found", "No such wallet", http.StatusNotFound)
+	ProblemInstitutionNotFound  = problem("institution-not-found", "No such institution", http.StatusNotFound)
+	ProblemMethodNotAllowed     = problem("method-not-allowed", "The method is not allowed on this resource", http.StatusMethodNotAllowed)
+	ProblemTooLarge             = problem("request-too-large", "The request is too large", http.StatusRequestEntityTooLarge)
+	ProblemUnsupportedMediaType = problem("unsupported-media-type", "The body must be sent as application/json", http.StatusUnsupportedMediaType)
+	ProblemInsufficientFunds    = problem("insufficient-funds", "Insufficient funds", http.StatusUnprocessableEntity)
+	ProblemBalanceCap           = problem("balance-cap-exceeded", "The payee's balance cap would be exceeded", http.StatusUnprocessableEntity)
+	ProblemSingleCap            = problem("single-payment-cap-exceeded", "The single-payment cap would be exceeded", http.StatusUnprocessableEntity)
+	ProblemDailyCap             = problem("daily-cap-exceeded", "The daily payment cap would be exceeded", http.StatusUnprocessableEntity)
+	ProblemYearlyCap            = problem("yearly-cap-exceeded", "The yearly payment cap would be exceeded", http.StatusUnprocessableEntity)
+	ProblemNetDebitCap          = problem("net-debit-cap-exceeded", "The payer operator's net debit cap would be breached", http.StatusUnprocessableEntity)
+	ProblemWalletClosed         = problem("wallet-closed", "The wallet is closed", http.StatusUnprocessableEntity)
+	ProblemWalletFrozen         = problem("wallet-frozen", "The wallet is frozen", http.StatusUnprocessableEntity)
+	ProblemDebitsDisabled       = problem("wallet-may-not-pay", "The paying wallet may not pay in its state", http.StatusUnprocessableEntity)
+	ProblemCreditsDisabled      = problem("wallet-may-not-receive", "The receiving wallet may not receive in its state", http.StatusUnprocessableEntity)
+	ProblemWalletNotEmpty       = problem("wallet-not-empty", "The wallet still holds money", http.StatusConflict)
+	ProblemCategoryChange       = problem("category-change-refused", "The category change is refused", http.StatusUnprocessableEntity)
+	ProblemConflict             = problem("conflict", "The request conflicts with the present state", http.StatusConflict)
+	ProblemUnprocessable        = problem("unprocessable", "The rules refuse the request", http.StatusUnprocessableEntity)
+	ProblemUnavailable          = problem("unavailable", "Try again later", http.StatusServiceUnavailable)
+	ProblemNotWriter            = problem("not-the-writer", "This process does not hold the ledger's writer; retry, here or at the process that does", http.StatusServiceUnavailable)
+	ProblemInternal             = problem("internal", "Internal error", http.StatusInternalServerError)
 
 	ProblemNotMerchantWallet    = problem("not-a-merchant-wallet", "The wallet is not a merchant wallet", http.StatusBadRequest)
 	ProblemRequestNotFound      = problem("payment-request-not-found", "No such payment request", http.StatusNotFound)
@@ -132,11 +133,12 @@ var codeProblems = map[string]ProblemType{
 
 // Errors of the HTTP layer itself.
 var (
-	errIdempotencyRequired = tongbao.Sentinel(tongbao.EINVALID, ProblemIdempotencyRequired.Name, "the Idempotency-Key header is missing")
-	errIdempotencyConflict = tongbao.Sentinel(tongbao.ECONFLICT, ProblemIdempotencyConflict.Name, "the Idempotency-Key was used with a different request")
-	errUnauthorized        = tongbao.Sentinel(tongbao.EFORBIDDEN, ProblemUnauthorized.Name, "no valid API key or holder token")
-	errForbidden           = tongbao.Sentinel(tongbao.EFORBIDDEN, ProblemForbidden.Name, "outside the caller's part")
-	errTooLarge            = tongbao.Sentinel(tongbao.EINVALID, ProblemTooLarge.Name, "the body is too large")
+	errIdempotencyRequired  = tongbao.Sentinel(tongbao.EINVALID, ProblemIdempotencyRequired.Name, "the Idempotency-Key header is missing")
+	errIdempotencyConflict  = tongbao.Sentinel(tongbao.ECONFLICT, ProblemIdempotencyConflict.Name, "the Idempotency-Key was used with a different request")
+	errUnauthorized         = tongbao.Sentinel(tongbao.EFORBIDDEN, ProblemUnauthorized.Name, "no valid API key or holder token")
+	errForbidden            = tongbao.Sentinel(tongbao.EFORBIDDEN, ProblemForbidden.Name, "outside the caller's part")
+	errTooLarge             = tongbao.Sentinel(tongbao.EINVALID, ProblemTooLarge.Name, "the body is too large")
+	errUnsupportedMediaType = tongbao.Sentinel(tongbao.EINVALID, ProblemUnsupportedMediaType.Name, "the body must be sent with Content-Type: application/json")
 )
 
 // malformed marks a body that did not decode.
@@ -183,11 +185,15 @@ func Problem(err error) *wire.Problem {
 	return p
 }
 
-// writeProblem writes a problem+json answer, with a Retry-After on a 503.
+// writeProblem writes a problem+json answer, with a Retry-After on a 503
+// and the scheme to authenticate with on a 401.
 func writeProblem(w http.ResponseWriter, p *wire.Problem) {
 	b, _ := json.Marshal(p)
 	if p.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", RetryAfterSeconds)
+	}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tongbao"`)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)

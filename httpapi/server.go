@@ -11,11 +11,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -75,6 +76,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry gets the server's metrics; a new one when nil.
 	Registry *prometheus.Registry
+	// Clock tells the time the answers kept under Idempotency-Keys age
+	// by; the system clock when nil.
+	Clock tongbao.Clock
+	// IdempotencyBytesMax bounds the memory the answers kept under
+	// Idempotency-Keys take; DefaultIdempotencyBytesMax when zero.
+	IdempotencyBytesMax int64
+	// IdempotencyRetention is how long an answer is kept under its
+	// Idempotency-Key; DefaultIdempotencyRetention when zero.
+	IdempotencyRetention time.Duration
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -104,8 +114,20 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{current: cfg.Current, keys: cfg.Keys, log: cfg.Logger, mux: http.NewServeMux(), idem: newIdempotency()}
-	m, err := newMetrics(cfg.Registry, s.stats)
+	if cfg.Clock == nil {
+		cfg.Clock = tongbao.SystemClock{}
+	}
+	if cfg.IdempotencyBytesMax == 0 {
+		cfg.IdempotencyBytesMax = DefaultIdempotencyBytesMax
+	}
+	if cfg.IdempotencyRetention == 0 {
+		cfg.IdempotencyRetention = DefaultIdempotencyRetention
+	}
+	if cfg.IdempotencyBytesMax < 0 || cfg.IdempotencyRetention < 0 {
+		return nil, errors.New("httpapi: the idempotency cache's bound and retention must not be negative")
+	}
+	s := &Server{current: cfg.Current, keys: cfg.Keys, log: cfg.Logger, mux: http.NewServeMux(), idem: newIdempotency(cfg.Clock, cfg.IdempotencyBytesMax, cfg.IdempotencyRetention)}
+	m, err := newMetrics(cfg.Registry, s.stats, s.idem.size)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +200,9 @@ type call struct {
 	ids       derivation
 	status    int
 	requestID string
+	// decoded is the body already decoded into the route's request type
+	// (to compare a retry by content), nil when it was not.
+	decoded any
 }
 
 // id returns the i-th transfer id of this request, derived from the caller
@@ -206,6 +231,12 @@ func (c *call) chosenID(named *tongbao.ID) tongbao.ID {
 func (c *call) decode(v any) error {
 	if len(c.body) == 0 {
 		return &malformed{tongbao.Errorf(tongbao.EINVALID, "the body is empty")}
+	}
+	if c.decoded != nil {
+		if dv, vv := reflect.ValueOf(c.decoded), reflect.ValueOf(v); dv.Type() == vv.Type() {
+			vv.Elem().Set(dv.Elem())
+			return nil
+		}
 	}
 	if err := wire.Decode(c.body, v); err != nil {
 		if errors.Is(err, wire.ErrAmountSyntax) {
@@ -354,6 +385,10 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			}
 			return p
 		}
+		if len(body) > 0 && !isJSON(r.Header.Get("Content-Type")) {
+			fail(errUnsupportedMediaType)
+			return p
+		}
 		c.body = body
 	}
 	key := r.Header.Get("Idempotency-Key")
@@ -382,14 +417,10 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return p
 	}
 	// A POST with a key: the first answer is kept and replayed.
-	// The hash of what was asked: method, path and body.
-	asked := make([]byte, 0, len(r.Method)+1+len(r.URL.Path)+1+len(c.body))
-	asked = append(append(asked, r.Method...), ' ')
-	asked = append(append(asked, r.URL.Path...), 0)
-	sum := sha256.Sum256(append(asked, c.body...))
+	sum := askedHash(c, rt)
 	cacheKey := c.subject + "\x00" + key
 	a, first := s.idem.begin(cacheKey, sum)
-	if !first {
+	for !first {
 		select {
 		case <-a.done:
 		case <-ctx.Done():
@@ -400,40 +431,181 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			fail(errIdempotencyConflict)
 			return p
 		}
-		w.Header().Set("Content-Type", a.ctype)
-		w.Header().Set("Idempotent-Replayed", "true")
-		w.WriteHeader(a.status)
-		w.Write(a.body)
-		return p
+		if a.status != 0 {
+			w.Header().Set("Idempotent-Replayed", "true")
+			s.replay(w, a, r.URL.Path, rid)
+			return p
+		}
+		// The first left no answer: this one runs, or waits on another
+		// retry that does.
+		a, first = s.idem.begin(cacheKey, sum)
 	}
 	v, err := rt.handle(c)
 	if err != nil {
-		pr := Problem(err)
-		pr.Instance = r.URL.Path
 		t, internal := problemOf(err)
 		if internal || t.retryable() {
-			s.idem.forget(cacheKey)
-			close(a.done)
+			s.idem.forget(a)
 			fail(err)
 			return p
 		}
-		b, _ := json.Marshal(pr)
-		a.status, a.body, a.ctype = pr.Status, append(b, '\n'), "application/problem+json"
-	} else {
-		b, merr := wire.Encode(v)
-		if merr != nil {
-			s.idem.forget(cacheKey)
-			close(a.done)
-			fail(merr)
-			return p
-		}
-		a.status, a.body, a.ctype = c.status, append(b, '\n'), "application/json"
+		a.status, a.problem = t.Status, Problem(err)
+		a.problem.Instance = r.URL.Path
+		s.idem.finish(a)
+		s.replay(w, a, r.URL.Path, rid)
+		return p
 	}
-	close(a.done)
-	w.Header().Set("Content-Type", a.ctype)
+	b, merr := wire.Encode(v)
+	if merr != nil {
+		s.idem.forget(a)
+		fail(merr)
+		return p
+	}
+	b = append(b, '\n')
+	a.status = c.status
+	if packed, ok := packAnswer(v); ok {
+		a.packed = packed
+	} else {
+		a.body = b[:len(b):len(b)]
+		if cap(b) > len(b)+len(b)/8 {
+			a.body = append([]byte(nil), b...) // not the room wire.Encode left
+		}
+	}
+	s.idem.finish(a)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(a.status)
+	w.Write(b)
+	return p
+}
+
+// replay writes a kept answer: a refusal with the request id of the
+// request it answers now.
+func (s *Server) replay(w http.ResponseWriter, a *answer, path, rid string) {
+	switch {
+	case a.problem != nil:
+		p := *a.problem
+		p.RequestID = rid
+		writeProblem(w, &p)
+		return
+	case a.packed != nil:
+		v, err := unpackAnswer(a.packed)
+		if err == nil {
+			var b []byte
+			if b, err = wire.Encode(v); err == nil {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(a.status)
+				w.Write(append(b, '\n'))
+				return
+			}
+		}
+		p := Problem(err)
+		p.Instance, p.RequestID = path, rid
+		writeProblem(w, p)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(a.status)
 	w.Write(a.body)
-	return p
+}
+
+// requestType is the type of a route's request body, and whether it
+// holds times.
+type requestType struct {
+	t     reflect.Type
+	times bool
+}
+
+// requestTypes are the types of the routes' request bodies, by schema
+// name.
+var requestTypes = func() map[string]requestType {
+	m := make(map[string]requestType, len(schemaTypes))
+	for name, v := range schemaTypes {
+		t := reflect.TypeOf(v)
+		m[name] = requestType{t: t, times: hasTime(t)}
+	}
+	return m
+}()
+
+// hasTime reports whether a struct type has a time.Time or *time.Time
+// field, itself or in a struct field.
+func hasTime(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := range t.NumField() {
+		f := t.Field(i).Type
+		if f == typeTime || f == reflect.PointerTo(typeTime) || f.Kind() == reflect.Struct && hasTime(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// inUTC returns a copy of a struct with its times, and those of its
+// struct fields, in UTC: an instant written with another offset is the
+// same request. The struct itself is left alone, as its handler reads it.
+func inUTC(v reflect.Value) reflect.Value {
+	cp := reflect.New(v.Type()).Elem()
+	cp.Set(v)
+	for i := range cp.NumField() {
+		f := cp.Field(i)
+		switch {
+		case !f.CanSet():
+		case f.Type() == typeTime:
+			f.Set(reflect.ValueOf(f.Interface().(time.Time).UTC()))
+		case f.Type() == reflect.PointerTo(typeTime) && !f.IsNil():
+			u := f.Elem().Interface().(time.Time).UTC()
+			f.Set(reflect.ValueOf(&u))
+		case f.Kind() == reflect.Struct && hasTime(f.Type()):
+			f.Set(inUTC(f))
+		}
+	}
+	return cp
+}
+
+// askedHash returns the hash of what a request asks: its method, its path
+// and its body as decoded, encoded again. So the same request re-spaced,
+// with its members in another order or its amounts and ids written
+// another way ("12.3" and "12.30"), its times with another offset, is
+// the same request here, as it is to the domain after a restart, when
+// this memory is gone and the retry is compared with what was done. A
+// body that does not decode is hashed as it came. The decoded body is
+// kept for the handler.
+func askedHash(c *call, rt *route) [32]byte {
+	asked := make([]byte, 0, 64+len(c.r.URL.Path)+len(c.body)+len(c.body)/4)
+	asked = append(append(asked, c.r.Method...), ' ')
+	asked = append(append(asked, c.r.URL.Path...), 0)
+	if t, ok := requestTypes[rt.request]; ok && len(c.body) > 0 {
+		pv := reflect.New(t.t)
+		if wire.Decode(c.body, pv.Interface()) == nil {
+			hashed := pv
+			if t.times {
+				hashed = inUTC(pv.Elem()).Addr()
+			}
+			if decoded, err := wire.Append(append(asked, 'd'), hashed.Interface()); err == nil {
+				c.decoded = pv.Interface()
+				return sha256.Sum256(decoded)
+			}
+		}
+	}
+	return sha256.Sum256(append(append(asked, 'r'), c.body...))
+}
+
+// isJSON reports whether a request's Content-Type is application/json,
+// with no parameter but a charset of UTF-8.
+func isJSON(ctype string) bool {
+	if ctype == "application/json" {
+		return true
+	}
+	mt, params, err := mime.ParseMediaType(ctype)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	for name, value := range params {
+		if name != "charset" || !strings.EqualFold(value, "utf-8") {
+			return false
+		}
+	}
+	return true
 }
 
 // readBody reads a request's body, up to BodyMax bytes, into a buffer of

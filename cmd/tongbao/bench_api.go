@@ -69,7 +69,8 @@ Every payment is durable (fsynced) before it is answered. Latencies are
 per request. Each phase also reports the ledger's transfers per commit
 (mean_batch), the mean commit time (commit_ms) and the CPU time of the
 whole process per payment (cpu_us_per_payment), which moves less than the
-rate on a shared machine. --phase runs one phase, as for a profile
+rate on a shared machine; peak_rss_mb is the peak resident memory of the
+whole process over the run. --phase runs one phase, as for a profile
 (bench --cpuprofile). With --json, stdout gets one JSON object and nothing
 else.`,
 		Args: cobra.NoArgs,
@@ -113,6 +114,9 @@ type benchAPIPhase struct {
 type benchAPIResult struct {
 	Single  benchAPIPhase `json:"single"`
 	Batched benchAPIPhase `json:"batched"`
+	// PeakRSSMB is the process's (server and clients) peak resident
+	// memory in MiB over the run.
+	PeakRSSMB float64 `json:"peak_rss_mb"`
 }
 
 func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writer) (err error) {
@@ -268,7 +272,7 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 	if !s.OK {
 		return fmt.Errorf("bench api: the supply check failed after the run")
 	}
-	res := benchAPIResult{Single: single, Batched: batched}
+	res := benchAPIResult{Single: single, Batched: batched, PeakRSSMB: round(peakRSSMB(), 1)}
 	if o.json {
 		b, _ := json.Marshal(res)
 		_, err := fmt.Fprintln(stdout, string(b))
@@ -284,6 +288,7 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 		fmt.Fprintf(stdout, "%-8s %10.0f payments/s  p50 %6.2f ms  p99 %6.2f ms  %6.1f per commit of %5.2f ms  %5.1f µs CPU and %5.1f allocations each  (%d payments, %d failed, %.1f s)\n",
 			p.name, p.ph.PaymentsPerSec, p.ph.P50Ms, p.ph.P99Ms, p.ph.MeanBatch, p.ph.CommitMs, p.ph.CPUUsPerPayment, p.ph.AllocsPerPayment, p.ph.Payments, p.ph.Failed, p.ph.Seconds)
 	}
+	fmt.Fprintf(stdout, "peak RSS %.1f MiB (server and clients)\n", res.PeakRSSMB)
 	return nil
 }
 

@@ -285,6 +285,7 @@ func TestServePostgresOneWriter(t *testing.T) {
 	body, _ := json.Marshal(wire.Money{Amount: wire.Amount(1_000 * yuan)})
 	req, _ := http.NewRequestWithContext(ctx, "POST", second.base+"/v1/operators/"+op.ID.String()+"/reserves/deposit", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+cbKey)
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", deposit)
 	resp, err := http.DefaultClient.Do(req)
 	must(t, err)

@@ -56,6 +56,23 @@ func Encode(v any) ([]byte, error) {
 	return json.Marshal(v)
 }
 
+// Append appends the JSON of v to b, as Encode writes it: for the
+// requests of payments, without a buffer of its own.
+func Append(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case *Pay:
+		if out, ok := appendPay(b, v); ok {
+			return out, nil
+		}
+	case *PayBatch:
+		if out, ok := appendPayBatch(b, v); ok {
+			return out, nil
+		}
+	}
+	out, err := Encode(v)
+	return append(b, out...), err
+}
+
 // DecodeAnswer decodes an answer of the server into v as json.Unmarshal
 // does: unknown fields are left alone, so a client keeps working when the
 // server adds one.

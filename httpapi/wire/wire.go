@@ -371,11 +371,23 @@ type Health struct {
 	Writer *bool `json:"writer,omitempty"`
 }
 
-// Decode decodes one JSON value strictly: unknown fields and trailing
-// data are errors. Both sides use it, so they agree on what is valid.
+// Decode decodes one JSON value strictly: unknown fields, a member named
+// twice in one object (names that differ only in case count as the same,
+// as encoding/json fills one field with both), strings that are not valid
+// UTF-8 and trailing data are errors. Both sides use it, so they agree on
+// what is valid.
 func Decode(data []byte, v any) error {
 	if decodeFast(data, v) {
 		return nil
+	}
+	return decodeStrict(data, v)
+}
+
+// decodeStrict is Decode without the fast path: the reference that the
+// fast path is checked against.
+func decodeStrict(data []byte, v any) error {
+	if err := checkStrict(data); err != nil {
+		return err
 	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
