@@ -15,13 +15,13 @@ import (
 	"github.com/tongbao/tongbao/httpapi"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
-	"github.com/tongbao/tongbao/merchant/merchantsqlite"
+	"github.com/tongbao/tongbao/merchant/merchantsql"
 	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/scenario"
-	"github.com/tongbao/tongbao/scenario/scenariosqlite"
+	"github.com/tongbao/tongbao/scenario/scenariosql"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
-	"github.com/tongbao/tongbao/twotier/twotiersqlite"
+	"github.com/tongbao/tongbao/twotier/twotiersql"
 )
 
 // The files of a node's data folder.
@@ -90,17 +90,17 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { l.Close() })
-	store, err := twotiersqlite.Open(ctx, filepath.Join(dir, nodeTwotierFile))
+	store, err := twotiersql.Open(ctx, filepath.Join(dir, nodeTwotierFile))
 	if err != nil {
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { store.Close() })
-	mstore, err := merchantsqlite.Open(ctx, filepath.Join(dir, nodeMerchantFile))
+	mstore, err := merchantsql.Open(ctx, filepath.Join(dir, nodeMerchantFile))
 	if err != nil {
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { mstore.Close() })
-	sstore, err := scenariosqlite.Open(ctx, filepath.Join(dir, nodeScenarioFile))
+	sstore, err := scenariosql.Open(ctx, filepath.Join(dir, nodeScenarioFile))
 	if err != nil {
 		return nil, err
 	}

@@ -11,10 +11,10 @@ import (
 	"github.com/tongbao/tongbao/httpapi"
 	"github.com/tongbao/tongbao/httpapi/keyspg"
 	"github.com/tongbao/tongbao/ledger"
-	"github.com/tongbao/tongbao/merchant/merchantpg"
+	"github.com/tongbao/tongbao/merchant/merchantsql"
 	"github.com/tongbao/tongbao/postgres"
-	"github.com/tongbao/tongbao/scenario/scenariopg"
-	"github.com/tongbao/tongbao/twotier/twotierpg"
+	"github.com/tongbao/tongbao/scenario/scenariosql"
+	"github.com/tongbao/tongbao/twotier/twotiersql"
 )
 
 // nodeOpenRetry is how long a node that holds the writer but could not
@@ -44,17 +44,17 @@ func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, an
 			n.close()
 		}
 	}()
-	store, err := twotierpg.Open(ctx, dsn)
+	store, err := twotiersql.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { store.Close() })
-	mstore, err := merchantpg.Open(ctx, dsn)
+	mstore, err := merchantsql.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { mstore.Close() })
-	sstore, err := scenariopg.Open(ctx, dsn)
+	sstore, err := scenariosql.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}

@@ -1,5 +1,5 @@
 -- The two-tier domain's own tables on PostgreSQL, as in
--- twotiersqlite/migrations/0001_twotier.sql. Ids are 16-byte bytea,
+-- migrations/sqlite/0001_twotier.sql. Ids are 16-byte bytea,
 -- amounts bigint of the smallest unit, times Unix nanoseconds (0 = unset).
 -- No sequences: institutions are ordered by a seq computed on insert,
 -- which is rare and off every hot path.

@@ -1,5 +1,5 @@
 -- Consumer-presented payment codes and the statement indexes, as in
--- merchantsqlite/migrations/0002_codes_statements.sql.
+-- migrations/sqlite/0002_codes_statements.sql.
 
 CREATE TABLE payment_codes (
 	hash       bytea  NOT NULL,

@@ -1,4 +1,4 @@
--- Scenario sub-wallets, as in twotiersqlite/migrations/0002_scenario_wallets.sql:
+-- Scenario sub-wallets, as in migrations/sqlite/0002_scenario_wallets.sql:
 -- a wallet of kind 'scenario' names the wallet it was pushed from. Sixteen
 -- zero bytes for every other wallet.
 

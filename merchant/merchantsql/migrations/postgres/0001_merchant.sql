@@ -1,5 +1,5 @@
 -- The merchant domain's own tables on PostgreSQL, as in
--- merchantsqlite/migrations/0001_merchant.sql. Ids are 16-byte bytea,
+-- migrations/sqlite/0001_merchant.sql. Ids are 16-byte bytea,
 -- amounts bigint of the smallest unit, times Unix nanoseconds (0 = unset).
 
 CREATE TABLE requests (

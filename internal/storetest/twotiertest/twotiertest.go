@@ -1,0 +1,612 @@
+// Package twotiertest is the conformance suite of twotier.Store: the
+// contract every implementation keeps, spelled out as tests and run on
+// every database the store supports (storetest.Databases).
+//
+// The contract, beyond what twotier.Store's doc comments say:
+//   - every method is durable when it returns: a store opened again on
+//     the same database reads what was written;
+//   - every field of a record comes back as it was stored (times to the
+//     nanosecond, zero times as zero, nil holder limits as nil);
+//   - the mutable fields of a wallet, window and payment record are the
+//     ones the Update methods name; an update never changes the others;
+//   - a failed call changes nothing: a duplicate, a missing record, a
+//     batch with one bad member;
+//   - lists are in the order their doc comment names, and a page's last
+//     id is the cursor of the next;
+//   - concurrent creates of one id make it once: one caller is told it
+//     created it, the others get the stored record (or the conflict).
+package twotiertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/internal/storetest"
+	"github.com/tongbao/tongbao/ledger"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+// Store is a twotier.Store that can be closed.
+type Store interface {
+	twotier.Store
+	Close() error
+}
+
+// Opener opens a store on target (see storetest.Database.Target),
+// creating its tables if needed; opened twice on one target, the second
+// store sees what the first wrote.
+type Opener func(ctx context.Context, target string) (Store, error)
+
+// Run runs the suite on every database, each test on a database of its
+// own.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, *env)
+	}{
+		{"Institutions", testInstitutions},
+		{"WalletRoundTrip", testWalletRoundTrip},
+		{"WalletConflicts", testWalletConflicts},
+		{"UpdateWallet", testUpdateWallet},
+		{"WalletPages", testWalletPages},
+		{"WalletsBehindCaps", testWalletsBehindCaps},
+		{"SubWallets", testSubWallets},
+		{"CapVersions", testCapVersions},
+		{"Windows", testWindows},
+		{"PaymentRoundTrip", testPaymentRoundTrip},
+		{"PaymentBatches", testPaymentBatches},
+		{"PaymentsOfOperator", testPaymentsOfOperator},
+		{"ConcurrentCreates", testConcurrentCreates},
+		{"Reopen", testReopen},
+	}
+	for _, db := range storetest.Databases() {
+		t.Run(db.Name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					e := &env{t: t, ctx: context.Background(), open: open, target: db.Target(t, "twotier.db")}
+					e.s = e.reopen()
+					tt.fn(t, e)
+				})
+			}
+		})
+	}
+}
+
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	open   Opener
+	target string
+	s      Store
+}
+
+// reopen opens another store on the test's database.
+func (e *env) reopen() Store {
+	e.t.Helper()
+	s, err := e.open(e.ctx, e.target)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got %v; want %v", what, err, want)
+	}
+}
+
+func wantEqual[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+// at is a time with nanoseconds, as the stores keep it.
+func at(n int) time.Time { return time.Unix(0, 1_760_000_000_123_456_789+int64(n)*1_000_000_007) }
+
+func id(n uint64) tongbao.ID { return tongbao.IDFromUint64(n) }
+
+var (
+	opA = id(0xA0)
+	opB = id(0xB0)
+)
+
+// wallet returns a wallet with every field set and distinct.
+func wallet(n uint64, op tongbao.ID) twotier.Wallet {
+	return twotier.Wallet{
+		ID: id(0x1000 + n), Operator: op, Kind: twotier.WalletPersonal, Category: twotier.Category2,
+		HolderMasked: fmt.Sprintf("张*%d", n), AliasKey: fmt.Sprintf("alias-%d", n), AliasMasked: fmt.Sprintf("138****%04d", n),
+		MerchantCategory: "5411", Region: "310000", State: twotier.StateReceiveOnly, StateReason: "kyc review",
+		FrozenUntil: at(int(n) + 100), FreezeReason: "court order", CapVersion: 7,
+		HolderLimits: &ledger.Limits{BalanceMax: 1, DebitMax: 2, DailyDebitMax: 3, YearlyDebitMax: 4},
+		Parent:       id(0x9000 + n), OpenedAt: at(int(n)), UpdatedAt: at(int(n) + 1),
+	}
+}
+
+func testInstitutions(t *testing.T, e *env) {
+	_, err := e.s.Institution(e.ctx, opA)
+	wantErr(t, "institution before creation", err, twotier.ErrInstitutionNotFound)
+	list, err := e.s.Institutions(e.ctx)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("empty store: got %d institutions; want none", len(list))
+	}
+	// Created in an order that is not the ids': the list keeps creation's.
+	ins := []twotier.Institution{
+		{ID: id(9), Kind: twotier.KindCentralBank, Name: "People's Bank", CreatedAt: at(1)},
+		{ID: opB, Kind: twotier.KindOperator, Name: "Operator B", NetDebitCap: 50_000_00, CreatedAt: at(2)},
+		{ID: opA, Kind: twotier.KindOperator, Name: "Operator A", NetDebitCap: 70_000_00, CreatedAt: at(3)},
+	}
+	for _, in := range ins {
+		must(t, e.s.CreateInstitution(e.ctx, in))
+	}
+	// The same institution again is no error and adds nothing.
+	retry := ins[1]
+	retry.CreatedAt = at(50)
+	must(t, e.s.CreateInstitution(e.ctx, retry))
+	for _, change := range []func(*twotier.Institution){
+		func(in *twotier.Institution) { in.Name = "other" },
+		func(in *twotier.Institution) { in.Kind = twotier.KindCentralBank },
+		func(in *twotier.Institution) { in.NetDebitCap++ },
+	} {
+		other := ins[1]
+		change(&other)
+		wantErr(t, "institution id with other content", e.s.CreateInstitution(e.ctx, other), twotier.ErrInstitutionExists)
+	}
+	got, err := e.s.Institution(e.ctx, opB)
+	must(t, err)
+	wantEqual(t, "institution", got, ins[1])
+	list, err = e.s.Institutions(e.ctx)
+	must(t, err)
+	wantEqual(t, "institutions", list, ins)
+}
+
+func testWalletRoundTrip(t *testing.T, e *env) {
+	w := wallet(1, opA)
+	must(t, e.s.CreateWallet(e.ctx, w))
+	got, err := e.s.Wallet(e.ctx, w.ID)
+	must(t, err)
+	wantEqual(t, "wallet", got, w)
+	got, err = e.s.WalletByAlias(e.ctx, w.AliasKey)
+	must(t, err)
+	wantEqual(t, "wallet by alias", got, w)
+
+	// The zero values: no alias, no limits, no freeze, no parent.
+	bare := twotier.Wallet{ID: id(0x2000), Operator: opA, Kind: twotier.WalletMerchant, Category: twotier.Category4, State: twotier.StateActive, OpenedAt: at(5), UpdatedAt: at(5)}
+	must(t, e.s.CreateWallet(e.ctx, bare))
+	got, err = e.s.Wallet(e.ctx, bare.ID)
+	must(t, err)
+	wantEqual(t, "bare wallet", got, bare)
+
+	_, err = e.s.Wallet(e.ctx, id(0x3000))
+	wantErr(t, "missing wallet", err, twotier.ErrWalletNotFound)
+	_, err = e.s.WalletByAlias(e.ctx, "no-such-alias")
+	wantErr(t, "missing alias", err, twotier.ErrWalletNotFound)
+	_, err = e.s.WalletByAlias(e.ctx, "")
+	wantErr(t, "empty alias", err, twotier.ErrWalletNotFound)
+}
+
+func testWalletConflicts(t *testing.T, e *env) {
+	w := wallet(1, opA)
+	must(t, e.s.CreateWallet(e.ctx, w))
+
+	sameID := wallet(2, opB)
+	sameID.ID = w.ID
+	wantErr(t, "wallet id taken", e.s.CreateWallet(e.ctx, sameID), twotier.ErrWalletExists)
+	// The id conflicts even with the same alias: the id is told first.
+	wantErr(t, "same wallet again", e.s.CreateWallet(e.ctx, w), twotier.ErrWalletExists)
+
+	sameAlias := wallet(3, opB)
+	sameAlias.AliasKey = w.AliasKey
+	wantErr(t, "alias taken", e.s.CreateWallet(e.ctx, sameAlias), twotier.ErrAliasTaken)
+	_, err := e.s.Wallet(e.ctx, sameAlias.ID)
+	wantErr(t, "wallet refused for its alias", err, twotier.ErrWalletNotFound)
+	got, err := e.s.Wallet(e.ctx, w.ID)
+	must(t, err)
+	wantEqual(t, "first wallet after the conflicts", got, w)
+
+	// Wallets without an alias never conflict on it.
+	for n := uint64(10); n < 13; n++ {
+		nw := wallet(n, opA)
+		nw.AliasKey = ""
+		must(t, e.s.CreateWallet(e.ctx, nw))
+	}
+}
+
+func testUpdateWallet(t *testing.T, e *env) {
+	w := wallet(1, opA)
+	must(t, e.s.CreateWallet(e.ctx, w))
+	up := w
+	up.Category, up.State, up.StateReason = twotier.Category1, twotier.StateSuspended, "fraud"
+	up.FrozenUntil, up.FreezeReason = time.Time{}, ""
+	up.CapVersion, up.HolderLimits = 0, &ledger.Limits{BalanceMax: 10, DebitMax: 20, DailyDebitMax: 30, YearlyDebitMax: 40}
+	up.UpdatedAt = at(99)
+	// The fields UpdateWallet does not replace: changed here, kept there.
+	immutable := up
+	immutable.Operator, immutable.Kind, immutable.HolderMasked, immutable.AliasKey = opB, twotier.WalletMerchant, "other", "other-alias"
+	immutable.AliasMasked, immutable.MerchantCategory, immutable.Region, immutable.Parent = "x", "y", "z", id(1)
+	immutable.OpenedAt = at(77)
+	must(t, e.s.UpdateWallet(e.ctx, immutable))
+	got, err := e.s.Wallet(e.ctx, w.ID)
+	must(t, err)
+	wantEqual(t, "updated wallet", got, up)
+	if _, err := e.s.WalletByAlias(e.ctx, "other-alias"); !errors.Is(err, twotier.ErrWalletNotFound) {
+		t.Fatalf("alias after update: got %v; want it unchanged", err)
+	}
+
+	up.HolderLimits = nil
+	must(t, e.s.UpdateWallet(e.ctx, up))
+	got, err = e.s.Wallet(e.ctx, w.ID)
+	must(t, err)
+	wantEqual(t, "wallet with limits removed", got, up)
+
+	missing := wallet(2, opA)
+	wantErr(t, "update of a missing wallet", e.s.UpdateWallet(e.ctx, missing), twotier.ErrWalletNotFound)
+	if _, err := e.s.Wallet(e.ctx, missing.ID); !errors.Is(err, twotier.ErrWalletNotFound) {
+		t.Fatalf("update of a missing wallet created it: %v", err)
+	}
+}
+
+func ids(ws []twotier.Wallet) []tongbao.ID {
+	out := []tongbao.ID{}
+	for _, w := range ws {
+		out = append(out, w.ID)
+	}
+	return out
+}
+
+func testWalletPages(t *testing.T, e *env) {
+	// Created out of id order, at two operators.
+	var want []tongbao.ID
+	for _, n := range []uint64{7, 3, 9, 1, 5, 8, 2, 6, 4} {
+		w := wallet(n, opA)
+		must(t, e.s.CreateWallet(e.ctx, w))
+		other := wallet(100+n, opB)
+		must(t, e.s.CreateWallet(e.ctx, other))
+	}
+	for n := uint64(1); n <= 9; n++ {
+		want = append(want, wallet(n, opA).ID)
+	}
+	all, err := e.s.Wallets(e.ctx, opA, tongbao.ID{}, 0)
+	must(t, err)
+	wantEqual(t, "wallets with no limit", ids(all), want)
+	var paged []tongbao.ID
+	var after tongbao.ID
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+		page, err := e.s.Wallets(e.ctx, opA, after, 4)
+		must(t, err)
+		if len(page) > 4 {
+			t.Fatalf("page of %d; want at most 4", len(page))
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, ids(page)...)
+		after = page[len(page)-1].ID
+	}
+	wantEqual(t, "wallets paged by 4", paged, want)
+	over, err := e.s.Wallets(e.ctx, opA, tongbao.ID{}, twotier.WalletsPageMax+1)
+	must(t, err)
+	wantEqual(t, "wallets with a limit over the most", ids(over), want)
+	none, err := e.s.Wallets(e.ctx, id(0xC0), tongbao.ID{}, 10)
+	must(t, err)
+	if len(none) != 0 {
+		t.Fatalf("wallets of an operator with none: got %d", len(none))
+	}
+}
+
+func testWalletsBehindCaps(t *testing.T, e *env) {
+	mk := func(n uint64, op tongbao.ID, cat twotier.Category, version int64, kind twotier.WalletKind) twotier.Wallet {
+		w := wallet(n, op)
+		w.Category, w.CapVersion, w.Kind = cat, version, kind
+		must(t, e.s.CreateWallet(e.ctx, w))
+		return w
+	}
+	behind1 := mk(5, opA, twotier.Category2, 1, twotier.WalletPersonal)
+	mk(6, opA, twotier.Category2, 3, twotier.WalletPersonal) // current
+	behind2 := mk(2, opA, twotier.Category2, 0, twotier.WalletMerchant)
+	mk(3, opA, twotier.Category3, 1, twotier.WalletPersonal) // another category
+	mk(4, opB, twotier.Category2, 1, twotier.WalletPersonal) // another operator
+	mk(7, opA, twotier.Category2, 1, twotier.WalletScenario) // a sub-wallet's limits are its scenario's
+	behind3 := mk(8, opA, twotier.Category2, 2, twotier.WalletPersonal)
+	got, err := e.s.WalletsBehindCaps(e.ctx, opA, twotier.Category2, 3, 0)
+	must(t, err)
+	wantEqual(t, "wallets behind caps", ids(got), []tongbao.ID{behind2.ID, behind1.ID, behind3.ID})
+	got, err = e.s.WalletsBehindCaps(e.ctx, opA, twotier.Category2, 3, 2)
+	must(t, err)
+	wantEqual(t, "wallets behind caps, limit 2", ids(got), []tongbao.ID{behind2.ID, behind1.ID})
+}
+
+func testSubWallets(t *testing.T, e *env) {
+	parent := wallet(1, opA)
+	must(t, e.s.CreateWallet(e.ctx, parent))
+	var want []tongbao.ID
+	for _, n := range []uint64{30, 10, 20} {
+		w := wallet(n, opA)
+		w.Kind, w.Parent, w.AliasKey = twotier.WalletScenario, parent.ID, ""
+		must(t, e.s.CreateWallet(e.ctx, w))
+	}
+	for _, n := range []uint64{10, 20, 30} {
+		want = append(want, wallet(n, opA).ID)
+	}
+	// Another parent's, and a wallet that names the parent but is no sub-wallet.
+	other := wallet(40, opA)
+	other.Kind, other.Parent = twotier.WalletScenario, id(0x77)
+	must(t, e.s.CreateWallet(e.ctx, other))
+	odd := wallet(41, opA)
+	odd.Parent = parent.ID
+	must(t, e.s.CreateWallet(e.ctx, odd))
+	got, err := e.s.SubWallets(e.ctx, parent.ID)
+	must(t, err)
+	wantEqual(t, "sub-wallets", ids(got), want)
+	for _, w := range got {
+		if w.Parent != parent.ID || w.Kind != twotier.WalletScenario {
+			t.Fatalf("sub-wallet %v: parent %v kind %s", w.ID, w.Parent, w.Kind)
+		}
+	}
+}
+
+func testCapVersions(t *testing.T, e *env) {
+	got, err := e.s.CapVersions(e.ctx, opA)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("cap versions of a new store: got %d", len(got))
+	}
+	caps := func(n tongbao.Amount) map[twotier.Category]ledger.Limits {
+		return map[twotier.Category]ledger.Limits{
+			twotier.Category2: {BalanceMax: n, DebitMax: n + 1, DailyDebitMax: n + 2, YearlyDebitMax: n + 3},
+			twotier.Category4: {BalanceMax: n + 10, DebitMax: n + 11, DailyDebitMax: n + 12, YearlyDebitMax: n + 13},
+		}
+	}
+	v2 := twotier.CapVersion{Operator: opA, Version: 2, EffectiveFrom: at(20), Caps: caps(200), SetBy: "key-2", SetAt: at(21)}
+	v1 := twotier.CapVersion{Operator: opA, Version: 1, EffectiveFrom: at(10), Caps: caps(100), SetBy: "key-1", SetAt: at(11)}
+	vb := twotier.CapVersion{Operator: opB, Version: 1, EffectiveFrom: at(12), Caps: caps(300), SetBy: "key-b", SetAt: at(13)}
+	for _, v := range []twotier.CapVersion{v2, v1, vb} {
+		must(t, e.s.AddCapVersion(e.ctx, v))
+	}
+	dup := v1
+	dup.Caps = caps(999)
+	wantErr(t, "version taken", e.s.AddCapVersion(e.ctx, dup), twotier.ErrCapVersionExists)
+	got, err = e.s.CapVersions(e.ctx, opA)
+	must(t, err)
+	if len(got) != 2 {
+		t.Fatalf("cap versions of A: got %d; want 2", len(got))
+	}
+	for i, want := range []twotier.CapVersion{v1, v2} {
+		if !got[i].EffectiveFrom.Equal(want.EffectiveFrom) {
+			t.Fatalf("version %d effective from %v; want %v", i, got[i].EffectiveFrom, want.EffectiveFrom)
+		}
+		got[i].EffectiveFrom = want.EffectiveFrom
+		wantEqual(t, fmt.Sprintf("cap version %d", want.Version), got[i], want)
+	}
+}
+
+func testWindows(t *testing.T, e *env) {
+	got, err := e.s.Windows(e.ctx, 0)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("windows of a new store: got %d", len(got))
+	}
+	for n := uint64(1); n <= 3; n++ {
+		must(t, e.s.CreateWindow(e.ctx, twotier.Window{Number: n, Status: twotier.WindowOpen, OpenedAt: at(int(n))}))
+	}
+	wantErr(t, "window number taken", e.s.CreateWindow(e.ctx, twotier.Window{Number: 2, Status: twotier.WindowSettled}), twotier.ErrWindowExists)
+
+	w2 := twotier.Window{Number: 2, Status: twotier.WindowSettled, OpenedAt: at(2), ClosedAt: at(20), SettledAt: at(21),
+		Positions: map[tongbao.ID]tongbao.Amount{opA: 1500, opB: -1500}}
+	must(t, e.s.UpdateWindow(e.ctx, w2))
+	// Positions are replaced, not merged.
+	w2.Positions = map[tongbao.ID]tongbao.Amount{opA: -7, id(0xC0): 7}
+	must(t, e.s.UpdateWindow(e.ctx, w2))
+	wantErr(t, "update of a missing window", e.s.UpdateWindow(e.ctx, twotier.Window{Number: 9, Status: twotier.WindowSettled,
+		Positions: map[tongbao.ID]tongbao.Amount{opA: 1}}), twotier.ErrWindowNotFound)
+
+	got, err = e.s.Windows(e.ctx, 2)
+	must(t, err)
+	want := []twotier.Window{w2, {Number: 3, Status: twotier.WindowOpen, OpenedAt: at(3), Positions: map[tongbao.ID]tongbao.Amount{}}}
+	wantEqual(t, "windows from 2", got, want)
+	all, err := e.s.Windows(e.ctx, 0)
+	must(t, err)
+	if len(all) != 3 || all[0].Number != 1 || all[2].Number != 3 {
+		t.Fatalf("windows from 0: got %+v; want 1, 2, 3", all)
+	}
+	later, err := e.s.Windows(e.ctx, 9)
+	must(t, err)
+	if len(later) != 0 {
+		t.Fatalf("windows from 9: got %d (the refused update must not create one)", len(later))
+	}
+}
+
+// payment returns a record with every field set and distinct.
+func payment(n uint64, payer, payee tongbao.ID, created time.Time) twotier.PaymentRecord {
+	return twotier.PaymentRecord{
+		ID: id(0x5000 + n), PayerOperator: payer, PayeeOperator: payee, PayerWallet: id(0x6000 + n), PayeeWallet: id(0x7000 + n),
+		Amount: tongbao.Amount(100 + n), Currency: tongbao.CNY, Window: 3, Status: twotier.PaymentPending, Reason: "",
+		CreatedAt: created,
+	}
+}
+
+func testPaymentRoundTrip(t *testing.T, e *env) {
+	_, err := e.s.Payment(e.ctx, id(1))
+	wantErr(t, "missing payment", err, twotier.ErrPaymentNotFound)
+	p := payment(1, opA, opB, at(1))
+	stored, created, err := e.s.CreatePayment(e.ctx, p)
+	must(t, err)
+	if !created {
+		t.Fatal("first create: created false")
+	}
+	wantEqual(t, "created payment", stored, p)
+	// A retry, with other content, answers the record stored.
+	other := p
+	other.Amount, other.Status = 999, twotier.PaymentFailed
+	stored, created, err = e.s.CreatePayment(e.ctx, other)
+	must(t, err)
+	if created {
+		t.Fatal("second create: created true")
+	}
+	wantEqual(t, "payment created twice", stored, p)
+
+	up := p
+	up.Window, up.Status, up.Reason, up.PayerTimestamp, up.PayeeTimestamp = 4, twotier.PaymentPosted, "ok", 11, 12
+	immutable := up
+	immutable.Amount, immutable.PayerWallet, immutable.CreatedAt, immutable.Currency = 1, id(1), at(50), "USD"
+	must(t, e.s.UpdatePayment(e.ctx, immutable))
+	got, err := e.s.Payment(e.ctx, p.ID)
+	must(t, err)
+	wantEqual(t, "updated payment", got, up)
+	wantErr(t, "update of a missing payment", e.s.UpdatePayment(e.ctx, payment(2, opA, opB, at(2))), twotier.ErrPaymentNotFound)
+}
+
+func testPaymentBatches(t *testing.T, e *env) {
+	stored, created, err := e.s.CreatePayments(e.ctx, nil)
+	must(t, err)
+	if len(stored) != 0 || len(created) != 0 {
+		t.Fatal("empty batch returned records")
+	}
+	old := payment(1, opA, opB, at(1))
+	_, _, err = e.s.CreatePayment(e.ctx, old)
+	must(t, err)
+	p2, p3 := payment(2, opA, opB, at(2)), payment(3, opB, opA, at(3))
+	again := old
+	again.Amount = 5
+	p2dup := p2
+	p2dup.Reason = "the second of a repeated id"
+	stored, created, err = e.s.CreatePayments(e.ctx, []twotier.PaymentRecord{p2, again, p3, p2dup})
+	must(t, err)
+	wantEqual(t, "created flags", created, []bool{true, false, true, false})
+	wantEqual(t, "stored records", stored, []twotier.PaymentRecord{p2, old, p3, p2})
+
+	// One missing record fails the whole batch.
+	u2, u3 := p2, p3
+	u2.Status, u3.Status = twotier.PaymentPosted, twotier.PaymentFailed
+	err = e.s.UpdatePayments(e.ctx, []twotier.PaymentRecord{u2, payment(9, opA, opB, at(9)), u3})
+	wantErr(t, "batch update with a missing record", err, twotier.ErrPaymentNotFound)
+	got, err := e.s.Payment(e.ctx, p2.ID)
+	must(t, err)
+	wantEqual(t, "record of a refused batch update", got, p2)
+	must(t, e.s.UpdatePayments(e.ctx, []twotier.PaymentRecord{u2, u3}))
+	must(t, e.s.UpdatePayments(e.ctx, nil))
+	for _, want := range []twotier.PaymentRecord{u2, u3} {
+		got, err := e.s.Payment(e.ctx, want.ID)
+		must(t, err)
+		wantEqual(t, "batch-updated record", got, want)
+	}
+}
+
+func testPaymentsOfOperator(t *testing.T, e *env) {
+	opC := id(0xC0)
+	ps := []twotier.PaymentRecord{
+		payment(1, opA, opB, at(1)),
+		payment(2, opB, opA, at(2)),
+		payment(3, opA, opA, at(3)), // within A: listed once
+		payment(4, opB, opC, at(4)), // not A's
+		payment(5, opA, opC, at(5)), // at the end of the range: excluded
+		payment(6, opC, opA, at(0)), // before it
+	}
+	// Two records at one time are ordered by id.
+	p7 := payment(7, opC, opA, at(2))
+	p7.ID = id(0x4000)
+	ps = append(ps, p7)
+	for _, p := range ps {
+		_, _, err := e.s.CreatePayment(e.ctx, p)
+		must(t, err)
+	}
+	got, err := e.s.Payments(e.ctx, opA, at(1), at(5))
+	must(t, err)
+	wantEqual(t, "payments of A in [1, 5)", got, []twotier.PaymentRecord{ps[0], p7, ps[1], ps[2]})
+	got, err = e.s.Payments(e.ctx, opA, at(5), at(1))
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("empty range: got %d", len(got))
+	}
+}
+
+func testConcurrentCreates(t *testing.T, e *env) {
+	const callers = 8
+	var wg sync.WaitGroup
+	p := payment(1, opA, opB, at(1))
+	in := twotier.Institution{ID: opA, Kind: twotier.KindOperator, Name: "A", NetDebitCap: 5, CreatedAt: at(1)}
+	errs := make([]error, callers*3)
+	createdCount := make([]bool, callers)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stored, created, err := e.s.CreatePayment(e.ctx, p)
+			if err == nil && !reflect.DeepEqual(stored, p) {
+				err = fmt.Errorf("stored %+v", stored)
+			}
+			errs[i], createdCount[i] = err, created
+			errs[callers+i] = e.s.CreateInstitution(e.ctx, in)
+			// Each caller its own wallet id, all on one alias.
+			w := wallet(uint64(i), opA)
+			w.AliasKey = "shared"
+			errs[2*callers+i] = e.s.CreateWallet(e.ctx, w)
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for i := range callers {
+		must(t, errs[i])
+		must(t, errs[callers+i])
+		if createdCount[i] {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("concurrent creates of one payment: %d created; want 1", n)
+	}
+	won := 0
+	for _, err := range errs[2*callers:] {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, twotier.ErrAliasTaken):
+			t.Fatalf("concurrent alias: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("concurrent wallets on one alias: %d stored; want 1", won)
+	}
+	list, err := e.s.Institutions(e.ctx)
+	must(t, err)
+	if len(list) != 1 {
+		t.Fatalf("concurrent creates of one institution: %d stored", len(list))
+	}
+}
+
+func testReopen(t *testing.T, e *env) {
+	w := wallet(1, opA)
+	must(t, e.s.CreateWallet(e.ctx, w))
+	p := payment(1, opA, opB, at(1))
+	_, _, err := e.s.CreatePayment(e.ctx, p)
+	must(t, err)
+	must(t, e.s.Close())
+	s := e.reopen()
+	got, err := s.Wallet(e.ctx, w.ID)
+	must(t, err)
+	wantEqual(t, "wallet after reopen", got, w)
+	gp, err := s.Payment(e.ctx, p.ID)
+	must(t, err)
+	wantEqual(t, "payment after reopen", gp, p)
+}
