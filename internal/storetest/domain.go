@@ -1,8 +1,13 @@
 package storetest
 
 import (
+	"context"
+	"errors"
+	"io"
 	"path/filepath"
+	"reflect"
 	"testing"
+	"time"
 )
 
 // Database is a database the conformance suite of a domain store runs
@@ -34,3 +39,76 @@ func Databases() []Database {
 	}
 	return dbs
 }
+
+// Env is what a test of a domain store's suite gets: a store of type S
+// on a database of the test's own.
+type Env[S io.Closer] struct {
+	Ctx    context.Context
+	Store  S
+	t      *testing.T
+	open   func(ctx context.Context, target string) (S, error)
+	target string
+}
+
+// Reopen opens another store on the test's database, as another process
+// would; it is closed when the test ends.
+func (e *Env[S]) Reopen() S {
+	e.t.Helper()
+	s, err := e.open(e.Ctx, e.target)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// DomainTest is one test of a domain store's suite.
+type DomainTest[S io.Closer] struct {
+	Name string
+	Fn   func(*testing.T, *Env[S])
+}
+
+// RunDomain runs a domain store's suite on every database of Databases,
+// each test as a subtest on a database of its own, with a store open
+// opens on it (file names the SQLite file).
+func RunDomain[S io.Closer](t *testing.T, file string, open func(ctx context.Context, target string) (S, error), tests []DomainTest[S]) {
+	for _, db := range Databases() {
+		t.Run(db.Name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.Name, func(t *testing.T) {
+					e := &Env[S]{Ctx: context.Background(), t: t, open: open, target: db.Target(t, file)}
+					e.Store = e.Reopen()
+					tt.Fn(t, e)
+				})
+			}
+		})
+	}
+}
+
+// Must fails the test on an error.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WantErr fails the test unless err is want (errors.Is).
+func WantErr(t testing.TB, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got %v; want %v", what, err, want)
+	}
+}
+
+// WantEqual fails the test unless got and want are deeply equal.
+func WantEqual[T any](t testing.TB, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+// At is a moment with nanoseconds (time.Unix's, as the stores return
+// times), n seconds and a little apart from the others.
+func At(n int) time.Time { return time.Unix(0, 1_760_000_000_123_456_789+int64(n)*1_000_000_007) }

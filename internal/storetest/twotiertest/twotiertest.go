@@ -46,80 +46,36 @@ type Opener func(ctx context.Context, target string) (Store, error)
 // Run runs the suite on every database, each test on a database of its
 // own.
 func Run(t *testing.T, open Opener) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *env)
-	}{
-		{"Institutions", testInstitutions},
-		{"WalletRoundTrip", testWalletRoundTrip},
-		{"WalletConflicts", testWalletConflicts},
-		{"UpdateWallet", testUpdateWallet},
-		{"WalletPages", testWalletPages},
-		{"WalletsBehindCaps", testWalletsBehindCaps},
-		{"SubWallets", testSubWallets},
-		{"CapVersions", testCapVersions},
-		{"Windows", testWindows},
-		{"PaymentRoundTrip", testPaymentRoundTrip},
-		{"PaymentBatches", testPaymentBatches},
-		{"PaymentsOfOperator", testPaymentsOfOperator},
-		{"ConcurrentCreates", testConcurrentCreates},
-		{"Reopen", testReopen},
-	}
-	for _, db := range storetest.Databases() {
-		t.Run(db.Name, func(t *testing.T) {
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					e := &env{t: t, ctx: context.Background(), open: open, target: db.Target(t, "twotier.db")}
-					e.s = e.reopen()
-					tt.fn(t, e)
-				})
-			}
-		})
-	}
+	storetest.RunDomain(t, "twotier.db", open, []storetest.DomainTest[Store]{
+		{Name: "Institutions", Fn: testInstitutions},
+		{Name: "WalletRoundTrip", Fn: testWalletRoundTrip},
+		{Name: "WalletConflicts", Fn: testWalletConflicts},
+		{Name: "UpdateWallet", Fn: testUpdateWallet},
+		{Name: "WalletPages", Fn: testWalletPages},
+		{Name: "WalletsBehindCaps", Fn: testWalletsBehindCaps},
+		{Name: "SubWallets", Fn: testSubWallets},
+		{Name: "CapVersions", Fn: testCapVersions},
+		{Name: "Windows", Fn: testWindows},
+		{Name: "PaymentRoundTrip", Fn: testPaymentRoundTrip},
+		{Name: "PaymentBatches", Fn: testPaymentBatches},
+		{Name: "PaymentsOfOperator", Fn: testPaymentsOfOperator},
+		{Name: "ConcurrentCreates", Fn: testConcurrentCreates},
+		{Name: "Reopen", Fn: testReopen},
+	})
 }
 
-type env struct {
-	t      *testing.T
-	ctx    context.Context
-	open   Opener
-	target string
-	s      Store
-}
+type env = storetest.Env[Store]
 
-// reopen opens another store on the test's database.
-func (e *env) reopen() Store {
-	e.t.Helper()
-	s, err := e.open(e.ctx, e.target)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantErr(t *testing.T, what string, err, want error) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Fatalf("%s: got %v; want %v", what, err, want)
-	}
-}
+var (
+	must    = storetest.Must
+	wantErr = storetest.WantErr
+	at      = storetest.At
+)
 
 func wantEqual[T any](t *testing.T, what string, got, want T) {
 	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
-	}
+	storetest.WantEqual(t, what, got, want)
 }
-
-// at is a time with nanoseconds, as the stores keep it.
-func at(n int) time.Time { return time.Unix(0, 1_760_000_000_123_456_789+int64(n)*1_000_000_007) }
 
 func id(n uint64) tongbao.ID { return tongbao.IDFromUint64(n) }
 
@@ -141,9 +97,9 @@ func wallet(n uint64, op tongbao.ID) twotier.Wallet {
 }
 
 func testInstitutions(t *testing.T, e *env) {
-	_, err := e.s.Institution(e.ctx, opA)
+	_, err := e.Store.Institution(e.Ctx, opA)
 	wantErr(t, "institution before creation", err, twotier.ErrInstitutionNotFound)
-	list, err := e.s.Institutions(e.ctx)
+	list, err := e.Store.Institutions(e.Ctx)
 	must(t, err)
 	if len(list) != 0 {
 		t.Fatalf("empty store: got %d institutions; want none", len(list))
@@ -155,12 +111,12 @@ func testInstitutions(t *testing.T, e *env) {
 		{ID: opA, Kind: twotier.KindOperator, Name: "Operator A", NetDebitCap: 70_000_00, CreatedAt: at(3)},
 	}
 	for _, in := range ins {
-		must(t, e.s.CreateInstitution(e.ctx, in))
+		must(t, e.Store.CreateInstitution(e.Ctx, in))
 	}
 	// The same institution again is no error and adds nothing.
 	retry := ins[1]
 	retry.CreatedAt = at(50)
-	must(t, e.s.CreateInstitution(e.ctx, retry))
+	must(t, e.Store.CreateInstitution(e.Ctx, retry))
 	for _, change := range []func(*twotier.Institution){
 		func(in *twotier.Institution) { in.Name = "other" },
 		func(in *twotier.Institution) { in.Kind = twotier.KindCentralBank },
@@ -168,57 +124,57 @@ func testInstitutions(t *testing.T, e *env) {
 	} {
 		other := ins[1]
 		change(&other)
-		wantErr(t, "institution id with other content", e.s.CreateInstitution(e.ctx, other), twotier.ErrInstitutionExists)
+		wantErr(t, "institution id with other content", e.Store.CreateInstitution(e.Ctx, other), twotier.ErrInstitutionExists)
 	}
-	got, err := e.s.Institution(e.ctx, opB)
+	got, err := e.Store.Institution(e.Ctx, opB)
 	must(t, err)
 	wantEqual(t, "institution", got, ins[1])
-	list, err = e.s.Institutions(e.ctx)
+	list, err = e.Store.Institutions(e.Ctx)
 	must(t, err)
 	wantEqual(t, "institutions", list, ins)
 }
 
 func testWalletRoundTrip(t *testing.T, e *env) {
 	w := wallet(1, opA)
-	must(t, e.s.CreateWallet(e.ctx, w))
-	got, err := e.s.Wallet(e.ctx, w.ID)
+	must(t, e.Store.CreateWallet(e.Ctx, w))
+	got, err := e.Store.Wallet(e.Ctx, w.ID)
 	must(t, err)
 	wantEqual(t, "wallet", got, w)
-	got, err = e.s.WalletByAlias(e.ctx, w.AliasKey)
+	got, err = e.Store.WalletByAlias(e.Ctx, w.AliasKey)
 	must(t, err)
 	wantEqual(t, "wallet by alias", got, w)
 
 	// The zero values: no alias, no limits, no freeze, no parent.
 	bare := twotier.Wallet{ID: id(0x2000), Operator: opA, Kind: twotier.WalletMerchant, Category: twotier.Category4, State: twotier.StateActive, OpenedAt: at(5), UpdatedAt: at(5)}
-	must(t, e.s.CreateWallet(e.ctx, bare))
-	got, err = e.s.Wallet(e.ctx, bare.ID)
+	must(t, e.Store.CreateWallet(e.Ctx, bare))
+	got, err = e.Store.Wallet(e.Ctx, bare.ID)
 	must(t, err)
 	wantEqual(t, "bare wallet", got, bare)
 
-	_, err = e.s.Wallet(e.ctx, id(0x3000))
+	_, err = e.Store.Wallet(e.Ctx, id(0x3000))
 	wantErr(t, "missing wallet", err, twotier.ErrWalletNotFound)
-	_, err = e.s.WalletByAlias(e.ctx, "no-such-alias")
+	_, err = e.Store.WalletByAlias(e.Ctx, "no-such-alias")
 	wantErr(t, "missing alias", err, twotier.ErrWalletNotFound)
-	_, err = e.s.WalletByAlias(e.ctx, "")
+	_, err = e.Store.WalletByAlias(e.Ctx, "")
 	wantErr(t, "empty alias", err, twotier.ErrWalletNotFound)
 }
 
 func testWalletConflicts(t *testing.T, e *env) {
 	w := wallet(1, opA)
-	must(t, e.s.CreateWallet(e.ctx, w))
+	must(t, e.Store.CreateWallet(e.Ctx, w))
 
 	sameID := wallet(2, opB)
 	sameID.ID = w.ID
-	wantErr(t, "wallet id taken", e.s.CreateWallet(e.ctx, sameID), twotier.ErrWalletExists)
+	wantErr(t, "wallet id taken", e.Store.CreateWallet(e.Ctx, sameID), twotier.ErrWalletExists)
 	// The id conflicts even with the same alias: the id is told first.
-	wantErr(t, "same wallet again", e.s.CreateWallet(e.ctx, w), twotier.ErrWalletExists)
+	wantErr(t, "same wallet again", e.Store.CreateWallet(e.Ctx, w), twotier.ErrWalletExists)
 
 	sameAlias := wallet(3, opB)
 	sameAlias.AliasKey = w.AliasKey
-	wantErr(t, "alias taken", e.s.CreateWallet(e.ctx, sameAlias), twotier.ErrAliasTaken)
-	_, err := e.s.Wallet(e.ctx, sameAlias.ID)
+	wantErr(t, "alias taken", e.Store.CreateWallet(e.Ctx, sameAlias), twotier.ErrAliasTaken)
+	_, err := e.Store.Wallet(e.Ctx, sameAlias.ID)
 	wantErr(t, "wallet refused for its alias", err, twotier.ErrWalletNotFound)
-	got, err := e.s.Wallet(e.ctx, w.ID)
+	got, err := e.Store.Wallet(e.Ctx, w.ID)
 	must(t, err)
 	wantEqual(t, "first wallet after the conflicts", got, w)
 
@@ -226,13 +182,13 @@ func testWalletConflicts(t *testing.T, e *env) {
 	for n := uint64(10); n < 13; n++ {
 		nw := wallet(n, opA)
 		nw.AliasKey = ""
-		must(t, e.s.CreateWallet(e.ctx, nw))
+		must(t, e.Store.CreateWallet(e.Ctx, nw))
 	}
 }
 
 func testUpdateWallet(t *testing.T, e *env) {
 	w := wallet(1, opA)
-	must(t, e.s.CreateWallet(e.ctx, w))
+	must(t, e.Store.CreateWallet(e.Ctx, w))
 	up := w
 	up.Category, up.State, up.StateReason = twotier.Category1, twotier.StateSuspended, "fraud"
 	up.FrozenUntil, up.FreezeReason = time.Time{}, ""
@@ -243,23 +199,23 @@ func testUpdateWallet(t *testing.T, e *env) {
 	immutable.Operator, immutable.Kind, immutable.HolderMasked, immutable.AliasKey = opB, twotier.WalletMerchant, "other", "other-alias"
 	immutable.AliasMasked, immutable.MerchantCategory, immutable.Region, immutable.Parent = "x", "y", "z", id(1)
 	immutable.OpenedAt = at(77)
-	must(t, e.s.UpdateWallet(e.ctx, immutable))
-	got, err := e.s.Wallet(e.ctx, w.ID)
+	must(t, e.Store.UpdateWallet(e.Ctx, immutable))
+	got, err := e.Store.Wallet(e.Ctx, w.ID)
 	must(t, err)
 	wantEqual(t, "updated wallet", got, up)
-	if _, err := e.s.WalletByAlias(e.ctx, "other-alias"); !errors.Is(err, twotier.ErrWalletNotFound) {
+	if _, err := e.Store.WalletByAlias(e.Ctx, "other-alias"); !errors.Is(err, twotier.ErrWalletNotFound) {
 		t.Fatalf("alias after update: got %v; want it unchanged", err)
 	}
 
 	up.HolderLimits = nil
-	must(t, e.s.UpdateWallet(e.ctx, up))
-	got, err = e.s.Wallet(e.ctx, w.ID)
+	must(t, e.Store.UpdateWallet(e.Ctx, up))
+	got, err = e.Store.Wallet(e.Ctx, w.ID)
 	must(t, err)
 	wantEqual(t, "wallet with limits removed", got, up)
 
 	missing := wallet(2, opA)
-	wantErr(t, "update of a missing wallet", e.s.UpdateWallet(e.ctx, missing), twotier.ErrWalletNotFound)
-	if _, err := e.s.Wallet(e.ctx, missing.ID); !errors.Is(err, twotier.ErrWalletNotFound) {
+	wantErr(t, "update of a missing wallet", e.Store.UpdateWallet(e.Ctx, missing), twotier.ErrWalletNotFound)
+	if _, err := e.Store.Wallet(e.Ctx, missing.ID); !errors.Is(err, twotier.ErrWalletNotFound) {
 		t.Fatalf("update of a missing wallet created it: %v", err)
 	}
 }
@@ -277,14 +233,14 @@ func testWalletPages(t *testing.T, e *env) {
 	var want []tongbao.ID
 	for _, n := range []uint64{7, 3, 9, 1, 5, 8, 2, 6, 4} {
 		w := wallet(n, opA)
-		must(t, e.s.CreateWallet(e.ctx, w))
+		must(t, e.Store.CreateWallet(e.Ctx, w))
 		other := wallet(100+n, opB)
-		must(t, e.s.CreateWallet(e.ctx, other))
+		must(t, e.Store.CreateWallet(e.Ctx, other))
 	}
 	for n := uint64(1); n <= 9; n++ {
 		want = append(want, wallet(n, opA).ID)
 	}
-	all, err := e.s.Wallets(e.ctx, opA, tongbao.ID{}, 0)
+	all, err := e.Store.Wallets(e.Ctx, opA, tongbao.ID{}, 0)
 	must(t, err)
 	wantEqual(t, "wallets with no limit", ids(all), want)
 	var paged []tongbao.ID
@@ -293,7 +249,7 @@ func testWalletPages(t *testing.T, e *env) {
 		if pages > 10 {
 			t.Fatal("paging does not end")
 		}
-		page, err := e.s.Wallets(e.ctx, opA, after, 4)
+		page, err := e.Store.Wallets(e.Ctx, opA, after, 4)
 		must(t, err)
 		if len(page) > 4 {
 			t.Fatalf("page of %d; want at most 4", len(page))
@@ -305,10 +261,10 @@ func testWalletPages(t *testing.T, e *env) {
 		after = page[len(page)-1].ID
 	}
 	wantEqual(t, "wallets paged by 4", paged, want)
-	over, err := e.s.Wallets(e.ctx, opA, tongbao.ID{}, twotier.WalletsPageMax+1)
+	over, err := e.Store.Wallets(e.Ctx, opA, tongbao.ID{}, twotier.WalletsPageMax+1)
 	must(t, err)
 	wantEqual(t, "wallets with a limit over the most", ids(over), want)
-	none, err := e.s.Wallets(e.ctx, id(0xC0), tongbao.ID{}, 10)
+	none, err := e.Store.Wallets(e.Ctx, id(0xC0), tongbao.ID{}, 10)
 	must(t, err)
 	if len(none) != 0 {
 		t.Fatalf("wallets of an operator with none: got %d", len(none))
@@ -319,7 +275,7 @@ func testWalletsBehindCaps(t *testing.T, e *env) {
 	mk := func(n uint64, op tongbao.ID, cat twotier.Category, version int64, kind twotier.WalletKind) twotier.Wallet {
 		w := wallet(n, op)
 		w.Category, w.CapVersion, w.Kind = cat, version, kind
-		must(t, e.s.CreateWallet(e.ctx, w))
+		must(t, e.Store.CreateWallet(e.Ctx, w))
 		return w
 	}
 	behind1 := mk(5, opA, twotier.Category2, 1, twotier.WalletPersonal)
@@ -329,22 +285,22 @@ func testWalletsBehindCaps(t *testing.T, e *env) {
 	mk(4, opB, twotier.Category2, 1, twotier.WalletPersonal) // another operator
 	mk(7, opA, twotier.Category2, 1, twotier.WalletScenario) // a sub-wallet's limits are its scenario's
 	behind3 := mk(8, opA, twotier.Category2, 2, twotier.WalletPersonal)
-	got, err := e.s.WalletsBehindCaps(e.ctx, opA, twotier.Category2, 3, 0)
+	got, err := e.Store.WalletsBehindCaps(e.Ctx, opA, twotier.Category2, 3, 0)
 	must(t, err)
 	wantEqual(t, "wallets behind caps", ids(got), []tongbao.ID{behind2.ID, behind1.ID, behind3.ID})
-	got, err = e.s.WalletsBehindCaps(e.ctx, opA, twotier.Category2, 3, 2)
+	got, err = e.Store.WalletsBehindCaps(e.Ctx, opA, twotier.Category2, 3, 2)
 	must(t, err)
 	wantEqual(t, "wallets behind caps, limit 2", ids(got), []tongbao.ID{behind2.ID, behind1.ID})
 }
 
 func testSubWallets(t *testing.T, e *env) {
 	parent := wallet(1, opA)
-	must(t, e.s.CreateWallet(e.ctx, parent))
+	must(t, e.Store.CreateWallet(e.Ctx, parent))
 	var want []tongbao.ID
 	for _, n := range []uint64{30, 10, 20} {
 		w := wallet(n, opA)
 		w.Kind, w.Parent, w.AliasKey = twotier.WalletScenario, parent.ID, ""
-		must(t, e.s.CreateWallet(e.ctx, w))
+		must(t, e.Store.CreateWallet(e.Ctx, w))
 	}
 	for _, n := range []uint64{10, 20, 30} {
 		want = append(want, wallet(n, opA).ID)
@@ -352,11 +308,11 @@ func testSubWallets(t *testing.T, e *env) {
 	// Another parent's, and a wallet that names the parent but is no sub-wallet.
 	other := wallet(40, opA)
 	other.Kind, other.Parent = twotier.WalletScenario, id(0x77)
-	must(t, e.s.CreateWallet(e.ctx, other))
+	must(t, e.Store.CreateWallet(e.Ctx, other))
 	odd := wallet(41, opA)
 	odd.Parent = parent.ID
-	must(t, e.s.CreateWallet(e.ctx, odd))
-	got, err := e.s.SubWallets(e.ctx, parent.ID)
+	must(t, e.Store.CreateWallet(e.Ctx, odd))
+	got, err := e.Store.SubWallets(e.Ctx, parent.ID)
 	must(t, err)
 	wantEqual(t, "sub-wallets", ids(got), want)
 	for _, w := range got {
@@ -367,7 +323,7 @@ func testSubWallets(t *testing.T, e *env) {
 }
 
 func testCapVersions(t *testing.T, e *env) {
-	got, err := e.s.CapVersions(e.ctx, opA)
+	got, err := e.Store.CapVersions(e.Ctx, opA)
 	must(t, err)
 	if len(got) != 0 {
 		t.Fatalf("cap versions of a new store: got %d", len(got))
@@ -382,12 +338,12 @@ func testCapVersions(t *testing.T, e *env) {
 	v1 := twotier.CapVersion{Operator: opA, Version: 1, EffectiveFrom: at(10), Caps: caps(100), SetBy: "key-1", SetAt: at(11)}
 	vb := twotier.CapVersion{Operator: opB, Version: 1, EffectiveFrom: at(12), Caps: caps(300), SetBy: "key-b", SetAt: at(13)}
 	for _, v := range []twotier.CapVersion{v2, v1, vb} {
-		must(t, e.s.AddCapVersion(e.ctx, v))
+		must(t, e.Store.AddCapVersion(e.Ctx, v))
 	}
 	dup := v1
 	dup.Caps = caps(999)
-	wantErr(t, "version taken", e.s.AddCapVersion(e.ctx, dup), twotier.ErrCapVersionExists)
-	got, err = e.s.CapVersions(e.ctx, opA)
+	wantErr(t, "version taken", e.Store.AddCapVersion(e.Ctx, dup), twotier.ErrCapVersionExists)
+	got, err = e.Store.CapVersions(e.Ctx, opA)
 	must(t, err)
 	if len(got) != 2 {
 		t.Fatalf("cap versions of A: got %d; want 2", len(got))
@@ -402,35 +358,35 @@ func testCapVersions(t *testing.T, e *env) {
 }
 
 func testWindows(t *testing.T, e *env) {
-	got, err := e.s.Windows(e.ctx, 0)
+	got, err := e.Store.Windows(e.Ctx, 0)
 	must(t, err)
 	if len(got) != 0 {
 		t.Fatalf("windows of a new store: got %d", len(got))
 	}
 	for n := uint64(1); n <= 3; n++ {
-		must(t, e.s.CreateWindow(e.ctx, twotier.Window{Number: n, Status: twotier.WindowOpen, OpenedAt: at(int(n))}))
+		must(t, e.Store.CreateWindow(e.Ctx, twotier.Window{Number: n, Status: twotier.WindowOpen, OpenedAt: at(int(n))}))
 	}
-	wantErr(t, "window number taken", e.s.CreateWindow(e.ctx, twotier.Window{Number: 2, Status: twotier.WindowSettled}), twotier.ErrWindowExists)
+	wantErr(t, "window number taken", e.Store.CreateWindow(e.Ctx, twotier.Window{Number: 2, Status: twotier.WindowSettled}), twotier.ErrWindowExists)
 
 	w2 := twotier.Window{Number: 2, Status: twotier.WindowSettled, OpenedAt: at(2), ClosedAt: at(20), SettledAt: at(21),
 		Positions: map[tongbao.ID]tongbao.Amount{opA: 1500, opB: -1500}}
-	must(t, e.s.UpdateWindow(e.ctx, w2))
+	must(t, e.Store.UpdateWindow(e.Ctx, w2))
 	// Positions are replaced, not merged.
 	w2.Positions = map[tongbao.ID]tongbao.Amount{opA: -7, id(0xC0): 7}
-	must(t, e.s.UpdateWindow(e.ctx, w2))
-	wantErr(t, "update of a missing window", e.s.UpdateWindow(e.ctx, twotier.Window{Number: 9, Status: twotier.WindowSettled,
+	must(t, e.Store.UpdateWindow(e.Ctx, w2))
+	wantErr(t, "update of a missing window", e.Store.UpdateWindow(e.Ctx, twotier.Window{Number: 9, Status: twotier.WindowSettled,
 		Positions: map[tongbao.ID]tongbao.Amount{opA: 1}}), twotier.ErrWindowNotFound)
 
-	got, err = e.s.Windows(e.ctx, 2)
+	got, err = e.Store.Windows(e.Ctx, 2)
 	must(t, err)
 	want := []twotier.Window{w2, {Number: 3, Status: twotier.WindowOpen, OpenedAt: at(3), Positions: map[tongbao.ID]tongbao.Amount{}}}
 	wantEqual(t, "windows from 2", got, want)
-	all, err := e.s.Windows(e.ctx, 0)
+	all, err := e.Store.Windows(e.Ctx, 0)
 	must(t, err)
 	if len(all) != 3 || all[0].Number != 1 || all[2].Number != 3 {
 		t.Fatalf("windows from 0: got %+v; want 1, 2, 3", all)
 	}
-	later, err := e.s.Windows(e.ctx, 9)
+	later, err := e.Store.Windows(e.Ctx, 9)
 	must(t, err)
 	if len(later) != 0 {
 		t.Fatalf("windows from 9: got %d (the refused update must not create one)", len(later))
@@ -447,10 +403,10 @@ func payment(n uint64, payer, payee tongbao.ID, created time.Time) twotier.Payme
 }
 
 func testPaymentRoundTrip(t *testing.T, e *env) {
-	_, err := e.s.Payment(e.ctx, id(1))
+	_, err := e.Store.Payment(e.Ctx, id(1))
 	wantErr(t, "missing payment", err, twotier.ErrPaymentNotFound)
 	p := payment(1, opA, opB, at(1))
-	stored, created, err := e.s.CreatePayment(e.ctx, p)
+	stored, created, err := e.Store.CreatePayment(e.Ctx, p)
 	must(t, err)
 	if !created {
 		t.Fatal("first create: created false")
@@ -459,7 +415,7 @@ func testPaymentRoundTrip(t *testing.T, e *env) {
 	// A retry, with other content, answers the record stored.
 	other := p
 	other.Amount, other.Status = 999, twotier.PaymentFailed
-	stored, created, err = e.s.CreatePayment(e.ctx, other)
+	stored, created, err = e.Store.CreatePayment(e.Ctx, other)
 	must(t, err)
 	if created {
 		t.Fatal("second create: created true")
@@ -470,28 +426,28 @@ func testPaymentRoundTrip(t *testing.T, e *env) {
 	up.Window, up.Status, up.Reason, up.PayerTimestamp, up.PayeeTimestamp = 4, twotier.PaymentPosted, "ok", 11, 12
 	immutable := up
 	immutable.Amount, immutable.PayerWallet, immutable.CreatedAt, immutable.Currency = 1, id(1), at(50), "USD"
-	must(t, e.s.UpdatePayment(e.ctx, immutable))
-	got, err := e.s.Payment(e.ctx, p.ID)
+	must(t, e.Store.UpdatePayment(e.Ctx, immutable))
+	got, err := e.Store.Payment(e.Ctx, p.ID)
 	must(t, err)
 	wantEqual(t, "updated payment", got, up)
-	wantErr(t, "update of a missing payment", e.s.UpdatePayment(e.ctx, payment(2, opA, opB, at(2))), twotier.ErrPaymentNotFound)
+	wantErr(t, "update of a missing payment", e.Store.UpdatePayment(e.Ctx, payment(2, opA, opB, at(2))), twotier.ErrPaymentNotFound)
 }
 
 func testPaymentBatches(t *testing.T, e *env) {
-	stored, created, err := e.s.CreatePayments(e.ctx, nil)
+	stored, created, err := e.Store.CreatePayments(e.Ctx, nil)
 	must(t, err)
 	if len(stored) != 0 || len(created) != 0 {
 		t.Fatal("empty batch returned records")
 	}
 	old := payment(1, opA, opB, at(1))
-	_, _, err = e.s.CreatePayment(e.ctx, old)
+	_, _, err = e.Store.CreatePayment(e.Ctx, old)
 	must(t, err)
 	p2, p3 := payment(2, opA, opB, at(2)), payment(3, opB, opA, at(3))
 	again := old
 	again.Amount = 5
 	p2dup := p2
 	p2dup.Reason = "the second of a repeated id"
-	stored, created, err = e.s.CreatePayments(e.ctx, []twotier.PaymentRecord{p2, again, p3, p2dup})
+	stored, created, err = e.Store.CreatePayments(e.Ctx, []twotier.PaymentRecord{p2, again, p3, p2dup})
 	must(t, err)
 	wantEqual(t, "created flags", created, []bool{true, false, true, false})
 	wantEqual(t, "stored records", stored, []twotier.PaymentRecord{p2, old, p3, p2})
@@ -499,15 +455,15 @@ func testPaymentBatches(t *testing.T, e *env) {
 	// One missing record fails the whole batch.
 	u2, u3 := p2, p3
 	u2.Status, u3.Status = twotier.PaymentPosted, twotier.PaymentFailed
-	err = e.s.UpdatePayments(e.ctx, []twotier.PaymentRecord{u2, payment(9, opA, opB, at(9)), u3})
+	err = e.Store.UpdatePayments(e.Ctx, []twotier.PaymentRecord{u2, payment(9, opA, opB, at(9)), u3})
 	wantErr(t, "batch update with a missing record", err, twotier.ErrPaymentNotFound)
-	got, err := e.s.Payment(e.ctx, p2.ID)
+	got, err := e.Store.Payment(e.Ctx, p2.ID)
 	must(t, err)
 	wantEqual(t, "record of a refused batch update", got, p2)
-	must(t, e.s.UpdatePayments(e.ctx, []twotier.PaymentRecord{u2, u3}))
-	must(t, e.s.UpdatePayments(e.ctx, nil))
+	must(t, e.Store.UpdatePayments(e.Ctx, []twotier.PaymentRecord{u2, u3}))
+	must(t, e.Store.UpdatePayments(e.Ctx, nil))
 	for _, want := range []twotier.PaymentRecord{u2, u3} {
-		got, err := e.s.Payment(e.ctx, want.ID)
+		got, err := e.Store.Payment(e.Ctx, want.ID)
 		must(t, err)
 		wantEqual(t, "batch-updated record", got, want)
 	}
@@ -528,13 +484,13 @@ func testPaymentsOfOperator(t *testing.T, e *env) {
 	p7.ID = id(0x4000)
 	ps = append(ps, p7)
 	for _, p := range ps {
-		_, _, err := e.s.CreatePayment(e.ctx, p)
+		_, _, err := e.Store.CreatePayment(e.Ctx, p)
 		must(t, err)
 	}
-	got, err := e.s.Payments(e.ctx, opA, at(1), at(5))
+	got, err := e.Store.Payments(e.Ctx, opA, at(1), at(5))
 	must(t, err)
 	wantEqual(t, "payments of A in [1, 5)", got, []twotier.PaymentRecord{ps[0], p7, ps[1], ps[2]})
-	got, err = e.s.Payments(e.ctx, opA, at(5), at(1))
+	got, err = e.Store.Payments(e.Ctx, opA, at(5), at(1))
 	must(t, err)
 	if len(got) != 0 {
 		t.Fatalf("empty range: got %d", len(got))
@@ -552,16 +508,16 @@ func testConcurrentCreates(t *testing.T, e *env) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			stored, created, err := e.s.CreatePayment(e.ctx, p)
+			stored, created, err := e.Store.CreatePayment(e.Ctx, p)
 			if err == nil && !reflect.DeepEqual(stored, p) {
 				err = fmt.Errorf("stored %+v", stored)
 			}
 			errs[i], createdCount[i] = err, created
-			errs[callers+i] = e.s.CreateInstitution(e.ctx, in)
+			errs[callers+i] = e.Store.CreateInstitution(e.Ctx, in)
 			// Each caller its own wallet id, all on one alias.
 			w := wallet(uint64(i), opA)
 			w.AliasKey = "shared"
-			errs[2*callers+i] = e.s.CreateWallet(e.ctx, w)
+			errs[2*callers+i] = e.Store.CreateWallet(e.Ctx, w)
 		}()
 	}
 	wg.Wait()
@@ -588,7 +544,7 @@ func testConcurrentCreates(t *testing.T, e *env) {
 	if won != 1 {
 		t.Fatalf("concurrent wallets on one alias: %d stored; want 1", won)
 	}
-	list, err := e.s.Institutions(e.ctx)
+	list, err := e.Store.Institutions(e.Ctx)
 	must(t, err)
 	if len(list) != 1 {
 		t.Fatalf("concurrent creates of one institution: %d stored", len(list))
@@ -597,16 +553,16 @@ func testConcurrentCreates(t *testing.T, e *env) {
 
 func testReopen(t *testing.T, e *env) {
 	w := wallet(1, opA)
-	must(t, e.s.CreateWallet(e.ctx, w))
+	must(t, e.Store.CreateWallet(e.Ctx, w))
 	p := payment(1, opA, opB, at(1))
-	_, _, err := e.s.CreatePayment(e.ctx, p)
+	_, _, err := e.Store.CreatePayment(e.Ctx, p)
 	must(t, err)
-	must(t, e.s.Close())
-	s := e.reopen()
-	got, err := s.Wallet(e.ctx, w.ID)
+	must(t, e.Store.Close())
+	s := e.Reopen()
+	got, err := s.Wallet(e.Ctx, w.ID)
 	must(t, err)
 	wantEqual(t, "wallet after reopen", got, w)
-	gp, err := s.Payment(e.ctx, p.ID)
+	gp, err := s.Payment(e.Ctx, p.ID)
 	must(t, err)
 	wantEqual(t, "payment after reopen", gp, p)
 }
