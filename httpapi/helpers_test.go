@@ -14,6 +14,7 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/client"
 	"github.com/tongbao/tongbao/httpapi"
+	"github.com/tongbao/tongbao/httpapi/keysql"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
@@ -66,7 +67,10 @@ func newEnvClock(tb testing.TB, clock tongbao.Clock) *env {
 	must(tb, err)
 	sc, err := scenario.New(scenario.Config{Payments: svc, Store: sstore, Clock: clock})
 	must(tb, err)
-	keys, err := httpapi.OpenKeys(filepath.Join(dir, "keys.json"))
+	kstore, err := keysql.Open(ctx, filepath.Join(dir, "keys.db"))
+	must(tb, err)
+	tb.Cleanup(func() { kstore.Close() })
+	keys, err := httpapi.NewKeys(ctx, kstore)
 	must(tb, err)
 	secret, err := httpapi.Bootstrap(ctx, svc, keys, "People's Bank")
 	must(tb, err)

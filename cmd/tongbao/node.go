@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tongbao/tongbao/httpapi"
+	"github.com/tongbao/tongbao/httpapi/keysql"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
 	"github.com/tongbao/tongbao/merchant/merchantsql"
@@ -30,7 +31,13 @@ const (
 	nodeTwotierFile  = "twotier.db"
 	nodeMerchantFile = "merchant.db"
 	nodeScenarioFile = "scenario.db"
-	nodeKeysFile     = "keys.json"
+	nodeKeysDBFile   = "keys.db"
+	// nodeKeysFile is where nodes kept their keys before they moved into
+	// the database: imported into a database that has none.
+	nodeKeysFile = "keys.json"
+	// nodeKeysImporters is how many keys an import puts at once: the key
+	// store commits puts made together in one transaction.
+	nodeKeysImporters = 64
 	// nodeShutdownTimeout bounds how long a stopping server waits for
 	// requests in flight.
 	nodeShutdownTimeout = 10 * time.Second
@@ -109,7 +116,15 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 	if err != nil {
 		return nil, err
 	}
-	if n.keys, err = httpapi.OpenKeys(filepath.Join(dir, nodeKeysFile)); err != nil {
+	kstore, err := keysql.Open(ctx, filepath.Join(dir, nodeKeysDBFile))
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() { kstore.Close() })
+	if err := importKeys(ctx, filepath.Join(dir, nodeKeysFile), kstore); err != nil {
+		return nil, err
+	}
+	if n.keys, err = httpapi.NewKeys(ctx, kstore); err != nil {
 		return nil, err
 	}
 	if n.cbKey, err = httpapi.Bootstrap(ctx, cur.Payments, n.keys, centralBankName); err != nil {
@@ -120,6 +135,53 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	return n, nil
+}
+
+// importKeys copies the keys of the key file at path into the key store
+// when it holds none: the keys of a node that kept them in its data
+// folder, before the keys moved into the database.
+func importKeys(ctx context.Context, path string, to httpapi.KeyStore) error {
+	if v, err := to.Version(ctx); err != nil || v > 0 {
+		return err
+	}
+	old, err := httpapi.ReadKeyFile(path)
+	if err != nil {
+		return fmt.Errorf("import keys: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	keys := make(chan httpapi.StoredKey)
+	errs := make(chan error, nodeKeysImporters)
+	var wg sync.WaitGroup
+	for range nodeKeysImporters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range keys {
+				if err := to.Put(ctx, k); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+send:
+	for _, k := range old {
+		select {
+		case keys <- k:
+		case <-ctx.Done():
+			break send
+		}
+	}
+	close(keys)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return fmt.Errorf("import keys: %w", err)
+	default:
+		return ctx.Err()
+	}
 }
 
 // domainStores are the domain's stores, on SQLite or PostgreSQL.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tongbao/tongbao/httpapi"
-	"github.com/tongbao/tongbao/httpapi/keyspg"
+	"github.com/tongbao/tongbao/httpapi/keysql"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant/merchantsql"
 	"github.com/tongbao/tongbao/postgres"
@@ -60,7 +60,7 @@ func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, an
 	}
 	n.closers = append(n.closers, func() { sstore.Close() })
 	stores := domainStores{twotier: store, merchant: mstore, scenario: sstore}
-	kstore, err := keyspg.Open(ctx, dsn)
+	kstore, err := keysql.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -143,24 +143,4 @@ func (n *node) openService(ctx context.Context, l *ledger.Ledger, stores domainS
 		announce(secret)
 	}
 	return cur, nil
-}
-
-// importKeys copies the keys of the key file at path into the database
-// when the database holds none: the keys of a node that kept them in its
-// data folder, before the nodes on PostgreSQL shared them in the database.
-func importKeys(ctx context.Context, path string, to httpapi.KeyStore) error {
-	have, err := to.Load(ctx)
-	if err != nil || len(have) > 0 {
-		return err
-	}
-	old, err := httpapi.KeyFile(path).Load(ctx)
-	if err != nil {
-		return fmt.Errorf("import keys: %w", err)
-	}
-	for _, k := range old {
-		if err := to.Put(ctx, k); err != nil {
-			return fmt.Errorf("import keys: %w", err)
-		}
-	}
-	return nil
 }

@@ -7,9 +7,11 @@
 //   - placeholders: ? on SQLite, $1 … on PostgreSQL (rewritten here, once
 //     per query text);
 //   - unique violations: IsUniqueViolation knows both drivers' errors;
-//   - row locks: ForUpdate is " FOR UPDATE" on PostgreSQL and empty on
-//     SQLite, where a transaction begins IMMEDIATE, holding the file's
-//     write lock, and one connection serialises every write;
+//   - locks: ForUpdate is " FOR UPDATE" on PostgreSQL and empty on
+//     SQLite, and LockTable locks a table on PostgreSQL only: on SQLite a
+//     transaction begins IMMEDIATE, holding the file's write lock, and
+//     one connection serialises every write;
+//   - types: JSON casts a parameter to jsonb on PostgreSQL;
 //   - types and schema bookkeeping: each store embeds its migrations per
 //     dialect, migrations/sqlite/*.sql and migrations/postgres/*.sql,
 //     applied with the ledger stores' Migrate (schema_version per file on
@@ -65,6 +67,11 @@ type DB struct {
 	// rebound caches the PostgreSQL text of each query (string to
 	// string); unused on SQLite.
 	rebound sync.Map
+	// prepared caches a statement per query on SQLite (string to
+	// *sql.Stmt), whose driver would otherwise compile each query at
+	// each call; pgx keeps its own cache per connection. The queries are
+	// constants of the stores, so it stays small.
+	prepared sync.Map
 }
 
 // Open opens the database of target (see DialectOf) and applies the
@@ -122,7 +129,33 @@ func openPostgres(ctx context.Context, dsn, component string, migrations fs.FS) 
 func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	db.prepared.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
+	return db.db.Close()
+}
+
+// stmt returns the prepared statement of a query on SQLite, nil on
+// PostgreSQL.
+func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if db.dialect != SQLite {
+		return nil, nil
+	}
+	if st, ok := db.prepared.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if old, loaded := db.prepared.LoadOrStore(query, st); loaded {
+		st.Close()
+		return old.(*sql.Stmt), nil
+	}
+	return st, nil
+}
 
 // ForUpdate is the clause that locks the rows a SELECT reads until the
 // transaction ends: on SQLite none is needed (nor valid), since a
@@ -134,19 +167,40 @@ func (db *DB) ForUpdate() string {
 	return ""
 }
 
+// JSON is the expression that stores the JSON text expr in a column of
+// the JSON type of the database: jsonb on PostgreSQL, text on SQLite.
+func (db *DB) JSON(expr string) string {
+	if db.dialect == Postgres {
+		return "CAST(" + expr + " AS jsonb)"
+	}
+	return expr
+}
+
 // Exec runs a statement.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return db.db.ExecContext(ctx, db.rebind(query), args...)
+	st, err := db.stmt(ctx, query)
+	if err != nil || st == nil {
+		return db.db.ExecContext(ctx, db.rebind(query), args...)
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 // Query runs a query; the caller closes the rows.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.db.QueryContext(ctx, db.rebind(query), args...)
+	st, err := db.stmt(ctx, query)
+	if err != nil || st == nil {
+		return db.db.QueryContext(ctx, db.rebind(query), args...)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // QueryRow runs a query that returns at most one row.
 func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.db.QueryRowContext(ctx, db.rebind(query), args...)
+	st, err := db.stmt(ctx, query)
+	if err != nil || st == nil {
+		return db.db.QueryRowContext(ctx, db.rebind(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // Begin starts a transaction.
@@ -182,6 +236,18 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 // Prepare prepares a statement for the transaction's life.
 func (tx *Tx) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	return tx.tx.PrepareContext(ctx, tx.db.rebind(query))
+}
+
+// LockTable locks a table against every other writer until the
+// transaction ends: on PostgreSQL in SHARE ROW EXCLUSIVE mode (readers go
+// on); on SQLite it does nothing, since the transaction holds the write
+// lock of the whole file from its BEGIN.
+func (tx *Tx) LockTable(ctx context.Context, table string) error {
+	if tx.db.dialect != Postgres {
+		return nil
+	}
+	_, err := tx.tx.ExecContext(ctx, `LOCK TABLE `+table+` IN SHARE ROW EXCLUSIVE MODE`)
+	return err
 }
 
 // Commit commits the transaction.

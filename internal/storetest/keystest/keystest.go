@@ -1,0 +1,254 @@
+// Package keystest is the conformance suite of httpapi.KeyStore: the
+// contract every implementation keeps, spelled out as tests and run on
+// every database the store supports (storetest.Databases).
+//
+// The contract, beyond what httpapi.KeyStore's doc comments say:
+//   - Version is 0 on an empty store and grows with every Put, also a
+//     Put that changes a stored key;
+//   - Since lists each key once, at the version of its last change, in
+//     version order, at most limit of them: a reader that pages from 0
+//     with the last version of each page sees every key as last put;
+//   - puts from several stores (nodes) on one database get distinct
+//     versions, and each is durable when Put returns;
+//   - through httpapi.Keys, the store holds the hash of a secret, never
+//     the secret; a key made at one node is known at another at once,
+//     and a revocation made at one stops the key at the other.
+package keystest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/httpapi"
+	"github.com/tongbao/tongbao/internal/storetest"
+)
+
+// Store is an httpapi.KeyStore that can be closed.
+type Store interface {
+	httpapi.KeyStore
+	Close() error
+}
+
+// Opener opens a store on target (see storetest.Database.Target),
+// creating its table if needed; opened twice on one target, the second
+// store sees what the first wrote.
+type Opener func(ctx context.Context, target string) (Store, error)
+
+// Run runs the suite on every database, each test on a database of its
+// own.
+func Run(t *testing.T, open Opener) {
+	storetest.RunDomain(t, "keys.db", open, []storetest.DomainTest[Store]{
+		{Name: "Empty", Fn: testEmpty},
+		{Name: "PutAndSince", Fn: testPutAndSince},
+		{Name: "Pages", Fn: testPages},
+		{Name: "ConcurrentPuts", Fn: testConcurrentPuts},
+		{Name: "SharedByNodes", Fn: testSharedByNodes},
+	})
+}
+
+type env = storetest.Env[Store]
+
+var (
+	must = storetest.Must
+	at   = storetest.At
+)
+
+func wantEqual[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	storetest.WantEqual(t, what, got, want)
+}
+
+// key returns a stored key with every field set.
+func key(n int) httpapi.StoredKey {
+	sum := sha256.Sum256(fmt.Appendf(nil, "secret %d", n))
+	h := hex.EncodeToString(sum[:])
+	return httpapi.StoredKey{Hash: h, Principal: httpapi.Principal{
+		KeyID: h[:16], Role: httpapi.RoleHolder, Institution: tongbao.IDFromUint64(uint64(0xA0 + n%3)), Wallet: tongbao.IDFromUint64(uint64(0x1000 + n)),
+		Name: fmt.Sprintf("key %d", n), CreatedAt: at(n).UTC(),
+	}}
+}
+
+func since(t *testing.T, e *env, s Store, version int64, limit int) []httpapi.StoredKey {
+	t.Helper()
+	ks, err := s.Since(e.Ctx, version, limit)
+	must(t, err)
+	return ks
+}
+
+func testEmpty(t *testing.T, e *env) {
+	v, err := e.Store.Version(e.Ctx)
+	must(t, err)
+	if v != 0 {
+		t.Fatalf("version of an empty store: %d; want 0", v)
+	}
+	if ks := since(t, e, e.Store, 0, 10); len(ks) != 0 {
+		t.Fatalf("keys of an empty store: %d", len(ks))
+	}
+}
+
+func testPutAndSince(t *testing.T, e *env) {
+	var versions []int64
+	for n := range 3 {
+		must(t, e.Store.Put(e.Ctx, key(n)))
+		v, err := e.Store.Version(e.Ctx)
+		must(t, err)
+		if len(versions) > 0 && v <= versions[len(versions)-1] {
+			t.Fatalf("version %d after put %d; want above %d", v, n, versions[len(versions)-1])
+		}
+		versions = append(versions, v)
+	}
+	ks := since(t, e, e.Store, 0, 10)
+	if len(ks) != 3 {
+		t.Fatalf("keys: got %d; want 3", len(ks))
+	}
+	for i, k := range ks {
+		want := key(i)
+		want.Version = versions[i]
+		wantEqual(t, "stored key", k, want)
+	}
+	// A changed key (a revocation) moves to a new version, listed once.
+	revoked := key(0)
+	revoked.RevokedAt, revoked.RevokeReason = at(50).UTC(), "lost"
+	must(t, e.Store.Put(e.Ctx, revoked))
+	v, err := e.Store.Version(e.Ctx)
+	must(t, err)
+	if v <= versions[2] {
+		t.Fatalf("version after a change: %d; want above %d", v, versions[2])
+	}
+	revoked.Version = v
+	wantEqual(t, "keys since the third put", since(t, e, e.Store, versions[2], 10), []httpapi.StoredKey{revoked})
+	if ks := since(t, e, e.Store, 0, 10); len(ks) != 3 || ks[2].Hash != revoked.Hash {
+		t.Fatalf("keys after a change: %+v; want 3, the changed one last", ks)
+	}
+	if ks := since(t, e, e.Store, v, 10); len(ks) != 0 {
+		t.Fatalf("keys since the latest version: %d", len(ks))
+	}
+}
+
+func testPages(t *testing.T, e *env) {
+	const keys = 25
+	for n := range keys {
+		must(t, e.Store.Put(e.Ctx, key(n)))
+	}
+	var seen []string
+	var from int64
+	for pages := 0; ; pages++ {
+		if pages > keys {
+			t.Fatal("paging does not end")
+		}
+		page := since(t, e, e.Store, from, 7)
+		if len(page) > 7 {
+			t.Fatalf("page of %d; want at most 7", len(page))
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, k := range page {
+			seen = append(seen, k.Hash)
+		}
+		from = page[len(page)-1].Version
+	}
+	var want []string
+	for n := range keys {
+		want = append(want, key(n).Hash)
+	}
+	wantEqual(t, "keys paged by 7", seen, want)
+}
+
+func testConcurrentPuts(t *testing.T, e *env) {
+	second := e.Reopen()
+	const puts = 64
+	errs := make([]error, puts)
+	var wg sync.WaitGroup
+	for i := range puts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := e.Store
+			if i%2 == 1 {
+				s = second
+			}
+			errs[i] = s.Put(e.Ctx, key(i))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		must(t, err)
+	}
+	ks := since(t, e, second, 0, 1000)
+	if len(ks) != puts {
+		t.Fatalf("keys after %d concurrent puts: %d", puts, len(ks))
+	}
+	for i := 1; i < len(ks); i++ {
+		if ks[i].Version <= ks[i-1].Version {
+			t.Fatalf("versions %d then %d: not increasing", ks[i-1].Version, ks[i].Version)
+		}
+	}
+	// Durable: a store opened afresh reads them all.
+	must(t, e.Store.Close())
+	must(t, second.Close())
+	if ks := since(t, e, e.Reopen(), 0, 1000); len(ks) != puts {
+		t.Fatalf("keys after reopen: %d; want %d", len(ks), puts)
+	}
+}
+
+// testSharedByNodes is two nodes on one database, each with its Keys: a
+// key made at one works at the other at once, and a key revoked at one
+// stops working at the other within a few seconds (the other rechecks a
+// known key every second). Nothing is kept but the hash of a secret.
+func testSharedByNodes(t *testing.T, e *env) {
+	a, err := httpapi.NewKeys(e.Ctx, e.Store)
+	must(t, err)
+	second := e.Reopen()
+	b, err := httpapi.NewKeys(e.Ctx, second)
+	must(t, err)
+	op := tongbao.NewID()
+	secret, p, err := a.Create(httpapi.Principal{Role: httpapi.RoleOperatorAdmin, Institution: op, Name: "ops"})
+	must(t, err)
+	got, ok := b.Lookup(secret)
+	if !ok || got.KeyID != p.KeyID || got.Institution != op || got.Role != httpapi.RoleOperatorAdmin {
+		t.Fatalf("the other node looked the new key up as %+v, %v; want %+v", got, ok, p)
+	}
+	if _, ok := b.Lookup(secret + "x"); ok {
+		t.Fatal("a wrong secret was taken")
+	}
+	stored := since(t, e, second, 0, 10)
+	sum := sha256.Sum256([]byte(secret))
+	if len(stored) != 1 || stored[0].Hash != hex.EncodeToString(sum[:]) || stored[0].KeyID != p.KeyID {
+		t.Fatalf("stored %+v: want the one key, kept by the SHA-256 of its secret", stored)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", stored[0]), secret) {
+		t.Fatal("the secret is stored")
+	}
+
+	if _, err := a.Revoke(p.KeyID, "rotated", func(httpapi.Principal) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.Lookup(secret); ok {
+		t.Fatal("the revoking node still takes the key")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := b.Lookup(secret); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the other node still takes the key 5 s after its revocation")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A third node, opened now, knows the key and that it is revoked.
+	c, err := httpapi.NewKeys(e.Ctx, e.Reopen())
+	must(t, err)
+	list := c.List(func(httpapi.Principal) bool { return true })
+	if len(list) != 1 || list[0].RevokedAt.IsZero() || list[0].RevokeReason != "rotated" {
+		t.Fatalf("a new node lists %+v; want the one revoked key", list)
+	}
+}
