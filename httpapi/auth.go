@@ -86,8 +86,8 @@ type KeyStore interface {
 	// in version order, each with its Version.
 	Since(ctx context.Context, version int64, limit int) ([]StoredKey, error)
 	// Put stores a new key, or a changed one in place of the key with its
-	// hash, at a new version.
-	Put(ctx context.Context, k StoredKey) error
+	// hash, and returns the new version it was stored at.
+	Put(ctx context.Context, k StoredKey) (int64, error)
 }
 
 // Keys holds the API keys and holder tokens, by the SHA-256 of their
@@ -109,8 +109,12 @@ type Keys struct {
 	revokeMu sync.Mutex
 	mu       sync.RWMutex // guards keys and version
 	keys     map[string]Principal
-	// version is the store's latest version read.
+	// version is the store's version up to which every change is in
+	// keys.
 	version int64
+	// own holds the versions above version of the keys this node put:
+	// version moves over them without reading them back.
+	own map[int64]struct{}
 	// checked is when (Unix nanoseconds) Lookup last looked for changes
 	// in the store, so a key revoked at another node stops working here
 	// within keysRecheck.
@@ -131,7 +135,7 @@ var errKeyNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "no such key")
 
 // NewKeys returns the keys kept in store (in memory only when nil).
 func NewKeys(ctx context.Context, store KeyStore) (*Keys, error) {
-	k := &Keys{store: store, keys: make(map[string]Principal)}
+	k := &Keys{store: store, keys: make(map[string]Principal), own: make(map[int64]struct{})}
 	if err := k.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -167,7 +171,7 @@ func (k *Keys) reload(ctx context.Context) error {
 			k.keep(s.Hash, s.Principal)
 		}
 		from = page[len(page)-1].Version
-		k.version = max(k.version, from)
+		k.advance(from)
 		k.mu.Unlock()
 	}
 	return nil
@@ -182,18 +186,44 @@ func (k *Keys) keep(h string, p Principal) {
 	k.keys[h] = p
 }
 
+// advance records that every change up to version v is in keys, and
+// moves over the versions of this node's own puts that follow; k.mu must
+// be held for writing.
+func (k *Keys) advance(v int64) {
+	k.version = max(k.version, v)
+	for own := range k.own {
+		if own <= k.version {
+			delete(k.own, own)
+		}
+	}
+	for {
+		if _, ok := k.own[k.version+1]; !ok {
+			return
+		}
+		delete(k.own, k.version+1)
+		k.version++
+	}
+}
+
 // put stores the key under hash h and then keeps it in memory.
 func (k *Keys) put(h string, p Principal) error {
+	var v int64
 	if k.store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), keysTimeout)
 		defer cancel()
-		if err := k.store.Put(ctx, StoredKey{Hash: h, Principal: p}); err != nil {
+		var err error
+		if v, err = k.store.Put(ctx, StoredKey{Hash: h, Principal: p}); err != nil {
 			return fmt.Errorf("httpapi: save key: %w", err)
 		}
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.keep(h, p)
+	if v == k.version+1 {
+		k.advance(v)
+	} else if v > k.version {
+		k.own[v] = struct{}{}
+	}
 	return nil
 }
 

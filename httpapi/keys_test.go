@@ -108,12 +108,12 @@ func (s *stallingStore) Since(_ context.Context, version int64, limit int) ([]ht
 	return ks[:min(limit, len(ks))], nil
 }
 
-func (s *stallingStore) Put(_ context.Context, k httpapi.StoredKey) error {
+func (s *stallingStore) Put(_ context.Context, k httpapi.StoredKey) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k.Version = int64(len(s.keys) + 1)
 	s.keys = append(s.keys, k)
-	return nil
+	return k.Version, nil
 }
 
 // A key store that hangs holds up only the lookup rechecking it: every

@@ -158,7 +158,7 @@ func importKeys(ctx context.Context, path string, to httpapi.KeyStore) error {
 		go func() {
 			defer wg.Done()
 			for k := range keys {
-				if err := to.Put(ctx, k); err != nil {
+				if _, err := to.Put(ctx, k); err != nil {
 					errs <- err
 					cancel()
 					return

@@ -394,7 +394,10 @@ func (recordingStore) Version(context.Context) (int64, error) { return 0, nil }
 func (recordingStore) Since(context.Context, int64, int) ([]httpapi.StoredKey, error) {
 	return nil, nil
 }
-func (r *recordingStore) Put(_ context.Context, k httpapi.StoredKey) error { r.put(k); return nil }
+func (r *recordingStore) Put(_ context.Context, k httpapi.StoredKey) (int64, error) {
+	r.put(k)
+	return 0, nil
+}
 
 // writeKeyFile writes keys as older nodes kept them in keys.json.
 func writeKeyFile(t *testing.T, path string, keys []httpapi.StoredKey) {

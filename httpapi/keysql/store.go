@@ -40,7 +40,12 @@ type Store struct {
 type put struct {
 	key       httpapi.StoredKey
 	principal string
-	answer    chan error
+	answer    chan putAnswer
+}
+
+type putAnswer struct {
+	version int64
+	err     error
 }
 
 //go:embed migrations
@@ -112,24 +117,24 @@ func (s *Store) Since(ctx context.Context, version int64, limit int) ([]httpapi.
 
 // Put implements httpapi.KeyStore. It returns once the key is committed,
 // or with ctx's error; a put abandoned that way may still be committed.
-func (s *Store) Put(ctx context.Context, k httpapi.StoredKey) error {
+func (s *Store) Put(ctx context.Context, k httpapi.StoredKey) (int64, error) {
 	principal, err := json.Marshal(k.Principal)
 	if err != nil {
-		return fmt.Errorf("keysql: put: %w", err)
+		return 0, fmt.Errorf("keysql: put: %w", err)
 	}
-	p := put{key: k, principal: string(principal), answer: make(chan error, 1)}
+	p := put{key: k, principal: string(principal), answer: make(chan putAnswer, 1)}
 	select {
 	case s.puts <- p:
 	case <-s.quit:
-		return errClosed
+		return 0, errClosed
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 	select {
-	case err := <-p.answer:
-		return err
+	case a := <-p.answer:
+		return a.version, a.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 }
 
@@ -155,12 +160,16 @@ func (s *Store) commit() {
 				break more
 			}
 		}
-		err := s.write(batch)
+		first, err := s.write(batch)
 		if err != nil {
 			err = fmt.Errorf("keysql: put: %w", err)
 		}
-		for _, p := range batch {
-			p.answer <- err
+		for i, p := range batch {
+			if err != nil {
+				p.answer <- putAnswer{err: err}
+			} else {
+				p.answer <- putAnswer{version: first + int64(i)}
+			}
 		}
 	}
 }
@@ -169,32 +178,34 @@ func (s *Store) commit() {
 // version. The table lock (PostgreSQL) or the file's write lock (SQLite)
 // is held from before the latest version is read until the commit, so
 // versions grow in the order of the commits and a reader that has seen
-// version v never misses a change numbered below it.
-func (s *Store) write(batch []put) error {
+// version v never misses a change numbered below it. It returns the
+// version of the first put; the others follow it.
+func (s *Store) write(batch []put) (int64, error) {
 	ctx := context.Background()
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
 	if err := tx.LockTable(ctx, "api_keys"); err != nil {
-		return err
+		return 0, err
 	}
 	var version int64
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM api_keys`).Scan(&version); err != nil {
-		return err
+		return 0, err
 	}
+	first := version + 1
 	ins, err := tx.Prepare(ctx, `INSERT INTO api_keys (hash, principal, version) VALUES (?, `+s.db.JSON("?")+`, ?)
 		ON CONFLICT (hash) DO UPDATE SET principal = excluded.principal, version = excluded.version`)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer ins.Close()
 	for _, p := range batch {
 		version++
 		if _, err := ins.ExecContext(ctx, p.key.Hash, p.principal, version); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return tx.Commit()
+	return first, tx.Commit()
 }

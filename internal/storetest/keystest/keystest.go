@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{Name: "Pages", Fn: testPages},
 		{Name: "ConcurrentPuts", Fn: testConcurrentPuts},
 		{Name: "SharedByNodes", Fn: testSharedByNodes},
+		{Name: "InterleavedNodes", Fn: testInterleavedNodes},
 	})
 }
 
@@ -75,6 +76,20 @@ func key(n int) httpapi.StoredKey {
 	}}
 }
 
+// put puts k and checks that the version it returns is the store's
+// latest.
+func put(t *testing.T, e *env, s Store, k httpapi.StoredKey) int64 {
+	t.Helper()
+	v, err := s.Put(e.Ctx, k)
+	must(t, err)
+	latest, err := s.Version(e.Ctx)
+	must(t, err)
+	if v != latest {
+		t.Fatalf("put returned version %d; the store's latest is %d", v, latest)
+	}
+	return v
+}
+
 func since(t *testing.T, e *env, s Store, version int64, limit int) []httpapi.StoredKey {
 	t.Helper()
 	ks, err := s.Since(e.Ctx, version, limit)
@@ -96,7 +111,7 @@ func testEmpty(t *testing.T, e *env) {
 func testPutAndSince(t *testing.T, e *env) {
 	var versions []int64
 	for n := range 3 {
-		must(t, e.Store.Put(e.Ctx, key(n)))
+		put(t, e, e.Store, key(n))
 		v, err := e.Store.Version(e.Ctx)
 		must(t, err)
 		if len(versions) > 0 && v <= versions[len(versions)-1] {
@@ -116,7 +131,7 @@ func testPutAndSince(t *testing.T, e *env) {
 	// A changed key (a revocation) moves to a new version, listed once.
 	revoked := key(0)
 	revoked.RevokedAt, revoked.RevokeReason = at(50).UTC(), "lost"
-	must(t, e.Store.Put(e.Ctx, revoked))
+	put(t, e, e.Store, revoked)
 	v, err := e.Store.Version(e.Ctx)
 	must(t, err)
 	if v <= versions[2] {
@@ -135,7 +150,7 @@ func testPutAndSince(t *testing.T, e *env) {
 func testPages(t *testing.T, e *env) {
 	const keys = 25
 	for n := range keys {
-		must(t, e.Store.Put(e.Ctx, key(n)))
+		put(t, e, e.Store, key(n))
 	}
 	var seen []string
 	var from int64
@@ -175,7 +190,7 @@ func testConcurrentPuts(t *testing.T, e *env) {
 			if i%2 == 1 {
 				s = second
 			}
-			errs[i] = s.Put(e.Ctx, key(i))
+			_, errs[i] = s.Put(e.Ctx, key(i))
 		}()
 	}
 	wg.Wait()
@@ -250,5 +265,35 @@ func testSharedByNodes(t *testing.T, e *env) {
 	list := c.List(func(httpapi.Principal) bool { return true })
 	if len(list) != 1 || list[0].RevokedAt.IsZero() || list[0].RevokeReason != "rotated" {
 		t.Fatalf("a new node lists %+v; want the one revoked key", list)
+	}
+}
+
+// testInterleavedNodes is two nodes making keys in turn: each node keeps
+// up with the other's keys between its own (a node moves its version over
+// its own keys without reading them back, never over another's).
+func testInterleavedNodes(t *testing.T, e *env) {
+	a, err := httpapi.NewKeys(e.Ctx, e.Store)
+	must(t, err)
+	b, err := httpapi.NewKeys(e.Ctx, e.Reopen())
+	must(t, err)
+	var secrets []string
+	for i := range 6 {
+		node := a
+		if i%3 == 1 {
+			node = b
+		}
+		secret, _, err := node.Create(httpapi.Principal{Role: httpapi.RoleHolder, Wallet: tongbao.IDFromUint64(uint64(i + 1))})
+		must(t, err)
+		secrets = append(secrets, secret)
+	}
+	for _, node := range []*httpapi.Keys{a, b} {
+		for i, secret := range secrets {
+			if _, ok := node.Lookup(secret); !ok {
+				t.Fatalf("key %d is unknown at a node", i)
+			}
+		}
+		if n := len(node.List(func(httpapi.Principal) bool { return true })); n != len(secrets) {
+			t.Fatalf("a node lists %d keys; want %d", n, len(secrets))
+		}
 	}
 }

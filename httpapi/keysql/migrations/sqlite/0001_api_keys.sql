@@ -2,12 +2,15 @@
 -- key is kept by the SHA-256 of its secret (hex), never the secret
 -- itself; principal is the JSON of httpapi.Principal. version grows with
 -- every change, in the order the changes commit, so a node reads the
--- changes since the last it saw by the index on it.
+-- changes since the last it saw in version order.
+--
+-- The rows are kept in version order (version is the rowid), so a new key
+-- is appended; only the small entry of the index on hash goes to a
+-- random page. Keyed by hash, each new key would rewrite a random page of
+-- the whole table.
 
 CREATE TABLE api_keys (
-	hash      TEXT PRIMARY KEY,
-	principal TEXT NOT NULL,
-	version   INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
-
-CREATE UNIQUE INDEX api_keys_version ON api_keys (version);
+	version   INTEGER PRIMARY KEY,
+	hash      TEXT NOT NULL UNIQUE,
+	principal TEXT NOT NULL
+) STRICT;
