@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/tongbao/tongbao/client"
 	"github.com/tongbao/tongbao/httpapi/wire"
 )
 
@@ -90,27 +88,12 @@ func runBenchKeys(ctx context.Context, o *benchKeysOptions, stdout, stderr io.Wr
 	}
 	ctx, cancel := context.WithTimeout(ctx, benchKeysTimeout)
 	defer cancel()
-	dir, err := os.MkdirTemp(o.dir, "tongbao-bench-keys-")
+	srv, err := startBenchServer(ctx, o.dir, "tongbao-bench-keys-", stderr)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	n, err := openNode(ctx, dir, log)
-	if err != nil {
-		return err
-	}
-	defer n.close()
-	addr, stop, err := n.listen("127.0.0.1:0", log)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	cb := client.New("http://"+addr, n.cbKey, nil)
-	op, err := cb.CreateOperator(ctx, "bench-operator", wire.CreateOperator{Name: "Bench Operator", NetDebitCap: wire.Amount(1_000_000_00)})
-	if err != nil {
-		return err
-	}
+	defer srv.close()
+	addr, cb, op := srv.addr, srv.cb, srv.op
 	k, err := cb.CreateKey(ctx, wire.CreateKey{Role: wire.RoleOperatorAdmin, Operator: &op.ID})
 	if err != nil {
 		return err
@@ -197,7 +180,7 @@ loop:
 		res.CPUUsPerKey = round(float64(cpu.Microseconds())/float64(m), 1)
 	}
 	for _, f := range []string{nodeKeysDBFile, nodeKeysDBFile + "-wal"} {
-		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil {
+		if fi, err := os.Stat(filepath.Join(srv.dir, f)); err == nil {
 			res.KeysDBBytes += fi.Size()
 		}
 	}

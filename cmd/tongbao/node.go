@@ -97,34 +97,12 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { l.Close() })
-	store, err := twotiersql.Open(ctx, filepath.Join(dir, nodeTwotierFile))
+	stores, err := n.openStores(ctx, dir, func(file string) string { return filepath.Join(dir, file) })
 	if err != nil {
 		return nil, err
 	}
-	n.closers = append(n.closers, func() { store.Close() })
-	mstore, err := merchantsql.Open(ctx, filepath.Join(dir, nodeMerchantFile))
+	cur, err := openDomain(ctx, l, stores)
 	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { mstore.Close() })
-	sstore, err := scenariosql.Open(ctx, filepath.Join(dir, nodeScenarioFile))
-	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { sstore.Close() })
-	cur, err := openDomain(ctx, l, domainStores{twotier: store, merchant: mstore, scenario: sstore})
-	if err != nil {
-		return nil, err
-	}
-	kstore, err := keysql.Open(ctx, filepath.Join(dir, nodeKeysDBFile))
-	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { kstore.Close() })
-	if err := importKeys(ctx, filepath.Join(dir, nodeKeysFile), kstore); err != nil {
-		return nil, err
-	}
-	if n.keys, err = httpapi.NewKeys(ctx, kstore); err != nil {
 		return nil, err
 	}
 	if n.cbKey, err = httpapi.Bootstrap(ctx, cur.Payments, n.keys, centralBankName); err != nil {
@@ -135,6 +113,41 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	return n, nil
+}
+
+// openStores opens the domain's stores and the keys on the databases
+// target names by their SQLite file (the files in the data folder, or one
+// PostgreSQL database for all), imports the keys of an older node's key
+// file in dir, and sets n.keys.
+func (n *node) openStores(ctx context.Context, dir string, target func(file string) string) (domainStores, error) {
+	var st domainStores
+	store, err := twotiersql.Open(ctx, target(nodeTwotierFile))
+	if err != nil {
+		return st, err
+	}
+	n.closers = append(n.closers, func() { store.Close() })
+	mstore, err := merchantsql.Open(ctx, target(nodeMerchantFile))
+	if err != nil {
+		return st, err
+	}
+	n.closers = append(n.closers, func() { mstore.Close() })
+	sstore, err := scenariosql.Open(ctx, target(nodeScenarioFile))
+	if err != nil {
+		return st, err
+	}
+	n.closers = append(n.closers, func() { sstore.Close() })
+	kstore, err := keysql.Open(ctx, target(nodeKeysDBFile))
+	if err != nil {
+		return st, err
+	}
+	n.closers = append(n.closers, func() { kstore.Close() })
+	if err := importKeys(ctx, filepath.Join(dir, nodeKeysFile), kstore); err != nil {
+		return st, err
+	}
+	if n.keys, err = httpapi.NewKeys(ctx, kstore); err != nil {
+		return st, err
+	}
+	return domainStores{twotier: store, merchant: mstore, scenario: sstore}, nil
 }
 
 // importKeys copies the keys of the key file at path into the key store

@@ -5,16 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/tongbao/tongbao/httpapi"
-	"github.com/tongbao/tongbao/httpapi/keysql"
 	"github.com/tongbao/tongbao/ledger"
-	"github.com/tongbao/tongbao/merchant/merchantsql"
 	"github.com/tongbao/tongbao/postgres"
-	"github.com/tongbao/tongbao/scenario/scenariosql"
-	"github.com/tongbao/tongbao/twotier/twotiersql"
 )
 
 // nodeOpenRetry is how long a node that holds the writer but could not
@@ -44,31 +39,8 @@ func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, an
 			n.close()
 		}
 	}()
-	store, err := twotiersql.Open(ctx, dsn)
+	stores, err := n.openStores(ctx, dir, func(string) string { return dsn })
 	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { store.Close() })
-	mstore, err := merchantsql.Open(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { mstore.Close() })
-	sstore, err := scenariosql.Open(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { sstore.Close() })
-	stores := domainStores{twotier: store, merchant: mstore, scenario: sstore}
-	kstore, err := keysql.Open(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { kstore.Close() })
-	if err := importKeys(ctx, filepath.Join(dir, nodeKeysFile), kstore); err != nil {
-		return nil, err
-	}
-	if n.keys, err = httpapi.NewKeys(ctx, kstore); err != nil {
 		return nil, err
 	}
 	if n.srv, err = httpapi.New(httpapi.Config{Current: n.current, Keys: n.keys, Logger: log}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 )
@@ -62,6 +63,19 @@ func (e *Env[S]) Reopen() S {
 	return s
 }
 
+// TwoStores returns the store of caller i: the test's for even callers,
+// for odd ones a second store on the same database, as another process
+// would open.
+func (e *Env[S]) TwoStores() func(i int) S {
+	second := e.Reopen()
+	return func(i int) S {
+		if i%2 == 1 {
+			return second
+		}
+		return e.Store
+	}
+}
+
 // DomainTest is one test of a domain store's suite.
 type DomainTest[S io.Closer] struct {
 	Name string
@@ -112,3 +126,35 @@ func WantEqual[T any](t testing.TB, what string, got, want T) {
 // At is a moment with nanoseconds (time.Unix's, as the stores return
 // times), n seconds and a little apart from the others.
 func At(n int) time.Time { return time.Unix(0, 1_760_000_000_123_456_789+int64(n)*1_000_000_007) }
+
+// Concurrently runs fn(0) … fn(n-1) at once and returns their errors,
+// once all have returned.
+func Concurrently(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// Succeeded fails the test if an error of errs is neither nil nor lost
+// (errors.Is), and returns the indexes of the nil ones.
+func Succeeded(t testing.TB, errs []error, lost error) []int {
+	t.Helper()
+	var won []int
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won = append(won, i)
+		case !errors.Is(err, lost):
+			t.Fatalf("caller %d: %v", i, err)
+		}
+	}
+	return won
+}

@@ -1,7 +1,6 @@
 package merchantsql_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/tongbao/tongbao/internal/storetest/merchanttest"
@@ -10,8 +9,4 @@ import (
 
 // TestConformance runs the store's conformance suite on SQLite, and on
 // PostgreSQL when TONGBAO_TEST_POSTGRES names one.
-func TestConformance(t *testing.T) {
-	merchanttest.Run(t, func(ctx context.Context, target string) (merchanttest.Store, error) {
-		return merchantsql.Open(ctx, target)
-	})
-}
+func TestConformance(t *testing.T) { merchanttest.Run(t, merchantsql.Open) }

@@ -1,7 +1,6 @@
 package scenariosql_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/tongbao/tongbao/internal/storetest/scenariotest"
@@ -10,8 +9,4 @@ import (
 
 // TestConformance runs the store's conformance suite on SQLite, and on
 // PostgreSQL when TONGBAO_TEST_POSTGRES names one.
-func TestConformance(t *testing.T) {
-	scenariotest.Run(t, func(ctx context.Context, target string) (scenariotest.Store, error) {
-		return scenariosql.Open(ctx, target)
-	})
-}
+func TestConformance(t *testing.T) { scenariotest.Run(t, scenariosql.Open) }

@@ -1,7 +1,6 @@
 package twotiersql_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/tongbao/tongbao/internal/storetest/twotiertest"
@@ -10,8 +9,4 @@ import (
 
 // TestConformance runs the store's conformance suite on SQLite, and on
 // PostgreSQL when TONGBAO_TEST_POSTGRES names one.
-func TestConformance(t *testing.T) {
-	twotiertest.Run(t, func(ctx context.Context, target string) (twotiertest.Store, error) {
-		return twotiersql.Open(ctx, target)
-	})
-}
+func TestConformance(t *testing.T) { twotiertest.Run(t, twotiersql.Open) }

@@ -21,7 +21,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,15 +35,12 @@ type Store interface {
 	Close() error
 }
 
-// Opener opens a store on target (see storetest.Database.Target),
-// creating its table if needed; opened twice on one target, the second
-// store sees what the first wrote.
-type Opener func(ctx context.Context, target string) (Store, error)
-
 // Run runs the suite on every database, each test on a database of its
-// own.
-func Run(t *testing.T, open Opener) {
-	storetest.RunDomain(t, "keys.db", open, []storetest.DomainTest[Store]{
+// own, with stores open opens on target (see storetest.Database.Target),
+// creating the tables if needed; opened twice on one target, the second
+// store sees what the first wrote.
+func Run[S Store](t *testing.T, open func(ctx context.Context, target string) (S, error)) {
+	storetest.RunDomain(t, "keys.db", func(ctx context.Context, target string) (Store, error) { return open(ctx, target) }, []storetest.DomainTest[Store]{
 		{Name: "Empty", Fn: testEmpty},
 		{Name: "PutAndSince", Fn: testPutAndSince},
 		{Name: "Pages", Fn: testPages},
@@ -60,11 +56,6 @@ var (
 	must = storetest.Must
 	at   = storetest.At
 )
-
-func wantEqual[T any](t *testing.T, what string, got, want T) {
-	t.Helper()
-	storetest.WantEqual(t, what, got, want)
-}
 
 // key returns a stored key with every field set.
 func key(n int) httpapi.StoredKey {
@@ -126,7 +117,7 @@ func testPutAndSince(t *testing.T, e *env) {
 	for i, k := range ks {
 		want := key(i)
 		want.Version = versions[i]
-		wantEqual(t, "stored key", k, want)
+		storetest.WantEqual(t, "stored key", k, want)
 	}
 	// A changed key (a revocation) moves to a new version, listed once.
 	revoked := key(0)
@@ -138,7 +129,7 @@ func testPutAndSince(t *testing.T, e *env) {
 		t.Fatalf("version after a change: %d; want above %d", v, versions[2])
 	}
 	revoked.Version = v
-	wantEqual(t, "keys since the third put", since(t, e, e.Store, versions[2], 10), []httpapi.StoredKey{revoked})
+	storetest.WantEqual(t, "keys since the third put", since(t, e, e.Store, versions[2], 10), []httpapi.StoredKey{revoked})
 	if ks := since(t, e, e.Store, 0, 10); len(ks) != 3 || ks[2].Hash != revoked.Hash {
 		t.Fatalf("keys after a change: %+v; want 3, the changed one last", ks)
 	}
@@ -174,29 +165,19 @@ func testPages(t *testing.T, e *env) {
 	for n := range keys {
 		want = append(want, key(n).Hash)
 	}
-	wantEqual(t, "keys paged by 7", seen, want)
+	storetest.WantEqual(t, "keys paged by 7", seen, want)
 }
 
 func testConcurrentPuts(t *testing.T, e *env) {
-	second := e.Reopen()
 	const puts = 64
-	errs := make([]error, puts)
-	var wg sync.WaitGroup
-	for i := range puts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := e.Store
-			if i%2 == 1 {
-				s = second
-			}
-			_, errs[i] = s.Put(e.Ctx, key(i))
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
+	store := e.TwoStores()
+	for _, err := range storetest.Concurrently(puts, func(i int) error {
+		_, err := store(i).Put(e.Ctx, key(i))
+		return err
+	}) {
 		must(t, err)
 	}
+	second := store(1)
 	ks := since(t, e, second, 0, 1000)
 	if len(ks) != puts {
 		t.Fatalf("keys after %d concurrent puts: %d", puts, len(ks))

@@ -20,9 +20,7 @@ package merchanttest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,15 +35,12 @@ type Store interface {
 	Close() error
 }
 
-// Opener opens a store on target (see storetest.Database.Target),
-// creating its tables if needed; opened twice on one target, the second
-// store sees what the first wrote.
-type Opener func(ctx context.Context, target string) (Store, error)
-
 // Run runs the suite on every database, each test on a database of its
-// own.
-func Run(t *testing.T, open Opener) {
-	storetest.RunDomain(t, "merchant.db", open, []storetest.DomainTest[Store]{
+// own, with stores open opens on target (see storetest.Database.Target),
+// creating the tables if needed; opened twice on one target, the second
+// store sees what the first wrote.
+func Run[S Store](t *testing.T, open func(ctx context.Context, target string) (S, error)) {
+	storetest.RunDomain(t, "merchant.db", func(ctx context.Context, target string) (Store, error) { return open(ctx, target) }, []storetest.DomainTest[Store]{
 		{Name: "RequestRoundTrip", Fn: testRequestRoundTrip},
 		{Name: "RequestConflicts", Fn: testRequestConflicts},
 		{Name: "SwapRequest", Fn: testSwapRequest},
@@ -67,11 +62,6 @@ var (
 	wantErr = storetest.WantErr
 	at      = storetest.At
 )
-
-func wantEqual[T any](t *testing.T, what string, got, want T) {
-	t.Helper()
-	storetest.WantEqual(t, what, got, want)
-}
 
 func id(n uint64) tongbao.ID { return tongbao.IDFromUint64(n) }
 
@@ -122,10 +112,10 @@ func testRequestRoundTrip(t *testing.T, e *env) {
 	for _, want := range []merchant.Request{r, plain} {
 		got, err := e.Store.Request(e.Ctx, want.ID)
 		must(t, err)
-		wantEqual(t, "request", got, want)
+		storetest.WantEqual(t, "request", got, want)
 		got, err = e.Store.RequestByOrder(e.Ctx, want.Merchant, want.OrderID)
 		must(t, err)
-		wantEqual(t, "request by order", got, want)
+		storetest.WantEqual(t, "request by order", got, want)
 	}
 	_, err = e.Store.RequestByOrder(e.Ctx, other, r.OrderID)
 	wantErr(t, "order of another merchant", err, merchant.ErrRequestNotFound)
@@ -149,7 +139,7 @@ func testRequestConflicts(t *testing.T, e *env) {
 	must(t, e.Store.CreateRequest(e.Ctx, elsewhere))
 	got, err := e.Store.RequestByOrder(e.Ctx, shop, r.OrderID)
 	must(t, err)
-	wantEqual(t, "first request after the conflicts", got, r)
+	storetest.WantEqual(t, "first request after the conflicts", got, r)
 }
 
 func testSwapRequest(t *testing.T, e *env) {
@@ -164,7 +154,7 @@ func testSwapRequest(t *testing.T, e *env) {
 	must(t, e.Store.SwapRequest(e.Ctx, sent, merchant.RequestOpen, 0))
 	got, err := e.Store.Request(e.Ctx, r.ID)
 	must(t, err)
-	wantEqual(t, "claimed request", got, claim)
+	storetest.WantEqual(t, "claimed request", got, claim)
 
 	done := claim
 	done.Status, done.PaidAt, done.PaymentTimestamp, done.UpdatedAt = merchant.RequestPaid, at(11), 4242, at(11)
@@ -172,11 +162,11 @@ func testSwapRequest(t *testing.T, e *env) {
 	wantErr(t, "swap from a stale attempt", e.Store.SwapRequest(e.Ctx, done, merchant.RequestPaying, 0), merchant.ErrRequestChanged)
 	got, err = e.Store.Request(e.Ctx, r.ID)
 	must(t, err)
-	wantEqual(t, "request after refused swaps", got, claim)
+	storetest.WantEqual(t, "request after refused swaps", got, claim)
 	must(t, e.Store.SwapRequest(e.Ctx, done, merchant.RequestPaying, 1))
 	got, err = e.Store.Request(e.Ctx, r.ID)
 	must(t, err)
-	wantEqual(t, "paid request", got, done)
+	storetest.WantEqual(t, "paid request", got, done)
 
 	wantErr(t, "swap of a missing request", e.Store.SwapRequest(e.Ctx, request(5, shop), merchant.RequestOpen, 0), merchant.ErrRequestNotFound)
 }
@@ -185,38 +175,16 @@ func testConcurrentSwaps(t *testing.T, e *env) {
 	r := request(1, shop)
 	r.Status, r.Attempt = merchant.RequestOpen, 0
 	must(t, e.Store.CreateRequest(e.Ctx, r))
-	second := e.Reopen() // another process on the same database
-	const callers = 8
-	errs := make([]error, callers)
-	var wg sync.WaitGroup
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := e.Store
-			if i%2 == 1 {
-				s = second
-			}
-			claim := r
-			claim.Status, claim.Attempt, claim.Payer = merchant.RequestPaying, 1, id(uint64(100+i))
-			errs[i] = s.SwapRequest(e.Ctx, claim, merchant.RequestOpen, 0)
-		}()
+	store := e.TwoStores()
+	winners := storetest.Succeeded(t, storetest.Concurrently(8, func(i int) error {
+		claim := r
+		claim.Status, claim.Attempt, claim.Payer = merchant.RequestPaying, 1, id(uint64(100+i))
+		return store(i).SwapRequest(e.Ctx, claim, merchant.RequestOpen, 0)
+	}), merchant.ErrRequestChanged)
+	if len(winners) != 1 {
+		t.Fatalf("callers %v claimed the request; want one", winners)
 	}
-	wg.Wait()
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Fatalf("callers %d and %d both claimed the request", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, merchant.ErrRequestChanged):
-			t.Fatalf("caller %d: %v", i, err)
-		}
-	}
-	if won < 0 {
-		t.Fatal("no caller claimed the request")
-	}
+	won := winners[0]
 	got, err := e.Store.Request(e.Ctx, r.ID)
 	must(t, err)
 	if got.Payer != id(uint64(100+won)) {
@@ -236,7 +204,7 @@ func testReserveRefund(t *testing.T, e *env) {
 	if !created {
 		t.Fatal("first refund: created false")
 	}
-	wantEqual(t, "reserved refund", stored, f1)
+	storetest.WantEqual(t, "reserved refund", stored, f1)
 	// A retry with other content answers the stored refund.
 	retry := f1
 	retry.Amount = 5
@@ -245,7 +213,7 @@ func testReserveRefund(t *testing.T, e *env) {
 	if created {
 		t.Fatal("retried refund: created true")
 	}
-	wantEqual(t, "retried refund", stored, f1)
+	storetest.WantEqual(t, "retried refund", stored, f1)
 
 	over := refund(2, r, 401)
 	_, _, err = e.Store.ReserveRefund(e.Ctx, over, r.Amount)
@@ -265,7 +233,7 @@ func testReserveRefund(t *testing.T, e *env) {
 	must(t, e.Store.UpdateRefund(e.Ctx, sent))
 	got, err := e.Store.Refund(e.Ctx, f1.ID)
 	must(t, err)
-	wantEqual(t, "failed refund", got, failed)
+	storetest.WantEqual(t, "failed refund", got, failed)
 	f2 := refund(4, r, 1000)
 	_, created, err = e.Store.ReserveRefund(e.Ctx, f2, r.Amount)
 	must(t, err)
@@ -280,7 +248,7 @@ func testReserveRefund(t *testing.T, e *env) {
 
 	list, err := e.Store.Refunds(e.Ctx, r.ID)
 	must(t, err)
-	wantEqual(t, "refunds in creation order", list, []merchant.Refund{failed, posted})
+	storetest.WantEqual(t, "refunds in creation order", list, []merchant.Refund{failed, posted})
 	wantErr(t, "update of a missing refund", e.Store.UpdateRefund(e.Ctx, refund(8, r, 1)), merchant.ErrRefundNotFound)
 
 	// An id stored for one request, retried under another, answers the stored refund.
@@ -292,7 +260,7 @@ func testReserveRefund(t *testing.T, e *env) {
 	if created {
 		t.Fatal("refund id reused under another request: created true")
 	}
-	wantEqual(t, "refund id reused under another request", stored, failed)
+	storetest.WantEqual(t, "refund id reused under another request", stored, failed)
 }
 
 func testRefundsMax(t *testing.T, e *env) {
@@ -322,33 +290,15 @@ func testRefundsMax(t *testing.T, e *env) {
 
 func testConcurrentRefunds(t *testing.T, e *env) {
 	r := paid(t, e, 1, 100)
-	second := e.Reopen()
-	const callers = 10
-	created := make([]bool, callers)
-	errs := make([]error, callers)
-	var wg sync.WaitGroup
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := e.Store
-			if i%2 == 1 {
-				s = second
-			}
-			_, created[i], errs[i] = s.ReserveRefund(e.Ctx, refund(uint64(i), r, 30), r.Amount)
-		}()
-	}
-	wg.Wait()
-	n := 0
-	for i, err := range errs {
-		switch {
-		case err == nil && created[i]:
-			n++
-		case err != nil && !errors.Is(err, merchant.ErrRefundExceedsPayment):
-			t.Fatalf("caller %d: %v", i, err)
+	store := e.TwoStores()
+	winners := storetest.Succeeded(t, storetest.Concurrently(10, func(i int) error {
+		_, created, err := store(i).ReserveRefund(e.Ctx, refund(uint64(i), r, 30), r.Amount)
+		if err == nil && !created {
+			err = fmt.Errorf("a new refund id answered as stored")
 		}
-	}
-	if n != 3 {
+		return err
+	}), merchant.ErrRefundExceedsPayment)
+	if n := len(winners); n != 3 {
 		t.Fatalf("concurrent refunds of 30 from 100: %d reserved; want 3", n)
 	}
 	list, err := e.Store.Refunds(e.Ctx, r.ID)
@@ -379,10 +329,10 @@ func testLists(t *testing.T, e *env) {
 	must(t, e.Store.CreateRequest(e.Ctx, elsewhere))
 	got, err := e.Store.PaidRequests(e.Ctx, shop, 100, 400, 10)
 	must(t, err)
-	wantEqual(t, "paid requests in [100, 400)", got, paidWant)
+	storetest.WantEqual(t, "paid requests in [100, 400)", got, paidWant)
 	got, err = e.Store.PaidRequests(e.Ctx, shop, 100, 400, 2)
 	must(t, err)
-	wantEqual(t, "paid requests, limit 2", got, paidWant[:2])
+	storetest.WantEqual(t, "paid requests, limit 2", got, paidWant[:2])
 
 	// Stale claims: paying, updated before the moment, oldest first.
 	for _, n := range []uint64{12, 10, 11, 13} {
@@ -397,7 +347,7 @@ func testLists(t *testing.T, e *env) {
 		staleIDs = append(staleIDs, r.ID)
 	}
 	// request 5 is paying too, updated at(6).
-	wantEqual(t, "stale claims", staleIDs, []tongbao.ID{unpaid.ID, request(10, other).ID, request(11, other).ID, request(12, other).ID})
+	storetest.WantEqual(t, "stale claims", staleIDs, []tongbao.ID{unpaid.ID, request(10, other).ID, request(11, other).ID, request(12, other).ID})
 	stale, err = e.Store.StaleClaims(e.Ctx, at(13), 1)
 	must(t, err)
 	if len(stale) != 1 || stale[0].ID != unpaid.ID {
@@ -424,7 +374,7 @@ func testLists(t *testing.T, e *env) {
 	}
 	posted, err := e.Store.PostedRefunds(e.Ctx, shop, 10, 30, 10)
 	must(t, err)
-	wantEqual(t, "posted refunds in [10, 30)", posted, postedWant)
+	storetest.WantEqual(t, "posted refunds in [10, 30)", posted, postedWant)
 	posted, err = e.Store.PostedRefunds(e.Ctx, other, 0, 1000, 10)
 	must(t, err)
 	if len(posted) != 0 {
@@ -445,7 +395,7 @@ func testPaymentCodes(t *testing.T, e *env) {
 	must(t, e.Store.CreatePaymentCode(e.Ctx, c))
 	got, err := e.Store.PaymentCode(e.Ctx, c.Hash)
 	must(t, err)
-	wantEqual(t, "code", got, c)
+	storetest.WantEqual(t, "code", got, c)
 	dup := c
 	dup.Wallet = id(9)
 	wantErr(t, "code hash taken", e.Store.CreatePaymentCode(e.Ctx, dup), merchant.ErrPaymentCodeExists)
@@ -455,44 +405,23 @@ func testPaymentCodes(t *testing.T, e *env) {
 	used.Request, used.Merchant, used.UsedAt = id(0x77), shop, at(70)
 	got, err = e.Store.PaymentCode(e.Ctx, c.Hash)
 	must(t, err)
-	wantEqual(t, "used code", got, used)
+	storetest.WantEqual(t, "used code", got, used)
 	wantErr(t, "code used twice", e.Store.UsePaymentCode(e.Ctx, c.Hash, id(0x78), other, at(71)), merchant.ErrPaymentCodeUsed)
 	got, err = e.Store.PaymentCode(e.Ctx, c.Hash)
 	must(t, err)
-	wantEqual(t, "code after a second use", got, used)
+	storetest.WantEqual(t, "code after a second use", got, used)
 	wantErr(t, "use of a missing code", e.Store.UsePaymentCode(e.Ctx, code(2).Hash, id(0x79), shop, at(72)), merchant.ErrPaymentCodeNotFound)
 }
 
 func testConcurrentCodeUses(t *testing.T, e *env) {
 	c := code(1)
 	must(t, e.Store.CreatePaymentCode(e.Ctx, c))
-	second := e.Reopen()
-	const callers = 8
-	errs := make([]error, callers)
-	var wg sync.WaitGroup
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := e.Store
-			if i%2 == 1 {
-				s = second
-			}
-			errs[i] = s.UsePaymentCode(e.Ctx, c.Hash, id(uint64(0x100+i)), shop, at(i))
-		}()
-	}
-	wg.Wait()
-	won := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, merchant.ErrPaymentCodeUsed):
-			t.Fatalf("caller %d: %v", i, err)
-		}
-	}
-	if won != 1 {
-		t.Fatalf("concurrent uses of one code: %d succeeded; want 1", won)
+	store := e.TwoStores()
+	winners := storetest.Succeeded(t, storetest.Concurrently(8, func(i int) error {
+		return store(i).UsePaymentCode(e.Ctx, c.Hash, id(uint64(0x100+i)), shop, at(i))
+	}), merchant.ErrPaymentCodeUsed)
+	if len(winners) != 1 {
+		t.Fatalf("concurrent uses of one code: %d succeeded; want 1", len(winners))
 	}
 }
 
@@ -506,11 +435,11 @@ func testReopen(t *testing.T, e *env) {
 	s := e.Reopen()
 	gr, err := s.Request(e.Ctx, r.ID)
 	must(t, err)
-	wantEqual(t, "request after reopen", gr, r)
+	storetest.WantEqual(t, "request after reopen", gr, r)
 	gf, err := s.Refund(e.Ctx, f.ID)
 	must(t, err)
-	wantEqual(t, "refund after reopen", gf, f)
+	storetest.WantEqual(t, "refund after reopen", gf, f)
 	gc, err := s.PaymentCode(e.Ctx, code(1).Hash)
 	must(t, err)
-	wantEqual(t, "code after reopen", gc, code(1))
+	storetest.WantEqual(t, "code after reopen", gc, code(1))
 }

@@ -29,15 +29,12 @@ type Store interface {
 	Close() error
 }
 
-// Opener opens a store on target (see storetest.Database.Target),
-// creating its tables if needed; opened twice on one target, the second
-// store sees what the first wrote.
-type Opener func(ctx context.Context, target string) (Store, error)
-
 // Run runs the suite on every database, each test on a database of its
-// own.
-func Run(t *testing.T, open Opener) {
-	storetest.RunDomain(t, "scenario.db", open, []storetest.DomainTest[Store]{
+// own, with stores open opens on target (see storetest.Database.Target),
+// creating the tables if needed; opened twice on one target, the second
+// store sees what the first wrote.
+func Run[S Store](t *testing.T, open func(ctx context.Context, target string) (S, error)) {
+	storetest.RunDomain(t, "scenario.db", func(ctx context.Context, target string) (Store, error) { return open(ctx, target) }, []storetest.DomainTest[Store]{
 		{Name: "Templates", Fn: testTemplates},
 		{Name: "SubWalletRoundTrip", Fn: testSubWalletRoundTrip},
 		{Name: "UpdateSubWallet", Fn: testUpdateSubWallet},
@@ -54,11 +51,6 @@ var (
 	wantErr = storetest.WantErr
 	at      = storetest.At
 )
-
-func wantEqual[T any](t *testing.T, what string, got, want T) {
-	t.Helper()
-	storetest.WantEqual(t, what, got, want)
-}
 
 func id(n uint64) tongbao.ID { return tongbao.IDFromUint64(n) }
 
@@ -101,11 +93,11 @@ func testTemplates(t *testing.T, e *env) {
 	for _, want := range []scenario.Template{full, bare} {
 		got, err := e.Store.Template(e.Ctx, want.ID)
 		must(t, err)
-		wantEqual(t, "template", got, want)
+		storetest.WantEqual(t, "template", got, want)
 	}
 	list, err := e.Store.Templates(e.Ctx, opA)
 	must(t, err)
-	wantEqual(t, "templates of A", list, []scenario.Template{bare, full, late})
+	storetest.WantEqual(t, "templates of A", list, []scenario.Template{bare, full, late})
 	none, err := e.Store.Templates(e.Ctx, id(0xC0))
 	must(t, err)
 	if len(none) != 0 {
@@ -123,14 +115,14 @@ func testSubWalletRoundTrip(t *testing.T, e *env) {
 	for _, want := range []scenario.SubWallet{w, bare} {
 		got, err := e.Store.SubWallet(e.Ctx, want.Wallet)
 		must(t, err)
-		wantEqual(t, "sub-wallet", got, want)
+		storetest.WantEqual(t, "sub-wallet", got, want)
 	}
 	dup := w
 	dup.Parent = id(5)
 	wantErr(t, "sub-wallet taken", e.Store.CreateSubWallet(e.Ctx, dup), scenario.ErrSubWalletExists)
 	got, err := e.Store.SubWallet(e.Ctx, w.Wallet)
 	must(t, err)
-	wantEqual(t, "sub-wallet after a refused create", got, w)
+	storetest.WantEqual(t, "sub-wallet after a refused create", got, w)
 }
 
 func testUpdateSubWallet(t *testing.T, e *env) {
@@ -145,7 +137,7 @@ func testUpdateSubWallet(t *testing.T, e *env) {
 	must(t, e.Store.UpdateSubWallet(e.Ctx, sent))
 	got, err := e.Store.SubWallet(e.Ctx, w.Wallet)
 	must(t, err)
-	wantEqual(t, "updated sub-wallet", got, up)
+	storetest.WantEqual(t, "updated sub-wallet", got, up)
 	wantErr(t, "update of a missing sub-wallet", e.Store.UpdateSubWallet(e.Ctx, subWallet(2, parent, at(2))), scenario.ErrSubWalletNotFound)
 	_, err = e.Store.SubWallet(e.Ctx, subWallet(2, parent, at(2)).Wallet)
 	wantErr(t, "sub-wallet of a refused update", err, scenario.ErrSubWalletNotFound)
@@ -173,7 +165,7 @@ func testSubWalletsOfParent(t *testing.T, e *env) {
 	must(t, e.Store.CreateSubWallet(e.Ctx, subWallet(6, id(0x98), at(1))))
 	got, err := e.Store.SubWallets(e.Ctx, parent)
 	must(t, err)
-	wantEqual(t, "sub-wallets in creation order", wallets(got), []tongbao.ID{
+	storetest.WantEqual(t, "sub-wallets in creation order", wallets(got), []tongbao.ID{
 		subWallet(2, parent, at(3)).Wallet, subWallet(4, parent, at(3)).Wallet, subWallet(3, parent, at(4)).Wallet, subWallet(1, parent, at(5)).Wallet})
 
 	// The most listed is SubWalletsMax.
@@ -205,7 +197,7 @@ func testExpired(t *testing.T, e *env) {
 	want = []tongbao.ID{want[3], want[1], want[2], want[0]} // 1, 3, 5, 7
 	got, err := e.Store.Expired(e.Ctx, at(7), tongbao.ID{}, 0)
 	must(t, err)
-	wantEqual(t, "expired", wallets(got), want)
+	storetest.WantEqual(t, "expired", wallets(got), want)
 	var paged []tongbao.ID
 	var after tongbao.ID
 	for pages := 0; ; pages++ {
@@ -223,10 +215,10 @@ func testExpired(t *testing.T, e *env) {
 		paged = append(paged, wallets(page)...)
 		after = page[len(page)-1].Wallet
 	}
-	wantEqual(t, "expired, paged by 3", paged, want)
+	storetest.WantEqual(t, "expired, paged by 3", paged, want)
 	got, err = e.Store.Expired(e.Ctx, at(6).Add(-time.Nanosecond), tongbao.ID{}, scenario.ExpiredPageMax+1)
 	must(t, err)
-	wantEqual(t, "expired before 6", wallets(got), want[:3])
+	storetest.WantEqual(t, "expired before 6", wallets(got), want[:3])
 }
 
 func testReopen(t *testing.T, e *env) {
@@ -238,8 +230,8 @@ func testReopen(t *testing.T, e *env) {
 	s := e.Reopen()
 	gt, err := s.Template(e.Ctx, tpl.ID)
 	must(t, err)
-	wantEqual(t, "template after reopen", gt, tpl)
+	storetest.WantEqual(t, "template after reopen", gt, tpl)
 	gw, err := s.SubWallet(e.Ctx, w.Wallet)
 	must(t, err)
-	wantEqual(t, "sub-wallet after reopen", gw, w)
+	storetest.WantEqual(t, "sub-wallet after reopen", gw, w)
 }

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,15 +37,12 @@ type Store interface {
 	Close() error
 }
 
-// Opener opens a store on target (see storetest.Database.Target),
-// creating its tables if needed; opened twice on one target, the second
-// store sees what the first wrote.
-type Opener func(ctx context.Context, target string) (Store, error)
-
 // Run runs the suite on every database, each test on a database of its
-// own.
-func Run(t *testing.T, open Opener) {
-	storetest.RunDomain(t, "twotier.db", open, []storetest.DomainTest[Store]{
+// own, with stores open opens on target (see storetest.Database.Target),
+// creating the tables if needed; opened twice on one target, the second
+// store sees what the first wrote.
+func Run[S Store](t *testing.T, open func(ctx context.Context, target string) (S, error)) {
+	storetest.RunDomain(t, "twotier.db", func(ctx context.Context, target string) (Store, error) { return open(ctx, target) }, []storetest.DomainTest[Store]{
 		{Name: "Institutions", Fn: testInstitutions},
 		{Name: "WalletRoundTrip", Fn: testWalletRoundTrip},
 		{Name: "WalletConflicts", Fn: testWalletConflicts},
@@ -71,11 +67,6 @@ var (
 	wantErr = storetest.WantErr
 	at      = storetest.At
 )
-
-func wantEqual[T any](t *testing.T, what string, got, want T) {
-	t.Helper()
-	storetest.WantEqual(t, what, got, want)
-}
 
 func id(n uint64) tongbao.ID { return tongbao.IDFromUint64(n) }
 
@@ -128,10 +119,10 @@ func testInstitutions(t *testing.T, e *env) {
 	}
 	got, err := e.Store.Institution(e.Ctx, opB)
 	must(t, err)
-	wantEqual(t, "institution", got, ins[1])
+	storetest.WantEqual(t, "institution", got, ins[1])
 	list, err = e.Store.Institutions(e.Ctx)
 	must(t, err)
-	wantEqual(t, "institutions", list, ins)
+	storetest.WantEqual(t, "institutions", list, ins)
 }
 
 func testWalletRoundTrip(t *testing.T, e *env) {
@@ -139,17 +130,17 @@ func testWalletRoundTrip(t *testing.T, e *env) {
 	must(t, e.Store.CreateWallet(e.Ctx, w))
 	got, err := e.Store.Wallet(e.Ctx, w.ID)
 	must(t, err)
-	wantEqual(t, "wallet", got, w)
+	storetest.WantEqual(t, "wallet", got, w)
 	got, err = e.Store.WalletByAlias(e.Ctx, w.AliasKey)
 	must(t, err)
-	wantEqual(t, "wallet by alias", got, w)
+	storetest.WantEqual(t, "wallet by alias", got, w)
 
 	// The zero values: no alias, no limits, no freeze, no parent.
 	bare := twotier.Wallet{ID: id(0x2000), Operator: opA, Kind: twotier.WalletMerchant, Category: twotier.Category4, State: twotier.StateActive, OpenedAt: at(5), UpdatedAt: at(5)}
 	must(t, e.Store.CreateWallet(e.Ctx, bare))
 	got, err = e.Store.Wallet(e.Ctx, bare.ID)
 	must(t, err)
-	wantEqual(t, "bare wallet", got, bare)
+	storetest.WantEqual(t, "bare wallet", got, bare)
 
 	_, err = e.Store.Wallet(e.Ctx, id(0x3000))
 	wantErr(t, "missing wallet", err, twotier.ErrWalletNotFound)
@@ -176,7 +167,7 @@ func testWalletConflicts(t *testing.T, e *env) {
 	wantErr(t, "wallet refused for its alias", err, twotier.ErrWalletNotFound)
 	got, err := e.Store.Wallet(e.Ctx, w.ID)
 	must(t, err)
-	wantEqual(t, "first wallet after the conflicts", got, w)
+	storetest.WantEqual(t, "first wallet after the conflicts", got, w)
 
 	// Wallets without an alias never conflict on it.
 	for n := uint64(10); n < 13; n++ {
@@ -202,7 +193,7 @@ func testUpdateWallet(t *testing.T, e *env) {
 	must(t, e.Store.UpdateWallet(e.Ctx, immutable))
 	got, err := e.Store.Wallet(e.Ctx, w.ID)
 	must(t, err)
-	wantEqual(t, "updated wallet", got, up)
+	storetest.WantEqual(t, "updated wallet", got, up)
 	if _, err := e.Store.WalletByAlias(e.Ctx, "other-alias"); !errors.Is(err, twotier.ErrWalletNotFound) {
 		t.Fatalf("alias after update: got %v; want it unchanged", err)
 	}
@@ -211,7 +202,7 @@ func testUpdateWallet(t *testing.T, e *env) {
 	must(t, e.Store.UpdateWallet(e.Ctx, up))
 	got, err = e.Store.Wallet(e.Ctx, w.ID)
 	must(t, err)
-	wantEqual(t, "wallet with limits removed", got, up)
+	storetest.WantEqual(t, "wallet with limits removed", got, up)
 
 	missing := wallet(2, opA)
 	wantErr(t, "update of a missing wallet", e.Store.UpdateWallet(e.Ctx, missing), twotier.ErrWalletNotFound)
@@ -242,7 +233,7 @@ func testWalletPages(t *testing.T, e *env) {
 	}
 	all, err := e.Store.Wallets(e.Ctx, opA, tongbao.ID{}, 0)
 	must(t, err)
-	wantEqual(t, "wallets with no limit", ids(all), want)
+	storetest.WantEqual(t, "wallets with no limit", ids(all), want)
 	var paged []tongbao.ID
 	var after tongbao.ID
 	for pages := 0; ; pages++ {
@@ -260,10 +251,10 @@ func testWalletPages(t *testing.T, e *env) {
 		paged = append(paged, ids(page)...)
 		after = page[len(page)-1].ID
 	}
-	wantEqual(t, "wallets paged by 4", paged, want)
+	storetest.WantEqual(t, "wallets paged by 4", paged, want)
 	over, err := e.Store.Wallets(e.Ctx, opA, tongbao.ID{}, twotier.WalletsPageMax+1)
 	must(t, err)
-	wantEqual(t, "wallets with a limit over the most", ids(over), want)
+	storetest.WantEqual(t, "wallets with a limit over the most", ids(over), want)
 	none, err := e.Store.Wallets(e.Ctx, id(0xC0), tongbao.ID{}, 10)
 	must(t, err)
 	if len(none) != 0 {
@@ -287,10 +278,10 @@ func testWalletsBehindCaps(t *testing.T, e *env) {
 	behind3 := mk(8, opA, twotier.Category2, 2, twotier.WalletPersonal)
 	got, err := e.Store.WalletsBehindCaps(e.Ctx, opA, twotier.Category2, 3, 0)
 	must(t, err)
-	wantEqual(t, "wallets behind caps", ids(got), []tongbao.ID{behind2.ID, behind1.ID, behind3.ID})
+	storetest.WantEqual(t, "wallets behind caps", ids(got), []tongbao.ID{behind2.ID, behind1.ID, behind3.ID})
 	got, err = e.Store.WalletsBehindCaps(e.Ctx, opA, twotier.Category2, 3, 2)
 	must(t, err)
-	wantEqual(t, "wallets behind caps, limit 2", ids(got), []tongbao.ID{behind2.ID, behind1.ID})
+	storetest.WantEqual(t, "wallets behind caps, limit 2", ids(got), []tongbao.ID{behind2.ID, behind1.ID})
 }
 
 func testSubWallets(t *testing.T, e *env) {
@@ -314,7 +305,7 @@ func testSubWallets(t *testing.T, e *env) {
 	must(t, e.Store.CreateWallet(e.Ctx, odd))
 	got, err := e.Store.SubWallets(e.Ctx, parent.ID)
 	must(t, err)
-	wantEqual(t, "sub-wallets", ids(got), want)
+	storetest.WantEqual(t, "sub-wallets", ids(got), want)
 	for _, w := range got {
 		if w.Parent != parent.ID || w.Kind != twotier.WalletScenario {
 			t.Fatalf("sub-wallet %v: parent %v kind %s", w.ID, w.Parent, w.Kind)
@@ -353,7 +344,7 @@ func testCapVersions(t *testing.T, e *env) {
 			t.Fatalf("version %d effective from %v; want %v", i, got[i].EffectiveFrom, want.EffectiveFrom)
 		}
 		got[i].EffectiveFrom = want.EffectiveFrom
-		wantEqual(t, fmt.Sprintf("cap version %d", want.Version), got[i], want)
+		storetest.WantEqual(t, fmt.Sprintf("cap version %d", want.Version), got[i], want)
 	}
 }
 
@@ -380,7 +371,7 @@ func testWindows(t *testing.T, e *env) {
 	got, err = e.Store.Windows(e.Ctx, 2)
 	must(t, err)
 	want := []twotier.Window{w2, {Number: 3, Status: twotier.WindowOpen, OpenedAt: at(3), Positions: map[tongbao.ID]tongbao.Amount{}}}
-	wantEqual(t, "windows from 2", got, want)
+	storetest.WantEqual(t, "windows from 2", got, want)
 	all, err := e.Store.Windows(e.Ctx, 0)
 	must(t, err)
 	if len(all) != 3 || all[0].Number != 1 || all[2].Number != 3 {
@@ -411,7 +402,7 @@ func testPaymentRoundTrip(t *testing.T, e *env) {
 	if !created {
 		t.Fatal("first create: created false")
 	}
-	wantEqual(t, "created payment", stored, p)
+	storetest.WantEqual(t, "created payment", stored, p)
 	// A retry, with other content, answers the record stored.
 	other := p
 	other.Amount, other.Status = 999, twotier.PaymentFailed
@@ -420,7 +411,7 @@ func testPaymentRoundTrip(t *testing.T, e *env) {
 	if created {
 		t.Fatal("second create: created true")
 	}
-	wantEqual(t, "payment created twice", stored, p)
+	storetest.WantEqual(t, "payment created twice", stored, p)
 
 	up := p
 	up.Window, up.Status, up.Reason, up.PayerTimestamp, up.PayeeTimestamp = 4, twotier.PaymentPosted, "ok", 11, 12
@@ -429,7 +420,7 @@ func testPaymentRoundTrip(t *testing.T, e *env) {
 	must(t, e.Store.UpdatePayment(e.Ctx, immutable))
 	got, err := e.Store.Payment(e.Ctx, p.ID)
 	must(t, err)
-	wantEqual(t, "updated payment", got, up)
+	storetest.WantEqual(t, "updated payment", got, up)
 	wantErr(t, "update of a missing payment", e.Store.UpdatePayment(e.Ctx, payment(2, opA, opB, at(2))), twotier.ErrPaymentNotFound)
 }
 
@@ -449,8 +440,8 @@ func testPaymentBatches(t *testing.T, e *env) {
 	p2dup.Reason = "the second of a repeated id"
 	stored, created, err = e.Store.CreatePayments(e.Ctx, []twotier.PaymentRecord{p2, again, p3, p2dup})
 	must(t, err)
-	wantEqual(t, "created flags", created, []bool{true, false, true, false})
-	wantEqual(t, "stored records", stored, []twotier.PaymentRecord{p2, old, p3, p2})
+	storetest.WantEqual(t, "created flags", created, []bool{true, false, true, false})
+	storetest.WantEqual(t, "stored records", stored, []twotier.PaymentRecord{p2, old, p3, p2})
 
 	// One missing record fails the whole batch.
 	u2, u3 := p2, p3
@@ -459,13 +450,13 @@ func testPaymentBatches(t *testing.T, e *env) {
 	wantErr(t, "batch update with a missing record", err, twotier.ErrPaymentNotFound)
 	got, err := e.Store.Payment(e.Ctx, p2.ID)
 	must(t, err)
-	wantEqual(t, "record of a refused batch update", got, p2)
+	storetest.WantEqual(t, "record of a refused batch update", got, p2)
 	must(t, e.Store.UpdatePayments(e.Ctx, []twotier.PaymentRecord{u2, u3}))
 	must(t, e.Store.UpdatePayments(e.Ctx, nil))
 	for _, want := range []twotier.PaymentRecord{u2, u3} {
 		got, err := e.Store.Payment(e.Ctx, want.ID)
 		must(t, err)
-		wantEqual(t, "batch-updated record", got, want)
+		storetest.WantEqual(t, "batch-updated record", got, want)
 	}
 }
 
@@ -489,7 +480,7 @@ func testPaymentsOfOperator(t *testing.T, e *env) {
 	}
 	got, err := e.Store.Payments(e.Ctx, opA, at(1), at(5))
 	must(t, err)
-	wantEqual(t, "payments of A in [1, 5)", got, []twotier.PaymentRecord{ps[0], p7, ps[1], ps[2]})
+	storetest.WantEqual(t, "payments of A in [1, 5)", got, []twotier.PaymentRecord{ps[0], p7, ps[1], ps[2]})
 	got, err = e.Store.Payments(e.Ctx, opA, at(5), at(1))
 	must(t, err)
 	if len(got) != 0 {
@@ -499,57 +490,45 @@ func testPaymentsOfOperator(t *testing.T, e *env) {
 
 func testConcurrentCreates(t *testing.T, e *env) {
 	const callers = 8
-	var wg sync.WaitGroup
+	store := e.TwoStores()
 	p := payment(1, opA, opB, at(1))
-	in := twotier.Institution{ID: opA, Kind: twotier.KindOperator, Name: "A", NetDebitCap: 5, CreatedAt: at(1)}
-	errs := make([]error, callers*3)
-	createdCount := make([]bool, callers)
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			stored, created, err := e.Store.CreatePayment(e.Ctx, p)
-			if err == nil && !reflect.DeepEqual(stored, p) {
-				err = fmt.Errorf("stored %+v", stored)
-			}
-			errs[i], createdCount[i] = err, created
-			errs[callers+i] = e.Store.CreateInstitution(e.Ctx, in)
-			// Each caller its own wallet id, all on one alias.
-			w := wallet(uint64(i), opA)
-			w.AliasKey = "shared"
-			errs[2*callers+i] = e.Store.CreateWallet(e.Ctx, w)
-		}()
-	}
-	wg.Wait()
-	n := 0
-	for i := range callers {
-		must(t, errs[i])
-		must(t, errs[callers+i])
-		if createdCount[i] {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Fatalf("concurrent creates of one payment: %d created; want 1", n)
-	}
-	won := 0
-	for _, err := range errs[2*callers:] {
+	created := storetest.Succeeded(t, storetest.Concurrently(callers, func(i int) error {
+		stored, created, err := store(i).CreatePayment(e.Ctx, p)
 		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, twotier.ErrAliasTaken):
-			t.Fatalf("concurrent alias: %v", err)
+		case err != nil:
+			return err
+		case !reflect.DeepEqual(stored, p):
+			return fmt.Errorf("stored %+v", stored)
+		case !created:
+			return errNotCreated
 		}
+		return nil
+	}), errNotCreated)
+	if len(created) != 1 {
+		t.Fatalf("concurrent creates of one payment: %d created; want 1", len(created))
 	}
-	if won != 1 {
-		t.Fatalf("concurrent wallets on one alias: %d stored; want 1", won)
+	in := twotier.Institution{ID: opA, Kind: twotier.KindOperator, Name: "A", NetDebitCap: 5, CreatedAt: at(1)}
+	for _, err := range storetest.Concurrently(callers, func(i int) error { return store(i).CreateInstitution(e.Ctx, in) }) {
+		must(t, err)
 	}
 	list, err := e.Store.Institutions(e.Ctx)
 	must(t, err)
 	if len(list) != 1 {
 		t.Fatalf("concurrent creates of one institution: %d stored", len(list))
 	}
+	// Each caller its own wallet id, all on one alias.
+	won := storetest.Succeeded(t, storetest.Concurrently(callers, func(i int) error {
+		w := wallet(uint64(i), opA)
+		w.AliasKey = "shared"
+		return store(i).CreateWallet(e.Ctx, w)
+	}), twotier.ErrAliasTaken)
+	if len(won) != 1 {
+		t.Fatalf("concurrent wallets on one alias: %d stored; want 1", len(won))
+	}
 }
+
+// errNotCreated marks a create answered with the record already stored.
+var errNotCreated = errors.New("not created")
 
 func testReopen(t *testing.T, e *env) {
 	w := wallet(1, opA)
@@ -561,8 +540,8 @@ func testReopen(t *testing.T, e *env) {
 	s := e.Reopen()
 	got, err := s.Wallet(e.Ctx, w.ID)
 	must(t, err)
-	wantEqual(t, "wallet after reopen", got, w)
+	storetest.WantEqual(t, "wallet after reopen", got, w)
 	gp, err := s.Payment(e.Ctx, p.ID)
 	must(t, err)
-	wantEqual(t, "payment after reopen", gp, p)
+	storetest.WantEqual(t, "payment after reopen", gp, p)
 }
