@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -66,39 +65,56 @@ func (p Principal) subject() string {
 type StoredKey struct {
 	Hash string `json:"hash"`
 	Principal
+	// Version is the store's version of the key's last change (see
+	// KeyStore); not part of a key file.
+	Version int64 `json:"-"`
 }
 
-// KeyStore keeps the keys where every node serving one database finds
-// them: a file in the data folder (OpenKeys) or a table in the database
-// that PostgreSQL nodes share (httpapi/keyspg).
+// KeysPageMax is the most keys one read of a KeyStore returns.
+const KeysPageMax = 10_000
+
+// KeyStore keeps the keys in the database of the node (httpapi/keysql),
+// where every node serving that database finds them. Each change of a key
+// gets a version above every change committed before it, so a node keeps
+// up by reading the changes since the last it saw, in time independent of
+// the number of keys.
 type KeyStore interface {
-	// Stamp returns a mark that differs whenever the stored keys changed.
-	Stamp(ctx context.Context) (string, error)
-	// Load returns every stored key.
-	Load(ctx context.Context) ([]StoredKey, error)
+	// Version returns the version of the latest change, 0 when no key is
+	// stored.
+	Version(ctx context.Context) (int64, error)
+	// Since returns up to limit keys whose last change is after version,
+	// in version order, each with its Version.
+	Since(ctx context.Context, version int64, limit int) ([]StoredKey, error)
 	// Put stores a new key, or a changed one in place of the key with its
-	// hash.
-	Put(ctx context.Context, k StoredKey) error
+	// hash, and returns the new version it was stored at.
+	Put(ctx context.Context, k StoredKey) (int64, error)
 }
 
 // Keys holds the API keys and holder tokens, by the SHA-256 of their
 // secret, in memory and (unless it has none) in a KeyStore.
 //
 // Nodes that serve one database share the store: a lookup that finds no
-// key reads the store again if it changed since, and a known key is
-// checked for a revocation made elsewhere every keysRecheck. Only the
-// node that holds the writer makes and revokes keys.
+// key reads the store's changes since it last read them, and a known key
+// is checked for a revocation made elsewhere every keysRecheck. Only the
+// node that holds the writer makes and revokes keys. Creating a key is one
+// insert into the store, whatever the number of keys, and concurrent
+// creations do not wait for each other here.
 //
 // The store's reads and writes run outside mu, so a slow or unreachable
 // database never holds up the lookups of keys already known.
 type Keys struct {
 	store KeyStore // nil: in memory only
-	// writeMu serialises Create and Revoke: a key file is rewritten whole.
-	writeMu sync.Mutex
-	mu      sync.RWMutex // guards keys and stamp
-	keys    map[string]Principal
-	// stamp is the store's as last read; "" makes the next check read it.
-	stamp string
+	// revokeMu serialises revocations: each reads a key and writes it
+	// back.
+	revokeMu sync.Mutex
+	mu       sync.RWMutex // guards keys and version
+	keys     map[string]Principal
+	// version is the store's version up to which every change is in
+	// keys.
+	version int64
+	// own holds the versions above version of the keys this node put:
+	// version moves over them without reading them back.
+	own map[int64]struct{}
 	// checked is when (Unix nanoseconds) Lookup last looked for changes
 	// in the store, so a key revoked at another node stops working here
 	// within keysRecheck.
@@ -117,57 +133,47 @@ const keysTimeout = 10 * time.Second
 // errKeyNotFound answers a revocation of a key that does not exist.
 var errKeyNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "no such key")
 
-// OpenKeys opens the key file at path (created on the first key); an
-// empty path keeps the keys in memory only.
-func OpenKeys(path string) (*Keys, error) {
-	if path == "" {
-		return NewKeys(context.Background(), nil)
-	}
-	return NewKeys(context.Background(), KeyFile(path))
-}
-
-// KeyFile returns the KeyStore of the JSON file at path.
-func KeyFile(path string) KeyStore { return &keyFile{path: path} }
-
 // NewKeys returns the keys kept in store (in memory only when nil).
 func NewKeys(ctx context.Context, store KeyStore) (*Keys, error) {
-	k := &Keys{store: store, keys: make(map[string]Principal)}
+	k := &Keys{store: store, keys: make(map[string]Principal), own: make(map[int64]struct{})}
 	if err := k.reload(ctx); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// reload reads the store again if it changed since it was last read.
-// Reloads may cross each other and a put; keys are only ever added or
-// revoked, and keep never undoes a revocation, so none brings back a
-// revoked key.
+// reload reads the store's changes since it was last read. Reloads may
+// cross each other and a put; keys are only ever added or revoked, and
+// keep never undoes a revocation, so none brings back a revoked key.
 func (k *Keys) reload(ctx context.Context) error {
 	if k.store == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, keysTimeout)
 	defer cancel()
-	stamp, err := k.store.Stamp(ctx)
+	latest, err := k.store.Version(ctx)
 	if err != nil {
 		return fmt.Errorf("httpapi: keys: %w", err)
 	}
 	k.mu.RLock()
-	same := stamp == k.stamp
+	from := k.version
 	k.mu.RUnlock()
-	if same {
-		return nil
+	for from < latest {
+		page, err := k.store.Since(ctx, from, KeysPageMax)
+		if err != nil {
+			return fmt.Errorf("httpapi: keys: %w", err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		k.mu.Lock()
+		for _, s := range page {
+			k.keep(s.Hash, s.Principal)
+		}
+		from = page[len(page)-1].Version
+		k.advance(from)
+		k.mu.Unlock()
 	}
-	stored, err := k.store.Load(ctx)
-	if err != nil {
-		return fmt.Errorf("httpapi: keys: %w", err)
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for _, s := range stored {
-		k.keep(s.Hash, s.Principal)
-	}
-	k.stamp = stamp
 	return nil
 }
 
@@ -180,42 +186,52 @@ func (k *Keys) keep(h string, p Principal) {
 	k.keys[h] = p
 }
 
-// put stores the key under hash h and then keeps it in memory; k.writeMu
-// must be held.
+// advance records that every change up to version v is in keys, and
+// moves over the versions of this node's own puts that follow; k.mu must
+// be held for writing.
+func (k *Keys) advance(v int64) {
+	k.version = max(k.version, v)
+	for own := range k.own {
+		if own <= k.version {
+			delete(k.own, own)
+		}
+	}
+	for {
+		if _, ok := k.own[k.version+1]; !ok {
+			return
+		}
+		delete(k.own, k.version+1)
+		k.version++
+	}
+}
+
+// put stores the key under hash h and then keeps it in memory.
 func (k *Keys) put(h string, p Principal) error {
+	var v int64
 	if k.store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), keysTimeout)
 		defer cancel()
-		if err := k.store.Put(ctx, StoredKey{Hash: h, Principal: p}); err != nil {
+		var err error
+		if v, err = k.store.Put(ctx, StoredKey{Hash: h, Principal: p}); err != nil {
 			return fmt.Errorf("httpapi: save key: %w", err)
 		}
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.keep(h, p)
-	k.stamp = "" // read again: another node may have stored keys too
+	if v == k.version+1 {
+		k.advance(v)
+	} else if v > k.version {
+		k.own[v] = struct{}{}
+	}
 	return nil
 }
 
-// keyFile is a KeyStore in a JSON file, rewritten atomically on every
-// change. Nodes on one machine share it by sharing the data folder.
-type keyFile struct {
-	path string
-}
-
-func (f *keyFile) Stamp(context.Context) (string, error) {
-	fi, err := os.Stat(f.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%d/%d", fi.ModTime().UnixNano(), fi.Size()), nil
-}
-
-func (f *keyFile) Load(context.Context) ([]StoredKey, error) {
-	b, err := os.ReadFile(f.path)
+// ReadKeyFile returns the keys of the JSON key file at path, where nodes
+// kept their keys before the keys moved into the database (none if there
+// is no such file): a node imports them into a database that has none.
+func ReadKeyFile(path string) ([]StoredKey, error) {
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -224,50 +240,9 @@ func (f *keyFile) Load(context.Context) ([]StoredKey, error) {
 	}
 	var stored []StoredKey
 	if err := json.Unmarshal(b, &stored); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return stored, nil
-}
-
-// Put rewrites the file with the key added or replaced: to a temporary
-// file, synced, then renamed over the old one, so a crash leaves either
-// the old or the new keys.
-func (f *keyFile) Put(ctx context.Context, k StoredKey) error {
-	stored, err := f.Load(ctx)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(stored, func(s StoredKey) bool { return s.Hash == k.Hash })
-	if i < 0 {
-		stored = append(stored, k)
-	} else {
-		stored[i] = k
-	}
-	slices.SortStableFunc(stored, func(a, b StoredKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	b, err := json.MarshalIndent(stored, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".keys-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), f.path)
 }
 
 func hashSecret(secret string) string {
@@ -296,11 +271,6 @@ func (k *Keys) Create(p Principal) (string, Principal, error) {
 	p.KeyID = h[:16]
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = time.Now().UTC()
-	}
-	k.writeMu.Lock()
-	defer k.writeMu.Unlock()
-	if err := k.reload(context.Background()); err != nil {
-		return "", Principal{}, err
 	}
 	if err := k.put(h, p); err != nil {
 		return "", Principal{}, err
@@ -367,8 +337,8 @@ func (k *Keys) Revoke(id, reason string, may func(Principal) bool) (Principal, e
 	if len(reason) > twotier.ReasonMax {
 		return Principal{}, tongbao.Errorf(tongbao.EINVALID, "reason is longer than %d bytes", twotier.ReasonMax)
 	}
-	k.writeMu.Lock()
-	defer k.writeMu.Unlock()
+	k.revokeMu.Lock()
+	defer k.revokeMu.Unlock()
 	if err := k.reload(context.Background()); err != nil {
 		return Principal{}, err
 	}

@@ -14,15 +14,16 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/client"
 	"github.com/tongbao/tongbao/httpapi"
+	"github.com/tongbao/tongbao/httpapi/keysql"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
-	"github.com/tongbao/tongbao/merchant/merchantsqlite"
+	"github.com/tongbao/tongbao/merchant/merchantsql"
 	"github.com/tongbao/tongbao/scenario"
-	"github.com/tongbao/tongbao/scenario/scenariosqlite"
+	"github.com/tongbao/tongbao/scenario/scenariosql"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
-	"github.com/tongbao/tongbao/twotier/twotiersqlite"
+	"github.com/tongbao/tongbao/twotier/twotiersql"
 )
 
 // yuan is one CNY in fen.
@@ -66,19 +67,22 @@ func newEnvConfig(tb testing.TB, clock tongbao.Clock, cfgs func(*httpapi.Config)
 	must(tb, err)
 	l, err := ledger.Open(ctx, ledger.Config{Store: lstore, Clock: clock})
 	must(tb, err)
-	store, err := twotiersqlite.Open(ctx, filepath.Join(dir, "twotier.db"))
+	store, err := twotiersql.Open(ctx, filepath.Join(dir, "twotier.db"))
 	must(tb, err)
 	svc, err := twotier.Open(ctx, twotier.Config{Ledger: l, Store: store, Clock: clock})
 	must(tb, err)
-	mstore, err := merchantsqlite.Open(ctx, filepath.Join(dir, "merchant.db"))
+	mstore, err := merchantsql.Open(ctx, filepath.Join(dir, "merchant.db"))
 	must(tb, err)
 	m, err := merchant.New(merchant.Config{Payments: svc, Store: mstore, Clock: clock})
 	must(tb, err)
-	sstore, err := scenariosqlite.Open(ctx, filepath.Join(dir, "scenario.db"))
+	sstore, err := scenariosql.Open(ctx, filepath.Join(dir, "scenario.db"))
 	must(tb, err)
 	sc, err := scenario.New(scenario.Config{Payments: svc, Store: sstore, Clock: clock})
 	must(tb, err)
-	keys, err := httpapi.OpenKeys(filepath.Join(dir, "keys.json"))
+	kstore, err := keysql.Open(ctx, filepath.Join(dir, "keys.db"))
+	must(tb, err)
+	tb.Cleanup(func() { kstore.Close() })
+	keys, err := httpapi.NewKeys(ctx, kstore)
 	must(tb, err)
 	secret, err := httpapi.Bootstrap(ctx, svc, keys, "People's Bank")
 	must(tb, err)

@@ -2,9 +2,7 @@ package httpapi_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -79,68 +77,43 @@ func TestKeyRevocation(t *testing.T) {
 	wantProblem(t, "a revoked admin key", err, "unauthorized")
 }
 
-// A key revoked at one process stops working at another that shares the
-// key file, within a second.
-func TestKeyRevokedAcrossProcesses(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "keys.json")
-	one, err := httpapi.OpenKeys(path)
-	must(t, err)
-	two, err := httpapi.OpenKeys(path)
-	must(t, err)
-	secret, p, err := one.Create(httpapi.Principal{Role: httpapi.RoleHolder})
-	must(t, err)
-	if _, ok := two.Lookup(secret); !ok {
-		t.Fatal("a key made at one process is unknown at the other")
-	}
-	if _, err := one.Revoke(p.KeyID, "lost", func(httpapi.Principal) bool { return true }); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := one.Lookup(secret); ok {
-		t.Fatal("a revoked key still works where it was revoked")
-	}
-	time.Sleep(1100 * time.Millisecond) // keysRecheck
-	if _, ok := two.Lookup(secret); ok {
-		t.Fatal("a revoked key still works at the other process")
-	}
-}
-
 // stallingStore is a key store whose reads can be made to hang, as a
 // database that stopped answering does.
 type stallingStore struct {
 	mu     sync.Mutex
-	keys   []httpapi.StoredKey
-	stamp  int
-	stall  chan struct{} // while not nil, Stamp waits for it to close
-	called chan struct{} // told when a Stamp starts to wait
+	keys   []httpapi.StoredKey // in version order, the Nth at version N+1
+	stall  chan struct{}       // while not nil, Version waits for it to close
+	called chan struct{}       // told when a Version starts to wait
 }
 
-func (s *stallingStore) Stamp(ctx context.Context) (string, error) {
+func (s *stallingStore) Version(ctx context.Context) (int64, error) {
 	s.mu.Lock()
-	stall, called, stamp := s.stall, s.called, s.stamp
+	stall, called, version := s.stall, s.called, int64(len(s.keys))
 	s.mu.Unlock()
 	if stall != nil {
 		called <- struct{}{}
 		select {
 		case <-stall:
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
-	return strconv.Itoa(stamp), nil
+	return version, nil
 }
 
-func (s *stallingStore) Load(context.Context) ([]httpapi.StoredKey, error) {
+func (s *stallingStore) Since(_ context.Context, version int64, limit int) ([]httpapi.StoredKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.keys), nil
+	ks := slices.Clone(s.keys[min(version, int64(len(s.keys))):])
+	return ks[:min(limit, len(ks))], nil
 }
 
-func (s *stallingStore) Put(_ context.Context, k httpapi.StoredKey) error {
+func (s *stallingStore) Put(_ context.Context, k httpapi.StoredKey) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	k.Version = int64(len(s.keys) + 1)
 	s.keys = append(s.keys, k)
-	s.stamp++
-	return nil
+	return k.Version, nil
 }
 
 // A key store that hangs holds up only the lookup rechecking it: every

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -19,7 +18,7 @@ import (
 // answers: it is alive, not ready, and refuses every /v1 request,
 // reads and writes alike, with a retryable 503 not-the-writer.
 func TestStandby(t *testing.T) {
-	keys, err := httpapi.OpenKeys("")
+	keys, err := httpapi.NewKeys(t.Context(), nil)
 	must(t, err)
 	secret, _, err := keys.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
 	must(t, err)
@@ -67,36 +66,5 @@ func TestStandby(t *testing.T) {
 	// A caller without a key learns nothing about the writer.
 	if w := do("GET", "/v1/supply", ""); w.Code != http.StatusUnauthorized {
 		t.Errorf("/v1/supply without a key: got %d; want 401", w.Code)
-	}
-}
-
-// TestKeysShared checks that two processes sharing a key file accept the
-// keys each other makes.
-func TestKeysShared(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "keys.json")
-	a, err := httpapi.OpenKeys(path)
-	must(t, err)
-	b, err := httpapi.OpenKeys(path)
-	must(t, err)
-	made, _, err := a.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
-	must(t, err)
-	if _, ok := b.Lookup(made); !ok {
-		t.Fatal("a key made by one Keys is unknown to another on the same file")
-	}
-	// b adds to the file without losing a's key, which a then sees.
-	other, _, err := b.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
-	must(t, err)
-	c, err := httpapi.OpenKeys(path)
-	must(t, err)
-	for _, k := range []string{made, other} {
-		if _, ok := c.Lookup(k); !ok {
-			t.Errorf("key %.12s… is missing from the file", k)
-		}
-		if _, ok := a.Lookup(k); !ok {
-			t.Errorf("key %.12s… is unknown to a", k)
-		}
-	}
-	if _, ok := a.Lookup("tb_nonsense"); ok {
-		t.Error("a nonsense key was accepted")
 	}
 }

@@ -12,8 +12,7 @@ import (
 	"github.com/tongbao/tongbao/internal/domaintest"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
-	"github.com/tongbao/tongbao/merchant/merchantpg"
-	"github.com/tongbao/tongbao/merchant/merchantsqlite"
+	"github.com/tongbao/tongbao/merchant/merchantsql"
 	"github.com/tongbao/tongbao/twotier"
 )
 
@@ -77,13 +76,11 @@ func newEnv(tb testing.TB) *env {
 // than e.store, as another process would.
 func (e *env) openStore() merchantStore {
 	e.tb.Helper()
-	var s merchantStore
-	var err error
-	if e.dsn != "" {
-		s, err = merchantpg.Open(e.ctx, e.dsn)
-	} else {
-		s, err = merchantsqlite.Open(e.ctx, filepath.Join(e.dir, "merchant.db"))
+	target := e.dsn
+	if target == "" {
+		target = filepath.Join(e.dir, "merchant.db")
 	}
+	s, err := merchantsql.Open(e.ctx, target)
 	must(e.tb, err)
 	return s
 }

@@ -1,7 +1,7 @@
 // Package merchant holds what a merchant wallet collects with: the QR
 // payloads of its collection codes, payment requests (dynamic codes paid
 // at most once) and their refunds. It is pure domain code: no database,
-// no HTTP; its records are kept behind Store (merchantsqlite).
+// no HTTP; its records are kept behind Store (merchantsql).
 package merchant
 
 import (

@@ -136,10 +136,14 @@ func (s *Store) Close() error {
 }
 
 //go:embed migrations/*.sql
-var ledgerMigrations embed.FS
+var embedded embed.FS
+
+// ledgerMigrations are the ledger's migrations, at the root of the FS as
+// Migrate wants them (fs.Sub fails only on an invalid path).
+var ledgerMigrations, _ = fs.Sub(embedded, "migrations")
 
 // Migrate applies, in order and each in its own transaction, the
-// migrations of component (files named NNNN_name.sql under migrations/ in
+// migrations of component (files named NNNN_name.sql at the root of
 // fsys) newer than those recorded in the table schema_version, which it
 // creates if needed. Each store keeps its own component, so the ledger's
 // and a domain's tables can share a database and a schema.
@@ -150,7 +154,7 @@ func Migrate(ctx context.Context, conn *pgx.Conn, component string, fsys fs.FS) 
 	if err := createVersionTable(ctx, conn); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

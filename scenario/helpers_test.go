@@ -12,8 +12,7 @@ import (
 	"github.com/tongbao/tongbao/internal/domaintest"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/scenario"
-	"github.com/tongbao/tongbao/scenario/scenariopg"
-	"github.com/tongbao/tongbao/scenario/scenariosqlite"
+	"github.com/tongbao/tongbao/scenario/scenariosql"
 	"github.com/tongbao/tongbao/twotier"
 )
 
@@ -87,13 +86,11 @@ func newEnv(tb testing.TB) *env {
 // than e.store, as another process would.
 func (e *env) openStore() scenarioStore {
 	e.tb.Helper()
-	var s scenarioStore
-	var err error
-	if e.dsn != "" {
-		s, err = scenariopg.Open(e.ctx, e.dsn)
-	} else {
-		s, err = scenariosqlite.Open(e.ctx, filepath.Join(e.dir, "scenario.db"))
+	target := e.dsn
+	if target == "" {
+		target = filepath.Join(e.dir, "scenario.db")
 	}
+	s, err := scenariosql.Open(e.ctx, target)
 	must(e.tb, err)
 	return s
 }

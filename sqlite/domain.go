@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
-	"strings"
-
-	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // domainPragmas set up the connection of a domain store's file: the same
@@ -46,17 +43,4 @@ func OpenDomain(ctx context.Context, path string, fsys fs.FS) (*sql.DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil
-}
-
-// IsUniqueViolation reports whether err is a violation of a unique
-// constraint on the named column, or of the primary key when column is "".
-func IsUniqueViolation(err error, column string) bool {
-	var se sqlite3.Error
-	if !errors.As(err, &se) || se.Code != sqlite3.ErrConstraint {
-		return false
-	}
-	if column == "" {
-		return se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
-	}
-	return se.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(se.Error(), column)
 }

@@ -207,10 +207,14 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 func (c *connector) Driver() driver.Driver { return sqliteDriver }
 
 //go:embed migrations/*.sql
-var migrations embed.FS
+var embedded embed.FS
+
+// migrations are the ledger's migrations, at the root of the FS as
+// Migrate wants them (fs.Sub fails only on an invalid path).
+var migrations, _ = fs.Sub(embedded, "migrations")
 
 // Migrate applies, in order and each in its own transaction, the migrations
-// in fsys (migrations/NNNN_name.sql) newer than the database's
+// in fsys (NNNN_name.sql at its root) newer than the database's
 // schema_version. The ledger's store and the domain stores share it.
 func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
@@ -220,7 +224,7 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

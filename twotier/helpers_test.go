@@ -15,8 +15,7 @@ import (
 	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
-	"github.com/tongbao/tongbao/twotier/twotierpg"
-	"github.com/tongbao/tongbao/twotier/twotiersqlite"
+	"github.com/tongbao/tongbao/twotier/twotiersql"
 )
 
 // yuan is one CNY in fen.
@@ -88,11 +87,11 @@ func (e *env) open() {
 	must(e.tb, err)
 	e.ledger, err = ledger.Open(e.ctx, ledger.Config{Store: e.lstore, Clock: e.clock, BatchMax: e.batchMax})
 	must(e.tb, err)
-	if e.dsn != "" {
-		e.store, err = twotierpg.Open(e.ctx, e.dsn)
-	} else {
-		e.store, err = twotiersqlite.Open(e.ctx, filepath.Join(e.dir, "twotier.db"))
+	target := e.dsn
+	if target == "" {
+		target = filepath.Join(e.dir, "twotier.db")
 	}
+	e.store, err = twotiersql.Open(e.ctx, target)
 	must(e.tb, err)
 	e.svc, err = twotier.Open(e.ctx, twotier.Config{Ledger: e.ledger, Store: e.store, Clock: e.clock})
 	must(e.tb, err)

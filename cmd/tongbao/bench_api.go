@@ -132,28 +132,12 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 	case o.phase != "" && o.phase != "single" && o.phase != "batched":
 		return fmt.Errorf("--phase %q: want single or batched", o.phase)
 	}
-	dir, err := os.MkdirTemp(o.dir, "tongbao-bench-api-")
+	srv, err := startBenchServer(ctx, o.dir, "tongbao-bench-api-", stderr)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	n, err := openNode(ctx, dir, log)
-	if err != nil {
-		return err
-	}
-	defer n.close()
-	addr, stop, err := n.listen("127.0.0.1:0", log)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	base := "http://" + addr
-	cb := client.New(base, n.cbKey, nil)
-	op, err := cb.CreateOperator(ctx, "bench-operator", wire.CreateOperator{Name: "Bench Operator", NetDebitCap: wire.Amount(1_000_000_00)})
-	if err != nil {
-		return err
-	}
+	defer srv.close()
+	n, addr, cb, op := srv.node, srv.addr, srv.cb, srv.op
 	total := benchAPIFunding * tongbao.Amount(o.wallets)
 	if _, err := cb.DepositReserves(ctx, "bench-reserves", op.ID, total); err != nil {
 		return err
@@ -290,6 +274,51 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 	}
 	fmt.Fprintf(stdout, "peak RSS %.1f MiB (server and clients)\n", res.PeakRSSMB)
 	return nil
+}
+
+// benchServer is a node serving its API on loopback over a temporary
+// SQLite data folder, with one operator, for bench api and bench keys.
+type benchServer struct {
+	node *node
+	dir  string // the data folder
+	addr string
+	cb   *client.Client // the central bank
+	op   wire.Institution
+	// closers are run by close, last first.
+	closers []func()
+}
+
+// close stops the server and removes its data folder.
+func (s *benchServer) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+func startBenchServer(ctx context.Context, parent, prefix string, stderr io.Writer) (s *benchServer, err error) {
+	s = &benchServer{}
+	if s.dir, err = os.MkdirTemp(parent, prefix); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { os.RemoveAll(s.dir) })
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	if s.node, err = openNode(ctx, s.dir, log); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.node.close)
+	addr, stop, err := s.node.listen("127.0.0.1:0", log)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, stop)
+	s.addr, s.cb = addr, client.New("http://"+addr, s.node.cbKey, nil)
+	s.op, err = s.cb.CreateOperator(ctx, "bench-operator", wire.CreateOperator{Name: "Bench Operator", NetDebitCap: wire.Amount(1_000_000_00)})
+	return s, err
 }
 
 // benchAPIRun runs one timed phase: o.clients goroutines each call do in

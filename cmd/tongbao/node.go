@@ -13,15 +13,16 @@ import (
 	"time"
 
 	"github.com/tongbao/tongbao/httpapi"
+	"github.com/tongbao/tongbao/httpapi/keysql"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
-	"github.com/tongbao/tongbao/merchant/merchantsqlite"
+	"github.com/tongbao/tongbao/merchant/merchantsql"
 	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/scenario"
-	"github.com/tongbao/tongbao/scenario/scenariosqlite"
+	"github.com/tongbao/tongbao/scenario/scenariosql"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
-	"github.com/tongbao/tongbao/twotier/twotiersqlite"
+	"github.com/tongbao/tongbao/twotier/twotiersql"
 )
 
 // The files of a node's data folder.
@@ -30,7 +31,13 @@ const (
 	nodeTwotierFile  = "twotier.db"
 	nodeMerchantFile = "merchant.db"
 	nodeScenarioFile = "scenario.db"
-	nodeKeysFile     = "keys.json"
+	nodeKeysDBFile   = "keys.db"
+	// nodeKeysFile is where nodes kept their keys before they moved into
+	// the database: imported into a database that has none.
+	nodeKeysFile = "keys.json"
+	// nodeKeysImporters is how many keys an import puts at once: the key
+	// store commits puts made together in one transaction.
+	nodeKeysImporters = 64
 	// nodeShutdownTimeout bounds how long a stopping server waits for
 	// requests in flight.
 	nodeShutdownTimeout = 10 * time.Second
@@ -90,26 +97,12 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { l.Close() })
-	store, err := twotiersqlite.Open(ctx, filepath.Join(dir, nodeTwotierFile))
+	stores, err := n.openStores(ctx, dir, func(file string) string { return filepath.Join(dir, file) })
 	if err != nil {
 		return nil, err
 	}
-	n.closers = append(n.closers, func() { store.Close() })
-	mstore, err := merchantsqlite.Open(ctx, filepath.Join(dir, nodeMerchantFile))
+	cur, err := openDomain(ctx, l, stores)
 	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { mstore.Close() })
-	sstore, err := scenariosqlite.Open(ctx, filepath.Join(dir, nodeScenarioFile))
-	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { sstore.Close() })
-	cur, err := openDomain(ctx, l, domainStores{twotier: store, merchant: mstore, scenario: sstore})
-	if err != nil {
-		return nil, err
-	}
-	if n.keys, err = httpapi.OpenKeys(filepath.Join(dir, nodeKeysFile)); err != nil {
 		return nil, err
 	}
 	if n.cbKey, err = httpapi.Bootstrap(ctx, cur.Payments, n.keys, centralBankName); err != nil {
@@ -120,6 +113,88 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	return n, nil
+}
+
+// openStores opens the domain's stores and the keys on the databases
+// target names by their SQLite file (the files in the data folder, or one
+// PostgreSQL database for all), imports the keys of an older node's key
+// file in dir, and sets n.keys.
+func (n *node) openStores(ctx context.Context, dir string, target func(file string) string) (domainStores, error) {
+	var st domainStores
+	store, err := twotiersql.Open(ctx, target(nodeTwotierFile))
+	if err != nil {
+		return st, err
+	}
+	n.closers = append(n.closers, func() { store.Close() })
+	mstore, err := merchantsql.Open(ctx, target(nodeMerchantFile))
+	if err != nil {
+		return st, err
+	}
+	n.closers = append(n.closers, func() { mstore.Close() })
+	sstore, err := scenariosql.Open(ctx, target(nodeScenarioFile))
+	if err != nil {
+		return st, err
+	}
+	n.closers = append(n.closers, func() { sstore.Close() })
+	kstore, err := keysql.Open(ctx, target(nodeKeysDBFile))
+	if err != nil {
+		return st, err
+	}
+	n.closers = append(n.closers, func() { kstore.Close() })
+	if err := importKeys(ctx, filepath.Join(dir, nodeKeysFile), kstore); err != nil {
+		return st, err
+	}
+	if n.keys, err = httpapi.NewKeys(ctx, kstore); err != nil {
+		return st, err
+	}
+	return domainStores{twotier: store, merchant: mstore, scenario: sstore}, nil
+}
+
+// importKeys copies the keys of the key file at path into the key store
+// when it holds none: the keys of a node that kept them in its data
+// folder, before the keys moved into the database.
+func importKeys(ctx context.Context, path string, to httpapi.KeyStore) error {
+	if v, err := to.Version(ctx); err != nil || v > 0 {
+		return err
+	}
+	old, err := httpapi.ReadKeyFile(path)
+	if err != nil {
+		return fmt.Errorf("import keys: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	keys := make(chan httpapi.StoredKey)
+	errs := make(chan error, nodeKeysImporters)
+	var wg sync.WaitGroup
+	for range nodeKeysImporters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range keys {
+				if _, err := to.Put(ctx, k); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+send:
+	for _, k := range old {
+		select {
+		case keys <- k:
+		case <-ctx.Done():
+			break send
+		}
+	}
+	close(keys)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return fmt.Errorf("import keys: %w", err)
+	default:
+		return ctx.Err()
+	}
 }
 
 // domainStores are the domain's stores, on SQLite or PostgreSQL.

@@ -5,16 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/tongbao/tongbao/httpapi"
-	"github.com/tongbao/tongbao/httpapi/keyspg"
 	"github.com/tongbao/tongbao/ledger"
-	"github.com/tongbao/tongbao/merchant/merchantpg"
 	"github.com/tongbao/tongbao/postgres"
-	"github.com/tongbao/tongbao/scenario/scenariopg"
-	"github.com/tongbao/tongbao/twotier/twotierpg"
 )
 
 // nodeOpenRetry is how long a node that holds the writer but could not
@@ -44,31 +39,8 @@ func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, an
 			n.close()
 		}
 	}()
-	store, err := twotierpg.Open(ctx, dsn)
+	stores, err := n.openStores(ctx, dir, func(string) string { return dsn })
 	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { store.Close() })
-	mstore, err := merchantpg.Open(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { mstore.Close() })
-	sstore, err := scenariopg.Open(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { sstore.Close() })
-	stores := domainStores{twotier: store, merchant: mstore, scenario: sstore}
-	kstore, err := keyspg.Open(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	n.closers = append(n.closers, func() { kstore.Close() })
-	if err := importKeys(ctx, filepath.Join(dir, nodeKeysFile), kstore); err != nil {
-		return nil, err
-	}
-	if n.keys, err = httpapi.NewKeys(ctx, kstore); err != nil {
 		return nil, err
 	}
 	if n.srv, err = httpapi.New(httpapi.Config{Current: n.current, Keys: n.keys, Logger: log}); err != nil {
@@ -143,24 +115,4 @@ func (n *node) openService(ctx context.Context, l *ledger.Ledger, stores domainS
 		announce(secret)
 	}
 	return cur, nil
-}
-
-// importKeys copies the keys of the key file at path into the database
-// when the database holds none: the keys of a node that kept them in its
-// data folder, before the nodes on PostgreSQL shared them in the database.
-func importKeys(ctx context.Context, path string, to httpapi.KeyStore) error {
-	have, err := to.Load(ctx)
-	if err != nil || len(have) > 0 {
-		return err
-	}
-	old, err := httpapi.KeyFile(path).Load(ctx)
-	if err != nil {
-		return fmt.Errorf("import keys: %w", err)
-	}
-	for _, k := range old {
-		if err := to.Put(ctx, k); err != nil {
-			return fmt.Errorf("import keys: %w", err)
-		}
-	}
-	return nil
 }

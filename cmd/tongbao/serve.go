@@ -27,10 +27,11 @@ func (m *Main) serveCommand() *cobra.Command {
 API on --addr until interrupted.
 
 By default it runs on SQLite in the data folder (ledger.db, twotier.db,
-and keys.json with the hashes of the API keys). With --db postgres://…
-(or ` + dbEnv + `; the flag wins) the ledger, the domain and the API keys
-live in that PostgreSQL database (a keys.json left in the data folder by
-an older version is imported into a database that has no keys). Several
+merchant.db, scenario.db, and keys.db with the hashes of the API keys).
+With --db postgres://… (or ` + dbEnv + `; the flag wins) the ledger, the
+domain and the API keys live in that PostgreSQL database. Either way, a
+keys.json left in the data folder by an older version is imported into a
+database that has no keys. Several
 processes, on one machine or many, may serve one database: the one
 holding the database's writer lease serves every request; the others
 answer each /v1 request with 503, problem type not-the-writer and a

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +16,7 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/client"
 	"github.com/tongbao/tongbao/httpapi"
-	"github.com/tongbao/tongbao/httpapi/keyspg"
+	"github.com/tongbao/tongbao/httpapi/keysql"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/internal/storetest"
 )
@@ -327,37 +329,81 @@ func TestServePostgresOneWriter(t *testing.T) {
 }
 
 // A node that kept its keys in its data folder before brings them into a
-// database that holds none; a database that has keys keeps its own.
+// database that holds none; a database that has keys keeps its own. On
+// SQLite, and on PostgreSQL when TONGBAO_TEST_POSTGRES names one.
 func TestImportKeys(t *testing.T) {
-	dsn := needPostgres(t)
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), nodeKeysFile)
-	old, err := httpapi.OpenKeys(path)
-	must(t, err)
-	secret, p, err := old.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
-	must(t, err)
-	st, err := keyspg.Open(ctx, dsn)
-	must(t, err)
-	defer st.Close()
-	must(t, importKeys(ctx, path, st))
-	keys, err := httpapi.NewKeys(ctx, st)
-	must(t, err)
-	if got, ok := keys.Lookup(secret); !ok || got.KeyID != p.KeyID {
-		t.Fatalf("imported key looked up as %+v, %v; want %+v", got, ok, p)
+	targets := []string{filepath.Join(t.TempDir(), nodeKeysDBFile)}
+	if dsn := storetest.Postgres(); dsn != "" {
+		dsn, err := storetest.TempSchema(t)
+		must(t, err)
+		targets = append(targets, dsn)
 	}
-	// Another key file is not imported into a database with keys.
-	other := filepath.Join(t.TempDir(), nodeKeysFile)
-	more, err := httpapi.OpenKeys(other)
-	must(t, err)
-	secret2, _, err := more.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
-	must(t, err)
-	must(t, importKeys(ctx, other, st))
-	stored, err := st.Load(ctx)
-	must(t, err)
-	if len(stored) != 1 {
-		t.Fatalf("%d keys in the database after a second import; want 1", len(stored))
+	for _, target := range targets {
+		ctx := t.Context()
+		dir := t.TempDir()
+		// A key file as older nodes wrote it, with more keys than the
+		// importers at once and a revoked one.
+		const count = 3*nodeKeysImporters + 5
+		var file []httpapi.StoredKey
+		secrets := make([]string, count)
+		mem, err := httpapi.NewKeys(ctx, &recordingStore{put: func(k httpapi.StoredKey) { file = append(file, k) }})
+		must(t, err)
+		for i := range secrets {
+			secrets[i], _, err = mem.Create(httpapi.Principal{Role: httpapi.RoleHolder, Institution: tongbao.NewID(), Wallet: tongbao.NewID()})
+			must(t, err)
+		}
+		revoked, err := mem.Revoke(file[0].KeyID, "lost", func(httpapi.Principal) bool { return true })
+		must(t, err)
+		file[0].Principal = revoked
+		later, _, err := mem.Create(httpapi.Principal{Role: httpapi.RoleCentralBank, Institution: tongbao.NewID()})
+		must(t, err)
+		writeKeyFile(t, filepath.Join(dir, nodeKeysFile), file[:count])
+
+		st, err := keysql.Open(ctx, target)
+		must(t, err)
+		defer st.Close()
+		must(t, importKeys(ctx, filepath.Join(dir, nodeKeysFile), st))
+		keys, err := httpapi.NewKeys(ctx, st)
+		must(t, err)
+		if _, ok := keys.Lookup(secrets[0]); ok {
+			t.Fatal("a key revoked in the file works after the import")
+		}
+		for _, secret := range secrets[1:] {
+			if _, ok := keys.Lookup(secret); !ok {
+				t.Fatalf("imported key %.12s… is unknown", secret)
+			}
+		}
+		// Another key file is not imported into a database with keys.
+		other := filepath.Join(t.TempDir(), nodeKeysFile)
+		writeKeyFile(t, other, file[count+1:]) // the key made after the revocation
+		must(t, importKeys(ctx, other, st))
+		stored, err := st.Since(ctx, 0, httpapi.KeysPageMax)
+		must(t, err)
+		if len(stored) != count {
+			t.Fatalf("%d keys in the database after a second import; want %d", len(stored), count)
+		}
+		if _, ok := keys.Lookup(later); ok {
+			t.Fatal("a key of a second file was imported into a database that had keys")
+		}
 	}
-	if _, ok := keys.Lookup(secret2); ok {
-		t.Fatal("a key of a second file was imported into a database that had keys")
-	}
+}
+
+// recordingStore is a key store that only tells what is put in it.
+type recordingStore struct{ put func(httpapi.StoredKey) }
+
+func (recordingStore) Version(context.Context) (int64, error) { return 0, nil }
+func (recordingStore) Since(context.Context, int64, int) ([]httpapi.StoredKey, error) {
+	return nil, nil
+}
+func (r *recordingStore) Put(_ context.Context, k httpapi.StoredKey) (int64, error) {
+	r.put(k)
+	return 0, nil
+}
+
+// writeKeyFile writes keys as older nodes kept them in keys.json.
+func writeKeyFile(t *testing.T, path string, keys []httpapi.StoredKey) {
+	t.Helper()
+	b, err := json.MarshalIndent(keys, "", "  ")
+	must(t, err)
+	must(t, os.WriteFile(path, b, 0o600))
 }

@@ -19,8 +19,7 @@ import (
 	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/sqlite"
 	"github.com/tongbao/tongbao/twotier"
-	"github.com/tongbao/tongbao/twotier/twotierpg"
-	"github.com/tongbao/tongbao/twotier/twotiersqlite"
+	"github.com/tongbao/tongbao/twotier/twotiersql"
 )
 
 // The amounts every Env starts with, in fen: each operator's reserves,
@@ -63,11 +62,7 @@ func Open(tb testing.TB, start time.Time) *Env {
 	}
 	var (
 		lstore ledger.Store
-		tstore interface {
-			twotier.Store
-			Close() error
-		}
-		err error
+		err    error
 	)
 	if e.DSN != "" {
 		lstore, err = postgres.Open(ctx, e.DSN)
@@ -78,11 +73,7 @@ func Open(tb testing.TB, start time.Time) *Env {
 	tb.Cleanup(func() { lstore.Close() })
 	e.Ledger, err = ledger.Open(ctx, ledger.Config{Store: lstore, Clock: e.Clock})
 	must(err)
-	if e.DSN != "" {
-		tstore, err = twotierpg.Open(ctx, e.DSN)
-	} else {
-		tstore, err = twotiersqlite.Open(ctx, filepath.Join(e.Dir, "twotier.db"))
-	}
+	tstore, err := twotiersql.Open(ctx, e.Target("twotier.db"))
 	must(err)
 	tb.Cleanup(func() { tstore.Close() })
 	tb.Cleanup(func() { e.Ledger.Close() }) // cleanups run last first: the ledger before its store
@@ -97,6 +88,16 @@ func Open(tb testing.TB, start time.Time) *Env {
 		must(err)
 	}
 	return e
+}
+
+// Target is where a domain store of the Env goes: the PostgreSQL schema
+// on PostgreSQL, else the SQLite file of that name in the test's
+// directory.
+func (e *Env) Target(file string) string {
+	if e.DSN != "" {
+		return e.DSN
+	}
+	return filepath.Join(e.Dir, file)
 }
 
 // SupplyOK fails the test unless the supply check holds.

@@ -1,2 +1,0 @@
--- One-off requests, as in merchantsqlite/migrations/0003_one_off_requests.sql.
-ALTER TABLE requests ADD COLUMN one_off boolean NOT NULL DEFAULT false;
