@@ -92,6 +92,7 @@ answers only once a transfer is durable.`,
 		m.supplyCommand("supply"),
 		m.reconcileCommand(),
 		m.keyCommand(),
+		m.chaosCommand(),
 	)
 	return root
 }
