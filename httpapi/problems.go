@@ -66,6 +66,8 @@ var (
 	ProblemUnavailable         = ProblemType{"unavailable", "Try again later", http.StatusServiceUnavailable}
 	ProblemNotWriter           = ProblemType{"not-the-writer", "This process does not hold the ledger's writer; retry, here or at the process that does", http.StatusServiceUnavailable}
 	ProblemInternal            = ProblemType{"internal", "Internal error", http.StatusInternalServerError}
+	ProblemSandboxDisabled     = ProblemType{"sandbox-disabled", "The node is not in sandbox mode: its clock cannot be read or moved", http.StatusConflict}
+	ProblemClockBackwards      = ProblemType{"sandbox-clock-backwards", "The sandbox clock never goes backwards", http.StatusConflict}
 
 	ProblemNotMerchantWallet    = ProblemType{"not-a-merchant-wallet", "The wallet is not a merchant wallet", http.StatusBadRequest}
 	ProblemRequestNotFound      = ProblemType{"payment-request-not-found", "No such payment request", http.StatusNotFound}
@@ -178,6 +180,8 @@ var sentinelProblems = []struct {
 	{ledger.ErrRequestTooLarge, ProblemTooLarge},
 	{ledger.ErrNotWriter, ProblemNotWriter},
 	{ledger.ErrClosed, ProblemUnavailable},
+	{tongbao.ErrSandboxDisabled, ProblemSandboxDisabled},
+	{tongbao.ErrClockBackwards, ProblemClockBackwards},
 }
 
 // codeProblems maps tongbao error codes to the problem type of an error

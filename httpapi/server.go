@@ -75,6 +75,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry gets the server's metrics; a new one when nil.
 	Registry *prometheus.Registry
+	// Sandbox is the node's clock in sandbox mode, which the central bank
+	// may read and move forward; nil on a node not in sandbox mode, whose
+	// sandbox routes answer tongbao.ErrSandboxDisabled.
+	Sandbox Sandbox
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -86,6 +90,7 @@ type Server struct {
 	idem    *idempotency
 	metrics *metrics
 	routes  []route
+	sandbox Sandbox
 	closing atomic.Bool
 }
 
@@ -104,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{current: cfg.Current, keys: cfg.Keys, log: cfg.Logger, mux: http.NewServeMux(), idem: newIdempotency()}
+	s := &Server{current: cfg.Current, keys: cfg.Keys, log: cfg.Logger, mux: http.NewServeMux(), idem: newIdempotency(), sandbox: cfg.Sandbox}
 	m, err := newMetrics(cfg.Registry, s.stats)
 	if err != nil {
 		return nil, err

@@ -134,7 +134,7 @@ func runBenchAPI(ctx context.Context, o *benchAPIOptions, stdout, stderr io.Writ
 	}
 	defer os.RemoveAll(dir)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	n, err := openNode(ctx, dir, log)
+	n, err := openNode(ctx, dir, log, false)
 	if err != nil {
 		return err
 	}

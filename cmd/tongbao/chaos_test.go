@@ -79,7 +79,7 @@ func TestChaos(t *testing.T) {
 func TestChaosFindsLoss(t *testing.T) {
 	ctx := t.Context()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := openNode(ctx, t.TempDir(), log)
+	n, err := openNode(ctx, t.TempDir(), log, false)
 	must(t, err)
 	addr, stop, err := n.listen("127.0.0.1:0", log)
 	if err != nil {

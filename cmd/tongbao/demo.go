@@ -89,6 +89,7 @@ type demoOptions struct {
 	data     string
 	addr     string
 	seedOnly bool
+	sandbox  bool
 }
 
 func (m *Main) demoCommand() *cobra.Command {
@@ -112,12 +113,13 @@ stops after seeding instead.`,
 	cmd.Flags().StringVar(&o.data, "data", demoDataDefault, "data folder (created if missing)")
 	cmd.Flags().StringVar(&o.addr, "addr", serveAddrDefault, "address to serve the API on")
 	cmd.Flags().BoolVar(&o.seedOnly, "seed-only", false, "seed (or add payments) and exit instead of serving")
+	cmd.Flags().BoolVar(&o.sandbox, "sandbox", true, "let the central bank key move the node's clock forward (tongbao clock advance; see docs/sandbox.md)")
 	return cmd
 }
 
 func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := openNode(ctx, o.data, log)
+	n, err := openNode(ctx, o.data, log, o.sandbox)
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ func startPG(t *testing.T, dsn, dir string) *pgNode {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := &pgNode{keys: make(chan string, 4)}
-	n, err := openPostgresNode(t.Context(), dsn, dir, log, func(secret string) { p.keys <- secret })
+	n, err := openPostgresNode(t.Context(), dsn, dir, log, func(secret string) { p.keys <- secret }, false)
 	if err != nil {
 		t.Fatal(err)
 	}
