@@ -198,6 +198,7 @@ type chaosOp struct {
 
 	outcome chaosOutcome
 	problem string     // the problem a refusal named
+	note    string     // an answer that breaks an invariant by itself
 	id      tongbao.ID // the payment's or refund's id, from the answer
 	// positions is what an acknowledged close settled.
 	positions map[string]wire.Amount
@@ -760,9 +761,8 @@ func (r *chaosRun) send(ctx context.Context, cs *chaosClients, op *chaosOp) {
 		st, err = cs.cb.CloseWindow(ctx, op.key, op.window)
 		op.positions = st.Positions
 		if err == nil && st.Window != op.window {
-			err = fmt.Errorf("closing window %d closed %d", op.window, st.Window)
-			op.outcome = chaosAcked
-			return
+			op.note = fmt.Sprintf("closing window %d (%s) closed window %d", op.window, op.key, st.Window)
+			op.window = st.Window
 		}
 	}
 	var p *wire.Problem
@@ -772,7 +772,12 @@ func (r *chaosRun) send(ctx context.Context, cs *chaosClients, op *chaosOp) {
 	case errors.As(err, &p) && p.Status < 500:
 		op.outcome, op.problem = chaosRefused, client.ProblemName(err)
 	default:
+		// No answer (the server was killed), or the server's failure:
+		// either way it may or may not have happened.
 		op.outcome = chaosUnknown
+		if p != nil {
+			op.note = fmt.Sprintf("%s %s answered %d %s", op.kind, op.key, p.Status, p.Error())
+		}
 	}
 }
 
@@ -817,7 +822,7 @@ func (r *chaosRun) verify(ctx context.Context, base string, ops []*chaosOp) erro
 				violation("payment %s retried answered id %v; first %v", op.key, p.ID, op.id)
 			}
 		case chaosRequest:
-			if _, err := cs.merchants[op.actor].PaymentRequest(ctx, op.request); client.IsProblem(err, "not-found") {
+			if _, err := cs.merchants[op.actor].PaymentRequest(ctx, op.request); client.IsProblem(err, "payment-request-not-found") {
 				lost(op, "not found")
 			} else if err != nil {
 				return err
@@ -825,7 +830,7 @@ func (r *chaosRun) verify(ctx context.Context, base string, ops []*chaosOp) erro
 		case chaosPayRequest:
 			q, err := cs.merchants[r.merchantIndex(op.to)].PaymentRequest(ctx, op.request)
 			switch {
-			case client.IsProblem(err, "not-found"):
+			case client.IsProblem(err, "payment-request-not-found"):
 				lost(op, "its request is not found")
 			case err != nil:
 				return err
@@ -914,6 +919,9 @@ func (r *chaosRun) verify(ctx context.Context, base string, ops []*chaosOp) erro
 
 	// Count and apply what is now known.
 	for _, op := range ops {
+		if op.note != "" {
+			violation("%s", op.note)
+		}
 		switch op.outcome {
 		case chaosRefused:
 			r.res.Refused++
