@@ -414,28 +414,16 @@ func (r *chaosRun) start(ctx context.Context, first bool) (*chaosServer, error) 
 	go r.readServerLog(pr, addrs, keys)
 	deadline := time.NewTimer(chaosStartMax)
 	defer deadline.Stop()
-	select {
-	case a := <-addrs:
-		s.base = a
-	case <-s.done:
-		return nil, fmt.Errorf("the server exited on start (%v); see %s", s.err, r.log.Name())
-	case <-deadline.C:
-		s.kill()
-		return nil, fmt.Errorf("the server did not listen within %v; see %s", chaosStartMax, r.log.Name())
-	case <-ctx.Done():
-		s.kill()
-		return nil, ctx.Err()
-	}
-	// Poll /readyz: on PostgreSQL a restarted server waits out the
-	// killed one's writer lease before it serves writes.
+	// Wait for the address it serves on, then poll /readyz: on PostgreSQL
+	// a restarted server waits out the killed one's writer lease before
+	// it serves writes.
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	c := client.New(s.base, "", nil)
+	var c *client.Client
 	for {
-		if _, err := c.Ready(ctx); err == nil {
-			break
-		}
 		select {
+		case a := <-addrs:
+			s.base, c = a, client.New(a, "", nil)
 		case <-tick.C:
 		case <-s.done:
 			return nil, fmt.Errorf("the server exited on start (%v); see %s", s.err, r.log.Name())
@@ -445,6 +433,12 @@ func (r *chaosRun) start(ctx context.Context, first bool) (*chaosServer, error) 
 		case <-ctx.Done():
 			s.kill()
 			return nil, ctx.Err()
+		}
+		if c == nil {
+			continue
+		}
+		if _, err := c.Ready(ctx); err == nil {
+			break
 		}
 	}
 	if first {

@@ -44,6 +44,22 @@ func sandboxNode(t *testing.T, dir string, sandbox bool, cbKey string) (*node, *
 	return n, client.New("http://"+addr, cbKey, nil), halt
 }
 
+// fundedOperator authorises an operator, deposits reserves and issues
+// part of them to it, and returns it with a client of its admin's.
+func fundedOperator(t *testing.T, cb *client.Client, name string, reserves, issue tongbao.Amount) (wire.Institution, *client.Client) {
+	t.Helper()
+	ctx := t.Context()
+	op, err := cb.CreateOperator(ctx, client.NewKey(), wire.CreateOperator{Name: name, NetDebitCap: wire.Amount(50_000 * yuan)})
+	must(t, err)
+	_, err = cb.DepositReserves(ctx, client.NewKey(), op.ID, reserves)
+	must(t, err)
+	_, err = cb.Issue(ctx, client.NewKey(), op.ID, issue)
+	must(t, err)
+	k, err := cb.CreateKey(ctx, wire.CreateKey{Role: wire.RoleOperatorAdmin, Operator: &op.ID})
+	must(t, err)
+	return op, cb.WithKey(k.Secret)
+}
+
 func wantProblem(t *testing.T, step string, err error, name string) {
 	t.Helper()
 	if got := client.ProblemName(err); got != name {
@@ -79,15 +95,7 @@ func TestSandboxClockDailyCap(t *testing.T) {
 		t.Fatalf("clock at %v after advancing to %v", clock.Now, evening)
 	}
 
-	op, err := cb.CreateOperator(ctx, client.NewKey(), wire.CreateOperator{Name: "Sandbox Operator", NetDebitCap: wire.Amount(50_000 * yuan)})
-	must(t, err)
-	_, err = cb.DepositReserves(ctx, client.NewKey(), op.ID, 100_000*yuan)
-	must(t, err)
-	_, err = cb.Issue(ctx, client.NewKey(), op.ID, 100_000*yuan)
-	must(t, err)
-	k, err := cb.CreateKey(ctx, wire.CreateKey{Role: wire.RoleOperatorAdmin, Operator: &op.ID})
-	must(t, err)
-	admin := cb.WithKey(k.Secret)
+	op, admin := fundedOperator(t, cb, "Sandbox Operator", 100_000*yuan, 100_000*yuan)
 	// A category 4 wallet may pay 5,000.00 a day, 2,000.00 at a time.
 	payer, err := admin.OpenWallet(ctx, client.NewKey(), op.ID, wire.OpenWallet{Category: 4, Phone: "13800000004"})
 	must(t, err)
