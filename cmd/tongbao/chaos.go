@@ -52,6 +52,9 @@ const (
 	// while the load runs.
 	chaosCloseEvery = 100 * time.Millisecond
 	chaosSchemaTag  = "tongbao_chaos_"
+	// chaosRetryWait is how long a client waits before it sends again a
+	// request answered 503.
+	chaosRetryWait = 250 * time.Millisecond
 	// chaosYuan is one CNY in fen.
 	chaosYuan tongbao.Amount = 100
 )
@@ -148,6 +151,9 @@ type chaosResult struct {
 	// done (or refused) by the retry.
 	InFlight        int `json:"in_flight"`
 	InFlightPresent int `json:"in_flight_present"`
+	// Unavailable counts the 503 answers (the PostgreSQL writer
+	// stepping down for a moment) that the clients retried.
+	Unavailable int64 `json:"unavailable_retried"`
 	// Lost counts acknowledged operations not found after a restart;
 	// Violations every other broken invariant. Both must be 0.
 	Lost         int     `json:"lost"`
@@ -232,6 +238,42 @@ type chaosRun struct {
 
 	res      chaosResult
 	restarts []time.Duration
+	// unavailable counts the 503 answers the clients retried.
+	unavailable atomic.Int64
+}
+
+// retryUnavailable sends a request again, unchanged (the same
+// Idempotency-Key), while the server answers 503, as the API asks: on
+// PostgreSQL a node that is slow to renew its writer lease steps down
+// for a moment. After chaosStartMax it gives the 503 up to the caller.
+type retryUnavailable struct {
+	next    http.RoundTripper
+	retries *atomic.Int64
+}
+
+func (t *retryUnavailable) RoundTrip(req *http.Request) (*http.Response, error) {
+	deadline := time.Now().Add(chaosStartMax)
+	for {
+		resp, err := t.next.RoundTrip(req)
+		if err != nil || resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) || (req.Body != nil && req.GetBody == nil) {
+			return resp, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		t.retries.Add(1)
+		select {
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		case <-time.After(chaosRetryWait):
+		}
+		again := req.Clone(req.Context())
+		if req.GetBody != nil {
+			if again.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		req = again
+	}
 }
 
 // chaos runs the whole campaign and returns its figures.
@@ -293,6 +335,7 @@ func (m *Main) chaos(ctx context.Context, cfg chaosConfig) (chaosResult, error) 
 		return r.res, err
 	}
 	r.res.Seconds = time.Since(start).Seconds()
+	r.res.Unavailable = r.unavailable.Load()
 	if n := len(r.restarts); n > 0 {
 		ds := slices.Clone(r.restarts)
 		slices.Sort(ds)
@@ -560,9 +603,12 @@ type chaosClients struct {
 func (r *chaosRun) clients(base string) *chaosClients {
 	// A transport of its own per start: the connections to a killed
 	// server are dead.
-	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
-		MaxIdleConns: 2 * r.cfg.clients, MaxIdleConnsPerHost: 2 * r.cfg.clients, IdleConnTimeout: time.Minute,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	hc := &http.Client{Timeout: 2 * chaosStartMax, Transport: &retryUnavailable{
+		next: &http.Transport{
+			MaxIdleConns: 2 * r.cfg.clients, MaxIdleConnsPerHost: 2 * r.cfg.clients, IdleConnTimeout: time.Minute,
+			DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		},
+		retries: &r.unavailable,
 	}}
 	cb := client.New(base, r.cbKey, hc)
 	cs := &chaosClients{hc: hc, cb: cb}

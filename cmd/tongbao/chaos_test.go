@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tongbao/tongbao/client"
@@ -113,5 +116,31 @@ func TestChaosFindsLoss(t *testing.T) {
 	// acknowledged.
 	if r.res.Violations != 3 {
 		t.Errorf("violations %d; want 3 (two balances, one window)\n%s", r.res.Violations, stderr.String())
+	}
+}
+
+// The chaos clients send a request answered 503 again, with the same
+// body and Idempotency-Key, as the API asks of its clients.
+func TestChaosRetriesUnavailable(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if string(body) != `{"amount":"1.00"}` || r.Header.Get("Idempotency-Key") != "k-1" {
+			t.Errorf("attempt %d: body %q, key %q", calls.Load()+1, body, r.Header.Get("Idempotency-Key"))
+		}
+		if calls.Add(1) <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	var retries atomic.Int64
+	c := client.New(srv.URL, "key", &http.Client{Transport: &retryUnavailable{next: http.DefaultTransport, retries: &retries}})
+	if err := c.Do(t.Context(), "POST", "/v1/x", "k-1", []byte(`{"amount":"1.00"}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 3 || retries.Load() != 2 {
+		t.Fatalf("%d attempts, %d retries; want 3 and 2", calls.Load(), retries.Load())
 	}
 }
