@@ -91,7 +91,7 @@ for pkg in "${pkgs[@]}"; do
 			result=FAIL
 			failed=1
 			crasher=$(sed -nE 's/.*Failing input written to (testdata\/fuzz\/[^ ]+).*/\1/p' "$work/log" | head -1)
-			[[ -n $crasher ]] && result="FAIL ${pkg#github.com/tongbao/tongbao}/$crasher"
+			[[ -n $crasher ]] && result="FAIL, input kept in ${dir#"$PWD"/}/$crasher"
 		fi
 		rows+=("$(printf '%-58s %6ss %12s %6s %5s  %s' "${pkg#github.com/tongbao/}.$t" "$took" "${execs:--}" "${found:--}" "$kept" "$result")")
 	done
