@@ -154,6 +154,9 @@ type chaosResult struct {
 	// Unavailable counts the 503 answers (the PostgreSQL writer
 	// stepping down for a moment) that the clients retried.
 	Unavailable int64 `json:"unavailable_retried"`
+	// ServerWarnings counts the warnings and errors the server logged
+	// (each is printed on stderr).
+	ServerWarnings int64 `json:"server_warnings"`
 	// Lost counts acknowledged operations not found after a restart;
 	// Violations every other broken invariant. Both must be 0.
 	Lost         int     `json:"lost"`
@@ -238,8 +241,9 @@ type chaosRun struct {
 
 	res      chaosResult
 	restarts []time.Duration
-	// unavailable counts the 503 answers the clients retried.
-	unavailable atomic.Int64
+	// unavailable counts the 503 answers the clients retried; warnings
+	// the warnings and errors the server logged.
+	unavailable, warnings atomic.Int64
 }
 
 // retryUnavailable sends a request again, unchanged (the same
@@ -328,6 +332,9 @@ func (m *Main) chaos(ctx context.Context, cfg chaosConfig) (chaosResult, error) 
 		if bad := r.res.Lost + r.res.Violations - before; bad > 0 {
 			verdict = fmt.Sprintf("%d PROBLEMS", bad)
 		}
+		if n := r.unavailable.Load(); n > 0 {
+			verdict += fmt.Sprintf(" (%d answers 503 retried so far)", n)
+		}
 		fmt.Fprintf(r.stderr, "round %d/%d: killed after %v with %d operations, %d in flight; restarted in %v; %d acknowledged in all; %s\n",
 			round, cfg.rounds, killAfter.Round(time.Millisecond), len(ops), inFlight, r.restarts[len(r.restarts)-1].Round(time.Millisecond), r.res.Acknowledged, verdict)
 	}
@@ -335,7 +342,7 @@ func (m *Main) chaos(ctx context.Context, cfg chaosConfig) (chaosResult, error) 
 		return r.res, err
 	}
 	r.res.Seconds = time.Since(start).Seconds()
-	r.res.Unavailable = r.unavailable.Load()
+	r.res.Unavailable, r.res.ServerWarnings = r.unavailable.Load(), r.warnings.Load()
 	if n := len(r.restarts); n > 0 {
 		ds := slices.Clone(r.restarts)
 		slices.Sort(ds)
@@ -513,12 +520,21 @@ func (r *chaosRun) readServerLog(in io.Reader, addrs, keys chan<- string) {
 			default:
 			}
 		case strings.HasPrefix(line, "{"):
-			var entry struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "serving" {
+			var entry struct{ Level, Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) != nil {
+				break
+			}
+			switch {
+			case entry.Msg == "serving":
 				select {
 				case addrs <- entry.Addr:
 				default:
 				}
+			case (entry.Level == "WARN" || entry.Level == "ERROR") && entry.Msg != "request":
+				// Such as a PostgreSQL writer that stepped down: shown,
+				// and counted, though the clients' retries hide them.
+				r.warnings.Add(1)
+				fmt.Fprintf(r.stderr, "server: %s\n", line)
 			}
 		}
 	}
