@@ -281,7 +281,7 @@ func (t *retryUnavailable) RoundTrip(req *http.Request) (*http.Response, error) 
 }
 
 // chaos runs the whole campaign and returns its figures.
-func (m *Main) chaos(ctx context.Context, cfg chaosConfig) (chaosResult, error) {
+func (m *Main) chaos(ctx context.Context, cfg chaosConfig) (_ chaosResult, err error) {
 	r := &chaosRun{cfg: cfg, stderr: m.Stderr, closes: map[uint64]*chaosOp{}}
 	r.res.Seed, r.res.DB, r.res.RefusedBy = cfg.seed, benchEngine(cfg.db), map[string]int{}
 	start := time.Now()
@@ -289,7 +289,10 @@ func (m *Main) chaos(ctx context.Context, cfg chaosConfig) (chaosResult, error) 
 	if err != nil {
 		return r.res, err
 	}
-	defer cleanup()
+	defer func() {
+		// A run that failed keeps its data and the server's log.
+		cleanup(err != nil || r.res.Lost+r.res.Violations > 0)
+	}()
 	rng := mathrand.New(mathrand.NewPCG(cfg.seed, 0x6368616f73)) // "chaos"
 
 	srv, err := r.start(ctx, true)
@@ -352,12 +355,19 @@ func (m *Main) chaos(ctx context.Context, cfg chaosConfig) (chaosResult, error) 
 }
 
 // prepare makes the data folder, and on PostgreSQL a schema of the run's
-// own, and returns what removes them.
-func (r *chaosRun) prepare(ctx context.Context) (func(), error) {
+// own, and returns what removes them, unless --keep or failed says to
+// keep them (it then says where they are).
+func (r *chaosRun) prepare(ctx context.Context) (func(failed bool), error) {
 	var undo []func()
-	cleanup := func() {
+	var kept []string
+	keep := r.cfg.keep
+	cleanup := func(failed bool) {
+		keep = keep || failed
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
+		}
+		if failed && !r.cfg.keep && len(kept) > 0 {
+			fmt.Fprintf(r.stderr, "chaos: kept for a look: %s\n", strings.Join(kept, ", "))
 		}
 	}
 	r.dir = r.cfg.data
@@ -367,9 +377,12 @@ func (r *chaosRun) prepare(ctx context.Context) (func(), error) {
 			return nil, err
 		}
 		r.dir = dir
-		if !r.cfg.keep {
-			undo = append(undo, func() { os.RemoveAll(dir) })
-		}
+		kept = append(kept, "data folder "+dir)
+		undo = append(undo, func() {
+			if !keep {
+				os.RemoveAll(dir)
+			}
+		})
 	} else if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -380,7 +393,7 @@ func (r *chaosRun) prepare(ctx context.Context) (func(), error) {
 	}
 	log, err := os.Create(filepath.Join(r.dir, "chaos-server.log"))
 	if err != nil {
-		cleanup()
+		cleanup(false)
 		return nil, err
 	}
 	r.log = log
@@ -392,15 +405,19 @@ func (r *chaosRun) prepare(ctx context.Context) (func(), error) {
 		schema := chaosSchemaTag + hex.EncodeToString(b[:])
 		dsn, err := postgres.CreateSchema(ctx, r.cfg.db, schema)
 		if err != nil {
-			cleanup()
+			cleanup(false)
 			return nil, fmt.Errorf("create a schema for the run: %w", err)
 		}
 		r.dsn = dsn
+		kept = append(kept, "PostgreSQL schema "+schema)
 		if r.cfg.keep {
 			fmt.Fprintf(r.stderr, "chaos: PostgreSQL schema %s\n", schema)
-		} else {
-			undo = append(undo, func() { postgres.DropSchema(context.Background(), r.cfg.db, schema) })
 		}
+		undo = append(undo, func() {
+			if !keep {
+				postgres.DropSchema(context.Background(), r.cfg.db, schema)
+			}
+		})
 	}
 	if r.cfg.keep {
 		fmt.Fprintf(r.stderr, "chaos: data folder %s\n", r.dir)
