@@ -69,7 +69,7 @@ func (s *Server) advanceSandboxClock(c *call) (any, error) {
 		if in.To != nil {
 			if in.To.Before(now) {
 				return time.Time{}, &tongbao.Error{Code: tongbao.ECONFLICT, Err: tongbao.ErrClockBackwards,
-					Message: "the sandbox clock never goes backwards: it is " + now.UTC().Format(time.RFC3339Nano) + ", after " + in.To.UTC().Format(time.RFC3339Nano)}
+					Message: "the clock is at " + now.UTC().Format(time.RFC3339Nano) + "; " + in.To.UTC().Format(time.RFC3339Nano) + " is before it"}
 			}
 			return *in.To, nil
 		}
