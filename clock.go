@@ -64,3 +64,14 @@ func FromUnixNanos(n int64) time.Time {
 	}
 	return time.Unix(0, n)
 }
+
+// The sandbox clock's errors: a node started in sandbox mode lets the
+// central bank move its clock forward (see docs/sandbox.md).
+var (
+	// ErrSandboxDisabled refuses reading or moving the sandbox clock on a
+	// node not started in sandbox mode.
+	ErrSandboxDisabled = Sentinel(ECONFLICT, "sandbox-disabled", "the node is not in sandbox mode: start it with --sandbox to move its clock")
+	// ErrClockBackwards refuses moving the sandbox clock to a moment
+	// before its present: a node's clock never goes backwards.
+	ErrClockBackwards = Sentinel(ECONFLICT, "sandbox-clock-backwards", "the sandbox clock never goes backwards")
+)

@@ -362,3 +362,6 @@ func (c *Client) Keys(ctx context.Context) (wire.KeyList, error) {
 func (c *Client) RevokeKey(ctx context.Context, id, reason string) (wire.Key, error) {
 	return post[wire.Key](c, ctx, "/v1/keys/"+url.PathEscape(id)+"/revoke", "", wire.RevokeKey{Reason: reason})
 }
+
+// Key returns the API key the client authenticates with.
+func (c *Client) Key() string { return c.key }

@@ -117,6 +117,8 @@ func TestAuthorisationMatrix(t *testing.T) {
 			return fmt.Sprintf(`{"merchant":%q,"amount":"0.01"}`, shop.ID)
 		case "/v1/sub-wallets/{wallet}/charge-permission/revoke":
 			return `{}`
+		case "/v1/sandbox/clock/advance":
+			return `{"by":"1s"}`
 		}
 		return `{"amount":"0.01"}`
 	}

@@ -24,7 +24,7 @@ var schemaTypes = map[string]any{
 	"CapVersion": wire.CapVersion{}, "CapSchedule": wire.CapSchedule{}, "Pay": wire.Pay{}, "Payment": wire.Payment{},
 	"PayBatch": wire.PayBatch{}, "PayBatchResult": wire.PayBatchResult{}, "PayBatchResults": wire.PayBatchResults{},
 	"Transfer": wire.Transfer{}, "TransferPage": wire.TransferPage{}, "Window": wire.Window{}, "WindowPage": wire.WindowPage{},
-	"Settlement": wire.Settlement{}, "OperatorSupply": wire.OperatorSupply{}, "Supply": wire.Supply{}, "Difference": wire.Difference{},
+	"Settlement": wire.Settlement{}, "OperatorSupply": wire.OperatorSupply{}, "Supply": wire.Supply{}, "SandboxClock": wire.SandboxClock{}, "AdvanceClock": wire.AdvanceClock{}, "Difference": wire.Difference{},
 	"Reconciliation": wire.Reconciliation{}, "CreateKey": wire.CreateKey{}, "Key": wire.Key{}, "Health": wire.Health{},
 	"CloseWindow":    CloseWindow{},
 	"CollectionCode": wire.CollectionCode{}, "CreatePaymentRequest": wire.CreatePaymentRequest{}, "PaymentRequest": wire.PaymentRequest{},

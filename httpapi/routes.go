@@ -52,6 +52,9 @@ func (s *Server) routeTable() []route {
 		{method: "GET", pattern: "/v1/settlement-windows", summary: "List settlement windows", roles: cbOrOp, response: "WindowPage", query: []string{"cursor", "limit"}, handle: s.listWindows},
 		{method: "POST", pattern: "/v1/settlement-windows/close", summary: "Close the current settlement window and settle it", roles: cbOnly, money: true, request: "CloseWindow", bodyOptional: true, response: "Settlement", handle: s.closeWindow},
 		{method: "GET", pattern: "/v1/supply", summary: "The supply check: issued − redeemed against every operator's liabilities", roles: cbOnly, response: "Supply", handle: s.supply},
+
+		{method: "GET", pattern: "/v1/sandbox/clock", summary: "The node's clock, on a node in sandbox mode (serve --sandbox)", roles: cbOnly, response: "SandboxClock", handle: s.getSandboxClock},
+		{method: "POST", pattern: "/v1/sandbox/clock/advance", summary: "Move a sandbox node's clock forward, by a duration or to a moment; never back", roles: cbOnly, request: "AdvanceClock", response: "SandboxClock", handle: s.advanceSandboxClock},
 	}
 	rs = append(rs, s.merchantRoutes()...)
 	rs = append(rs, s.scenarioRoutes()...)

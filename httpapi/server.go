@@ -85,6 +85,10 @@ type Config struct {
 	// IdempotencyRetention is how long an answer is kept under its
 	// Idempotency-Key; DefaultIdempotencyRetention when zero.
 	IdempotencyRetention time.Duration
+	// Sandbox is the node's clock in sandbox mode, which the central bank
+	// may read and move forward; nil on a node not in sandbox mode, whose
+	// sandbox routes answer tongbao.ErrSandboxDisabled.
+	Sandbox Sandbox
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -96,6 +100,7 @@ type Server struct {
 	idem    *idempotency
 	metrics *metrics
 	routes  []route
+	sandbox Sandbox
 	closing atomic.Bool
 }
 
@@ -126,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.IdempotencyBytesMax < 0 || cfg.IdempotencyRetention < 0 {
 		return nil, errors.New("httpapi: the idempotency cache's bound and retention must not be negative")
 	}
-	s := &Server{current: cfg.Current, keys: cfg.Keys, log: cfg.Logger, mux: http.NewServeMux(), idem: newIdempotency(cfg.Clock, cfg.IdempotencyBytesMax, cfg.IdempotencyRetention)}
+	s := &Server{current: cfg.Current, keys: cfg.Keys, log: cfg.Logger, mux: http.NewServeMux(), idem: newIdempotency(cfg.Clock, cfg.IdempotencyBytesMax, cfg.IdempotencyRetention), sandbox: cfg.Sandbox}
 	m, err := newMetrics(cfg.Registry, s.stats, s.idem.size)
 	if err != nil {
 		return nil, err

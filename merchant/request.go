@@ -237,7 +237,9 @@ func statusError(st RequestStatus) error {
 //     unavailable, ctx done) the claim stays: the same payer calling again
 //     resumes it.
 //
-// A paid request refuses every further payment with ErrRequestPaid; an
+// A paid request answers its own payer with the request as it is, moving
+// nothing (so a retry whose answer was lost, also after a restart, gets
+// the first answer), and refuses every other payer with ErrRequestPaid; an
 // expired one (now at or after ExpiresAt) with ErrRequestExpired, a
 // cancelled one with ErrRequestCancelled.
 func (s *Service) PayRequest(ctx context.Context, request, payer tongbao.ID) (Request, error) {
@@ -259,6 +261,11 @@ func (s *Service) PayRequest(ctx context.Context, request, payer tongbao.ID) (Re
 				return Request{}, ErrRequestInProgress
 			}
 			return s.settleClaim(ctx, r)
+		case RequestPaid:
+			if r.Payer == payer {
+				return r, nil
+			}
+			return Request{}, ErrRequestPaid
 		case RequestOpen:
 		default:
 			return Request{}, statusError(r.Status)

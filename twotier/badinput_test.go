@@ -338,3 +338,51 @@ func TestSupplyWhilePaying(t *testing.T) {
 	wg.Wait()
 	e.supplyOK("after the payments")
 }
+
+// TestSettleCrashBeforeNextWindow restarts the service from the state a
+// crash leaves between Settle marking the current window closing and
+// storing the next one (`tongbao chaos` found it on PostgreSQL): the
+// restart must finish settling the old window and open the next, so
+// payments across operators and the next Settle go on. Before, no window
+// was open after the restart and every close failed.
+func TestSettleCrashBeforeNextWindow(t *testing.T) {
+	e := newEnv(t, time.Date(2026, 11, 11, 11, 0, 0, 0, shanghai))
+	e.fund(100_000*yuan, 100_000*yuan)
+	payer := e.wallet(e.a, twotier.Category2, "")
+	payee := e.wallet(e.b, twotier.Category2, "")
+	e.topUp(payer, 1_000*yuan)
+	_, err := e.pay(payer, payee, 10*yuan)
+	must(t, err)
+	ws, err := e.store.Windows(e.ctx, 0)
+	must(t, err)
+	if len(ws) != 1 || ws[0].Status != twotier.WindowOpen {
+		t.Fatalf("windows %+v; want one open", ws)
+	}
+	crashed := ws[0]
+	crashed.Status, crashed.ClosedAt = twotier.WindowClosing, e.clock.Now()
+	must(t, e.store.UpdateWindow(e.ctx, crashed))
+	e.restart()
+
+	if got := e.svc.CurrentWindow(); got != crashed.Number+1 {
+		t.Fatalf("current window %d after the restart; want %d", got, crashed.Number+1)
+	}
+	ws, err = e.store.Windows(e.ctx, 0)
+	must(t, err)
+	if len(ws) != 2 || ws[0].Status != twotier.WindowSettled || ws[1].Status != twotier.WindowOpen {
+		t.Fatalf("windows after the restart %+v; want the first settled, the second open", ws)
+	}
+	if ws[0].Positions[e.a] != 10*yuan {
+		t.Fatalf("window %d settled %v for the payer's operator; want 10.00", ws[0].Number, ws[0].Positions[e.a])
+	}
+	res, err := e.pay(payer, payee, 5*yuan)
+	must(t, err)
+	if res.Window != crashed.Number+1 {
+		t.Fatalf("payment after the restart in window %d; want %d", res.Window, crashed.Number+1)
+	}
+	st, err := e.svc.Settle(e.ctx)
+	must(t, err)
+	if st.Window != crashed.Number+1 || st.Positions[e.a] != 5*yuan {
+		t.Fatalf("settlement after the restart %+v; want window %d with 5.00 for the payer's operator", st, crashed.Number+1)
+	}
+	e.supplyOK("settle after a crash before the next window")
+}

@@ -248,25 +248,49 @@ func (s *Service) CloseWindow(ctx context.Context, n uint64) (Settlement, error)
 		return Settlement{}, fmt.Errorf("settle: %w: %d", ErrWindowNotFound, cur)
 	}
 	now := s.clock.Now()
-	next := Window{Number: cur + 1, Status: WindowOpen, OpenedAt: now}
-	accounts := make([]ledger.Account, 0, len(ops))
-	for _, op := range ops {
-		accounts = append(accounts, s.clearing(op.ID, next.Number, op.NetDebitCap))
+	next := cur + 1
+	if err := s.createClearing(ctx, ops, next); err != nil {
+		return Settlement{}, fmt.Errorf("settle: open window %d: %w", next, err)
 	}
-	if err := s.createAccounts(ctx, accounts); err != nil {
-		return Settlement{}, fmt.Errorf("settle: open window %d: %w", next.Number, err)
-	}
+	// A crash from here until the next window is stored leaves no window
+	// open: Open then opens the next (see openWindow).
 	old.Status, old.ClosedAt = WindowClosing, now
 	if err := s.store.UpdateWindow(ctx, old); err != nil {
 		return Settlement{}, err
 	}
-	if err := s.store.CreateWindow(ctx, next); err != nil && !errors.Is(err, ErrWindowExists) {
+	if err := s.store.CreateWindow(ctx, Window{Number: next, Status: WindowOpen, OpenedAt: now}); err != nil && !errors.Is(err, ErrWindowExists) {
 		return Settlement{}, err
 	}
 	s.mu.Lock()
-	s.window = next.Number
+	s.window = next
 	s.mu.Unlock()
 	return s.settle(ctx, old)
+}
+
+// createClearing creates the operators' clearing accounts of window n (an
+// account that exists already is kept).
+func (s *Service) createClearing(ctx context.Context, ops []Institution, n uint64) error {
+	accounts := make([]ledger.Account, 0, len(ops))
+	for _, op := range ops {
+		accounts = append(accounts, s.clearing(op.ID, n, op.NetDebitCap))
+	}
+	return s.createAccounts(ctx, accounts)
+}
+
+// openWindow opens window n with its clearing accounts: what Settle does
+// after closing window n-1, done again by Open when a crash came between.
+func (s *Service) openWindow(ctx context.Context, n uint64) error {
+	ops, err := s.operators(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.createClearing(ctx, ops, n); err != nil {
+		return fmt.Errorf("open window %d: %w", n, err)
+	}
+	if err := s.store.CreateWindow(ctx, Window{Number: n, Status: WindowOpen, OpenedAt: s.clock.Now()}); err != nil && !errors.Is(err, ErrWindowExists) {
+		return fmt.Errorf("open window %d: %w", n, err)
+	}
+	return nil
 }
 
 // settle finishes a closing window: disables its clearing accounts, moves

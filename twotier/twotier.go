@@ -166,10 +166,21 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		s.window = 1
 	}
+	last := uint64(0)
 	for _, w := range ws {
 		if w.Status == WindowOpen && w.Number > s.window {
 			s.window = w.Number
 		}
+		last = max(last, w.Number)
+	}
+	if s.window == 0 && last > 0 {
+		// A crash in Settle after it marked the current window closing
+		// and before it stored the next one: open the next now, as
+		// Settle would have, so payments and settlements go on.
+		if err := s.openWindow(ctx, last+1); err != nil {
+			return nil, fmt.Errorf("twotier: open: %w", err)
+		}
+		s.window = last + 1
 	}
 	for _, w := range ws {
 		if w.Status == WindowClosing {

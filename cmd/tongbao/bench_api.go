@@ -307,7 +307,7 @@ func startBenchServer(ctx context.Context, parent, prefix string, stderr io.Writ
 		}
 	}()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	if s.node, err = openNode(ctx, s.dir, log); err != nil {
+	if s.node, err = openNode(ctx, s.dir, log, false); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.node.close)

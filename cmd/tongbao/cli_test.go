@@ -143,7 +143,7 @@ func TestCLIScenario(t *testing.T) {
 func cliServer(t *testing.T) (cb string, raw func(key string, args ...string) string, cli func(key string, args ...string) map[string]any) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := openNode(ctx, t.TempDir(), log)
+	n, err := openNode(ctx, t.TempDir(), log, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,8 @@ type demoOptions struct {
 	seedOnly bool
 	// seed makes the demo's random choices (top-ups, payers, payees,
 	// amounts) repeatable; zero draws one.
-	seed uint64
+	seed    uint64
+	sandbox bool
 }
 
 func (m *Main) demoCommand() *cobra.Command {
@@ -122,12 +123,13 @@ stops after seeding instead.`,
 	cmd.Flags().StringVar(&o.addr, "addr", serveAddrDefault, "address to serve the API on")
 	cmd.Flags().BoolVar(&o.seedOnly, "seed-only", false, "seed (or add payments) and exit instead of serving")
 	cmd.Flags().Uint64Var(&o.seed, "seed", 0, "seed of the demo's random choices, to repeat a run (0: a new one each run)")
+	cmd.Flags().BoolVar(&o.sandbox, "sandbox", true, "let the central bank key move the node's clock forward (tongbao clock advance; see docs/sandbox.md)")
 	return cmd
 }
 
 func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := openNode(ctx, o.data, log)
+	n, err := openNode(ctx, o.data, log, o.sandbox)
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func TestDemoAfterTheHoldersSpentEverything(t *testing.T) {
 	func() { // each holder pays all it holds to its shop
 		ctx := context.Background()
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		n, err := openNode(ctx, data, log)
+		n, err := openNode(ctx, data, log, true)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,8 @@
 //	tongbao bench ledger --json  measure the ledger engine, durably, on a fresh data folder
 //	tongbao bench api --json     measure the HTTP API with 64 clients on loopback
 //	tongbao version              print the build's version
+//	tongbao chaos --rounds N     kill a server under load N times; check nothing acknowledged is lost
+//	tongbao clock show|advance   read or move forward a sandbox node's clock (serve --sandbox)
 //	tongbao operator|wallet|pay|settle|windows|check supply|supply|reconcile|key
 //	                             speak to a running server ($TONGBAO_ADDR, $TONGBAO_KEY)
 //
@@ -92,6 +94,8 @@ answers only once a transfer is durable.`,
 		m.supplyCommand("supply"),
 		m.reconcileCommand(),
 		m.keyCommand(),
+		m.chaosCommand(),
+		m.clockCommand(),
 	)
 	return root
 }

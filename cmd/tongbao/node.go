@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/httpapi"
 	"github.com/tongbao/tongbao/httpapi/keysql"
 	"github.com/tongbao/tongbao/ledger"
@@ -56,6 +57,10 @@ const (
 type node struct {
 	keys *httpapi.Keys
 	srv  *httpapi.Server
+	// clock tells the node's time: the machine's, or in sandbox mode
+	// sandbox, which the central bank moves forward.
+	clock   tongbao.Clock
+	sandbox *sandboxClock
 	// cbKey is the central bank key made on the first start of a SQLite
 	// node, "" after (and on PostgreSQL, where it is made when the node
 	// first becomes the writer; see openPostgresNode).
@@ -71,8 +76,9 @@ type node struct {
 
 func newNode() *node { return &node{changed: make(chan struct{})} }
 
-// openNode opens (creating it if needed) a node's data folder on SQLite.
-func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err error) {
+// openNode opens (creating it if needed) a node's data folder on SQLite,
+// in sandbox mode if sandbox is set.
+func openNode(ctx context.Context, dir string, log *slog.Logger, sandbox bool) (n *node, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
@@ -82,17 +88,22 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		}
 	}
 	n = newNode()
+	// opened, not n: a failed open returns a nil n.
+	opened := n
 	defer func() {
 		if err != nil {
-			n.close()
+			opened.close()
 		}
 	}()
+	if n.clock, n.sandbox, err = nodeClock(dir, sandbox); err != nil {
+		return nil, err
+	}
 	lstore, err := sqlite.Open(ctx, filepath.Join(dir, nodeLedgerFile))
 	if err != nil {
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { lstore.Close() })
-	l, err := ledger.Open(ctx, ledger.Config{Store: lstore})
+	l, err := ledger.Open(ctx, ledger.Config{Store: lstore, Clock: n.clock})
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +112,7 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 	if err != nil {
 		return nil, err
 	}
-	cur, err := openDomain(ctx, l, stores)
+	cur, err := openDomain(ctx, l, stores, n.clock)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +120,7 @@ func openNode(ctx context.Context, dir string, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	n.set(cur)
-	if n.srv, err = httpapi.New(httpapi.Config{Current: n.current, Keys: n.keys, Logger: log}); err != nil {
+	if n.srv, err = httpapi.New(n.apiConfig(log)); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -197,6 +208,20 @@ send:
 	}
 }
 
+// apiConfig configures the node's HTTP API.
+func (n *node) apiConfig(log *slog.Logger) httpapi.Config {
+	// The answers kept under Idempotency-Keys age by the node's clock,
+	// the sandbox's when it has one.
+	cfg := httpapi.Config{Current: n.current, Keys: n.keys, Logger: log, Clock: n.clock}
+	if n.sandbox != nil {
+		cfg.Sandbox = n.sandbox
+		// An advance runs at once the jobs it made due, as the minute
+		// tick would: a request expires as soon as its time has come.
+		n.sandbox.jobs = func(ctx context.Context) { n.housekeepOnce(ctx, log) }
+	}
+	return cfg
+}
+
 // domainStores are the domain's stores, on SQLite or PostgreSQL.
 type domainStores struct {
 	twotier  twotier.Store
@@ -204,17 +229,18 @@ type domainStores struct {
 	scenario scenario.Store
 }
 
-// openDomain opens the domain services on a ledger.
-func openDomain(ctx context.Context, l *ledger.Ledger, st domainStores) (httpapi.Services, error) {
-	svc, err := twotier.Open(ctx, twotier.Config{Ledger: l, Store: st.twotier})
+// openDomain opens the domain services on a ledger, telling the time by
+// clock.
+func openDomain(ctx context.Context, l *ledger.Ledger, st domainStores, clock tongbao.Clock) (httpapi.Services, error) {
+	svc, err := twotier.Open(ctx, twotier.Config{Ledger: l, Store: st.twotier, Clock: clock})
 	if err != nil {
 		return httpapi.Services{}, err
 	}
-	m, err := merchant.New(merchant.Config{Payments: svc, Store: st.merchant})
+	m, err := merchant.New(merchant.Config{Payments: svc, Store: st.merchant, Clock: clock})
 	if err != nil {
 		return httpapi.Services{}, err
 	}
-	sc, err := scenario.New(scenario.Config{Payments: svc, Store: st.scenario})
+	sc, err := scenario.New(scenario.Config{Payments: svc, Store: st.scenario, Clock: clock})
 	if err != nil {
 		return httpapi.Services{}, err
 	}
@@ -297,25 +323,31 @@ func (n *node) housekeep(ctx context.Context, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			cur, err := n.current()
-			if err != nil {
-				continue // the writer applies them
-			}
-			if k, err := cur.Payments.ApplyDueCaps(ctx); err != nil {
-				log.Error("apply due caps", "err", err)
-			} else if k > 0 {
-				log.Info("applied due caps", "wallets", k)
-			}
-			if k, err := cur.Merchant.ResolveStaleClaims(ctx); err != nil {
-				log.Error("settle stale payment-request claims", "err", err)
-			} else if k > 0 {
-				log.Info("settled stale payment-request claims", "requests", k)
-			}
-			if k, err := cur.Scenario.EndExpired(ctx); err != nil {
-				log.Error("end expired sub-wallets", "ended", k, "err", err)
-			} else if k > 0 {
-				log.Info("ended expired sub-wallets", "sub_wallets", k)
-			}
+			n.housekeepOnce(ctx, log)
 		}
+	}
+}
+
+// housekeepOnce does the writer's periodic work once; a node that does
+// not serve writes does none (the writer does it).
+func (n *node) housekeepOnce(ctx context.Context, log *slog.Logger) {
+	cur, err := n.current()
+	if err != nil {
+		return
+	}
+	if k, err := cur.Payments.ApplyDueCaps(ctx); err != nil {
+		log.Error("apply due caps", "err", err)
+	} else if k > 0 {
+		log.Info("applied due caps", "wallets", k)
+	}
+	if k, err := cur.Merchant.ResolveStaleClaims(ctx); err != nil {
+		log.Error("settle stale payment-request claims", "err", err)
+	} else if k > 0 {
+		log.Info("settled stale payment-request claims", "requests", k)
+	}
+	if k, err := cur.Scenario.EndExpired(ctx); err != nil {
+		log.Error("end expired sub-wallets", "ended", k, "err", err)
+	} else if k > 0 {
+		log.Info("ended expired sub-wallets", "sub_wallets", k)
 	}
 }

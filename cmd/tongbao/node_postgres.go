@@ -29,24 +29,32 @@ const nodeOpenRetry = time.Second
 // ledger the Writer rebuilt from the database, makes sure the central bank
 // and a central bank key exist (announce gets a new key's secret, shown
 // once), and serves writes until it loses the lease.
-func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, announce func(secret string)) (n *node, err error) {
+//
+// In sandbox mode the node's clock offset is kept in dir: a sandbox is one
+// node (others on the same database would keep clocks of their own).
+func openPostgresNode(ctx context.Context, dsn, dir string, log *slog.Logger, announce func(secret string), sandbox bool) (n *node, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	n = newNode()
+	// opened, not n: a failed open returns a nil n.
+	opened := n
 	defer func() {
 		if err != nil {
-			n.close()
+			opened.close()
 		}
 	}()
+	if n.clock, n.sandbox, err = nodeClock(dir, sandbox); err != nil {
+		return nil, err
+	}
 	stores, err := n.openStores(ctx, dir, func(string) string { return dsn })
 	if err != nil {
 		return nil, err
 	}
-	if n.srv, err = httpapi.New(httpapi.Config{Current: n.current, Keys: n.keys, Logger: log}); err != nil {
+	if n.srv, err = httpapi.New(n.apiConfig(log)); err != nil {
 		return nil, err
 	}
-	w, err := postgres.StartWriter(ctx, postgres.WriterConfig{DSN: dsn, Logger: log})
+	w, err := postgres.StartWriter(ctx, postgres.WriterConfig{DSN: dsn, Logger: log, Ledger: ledger.Config{Clock: n.clock}})
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +111,7 @@ func (n *node) follow(ctx context.Context, w *postgres.Writer, stores domainStor
 // openService opens the domain on a ledger this process has just become
 // the writer of, and bootstraps the central bank and its key if missing.
 func (n *node) openService(ctx context.Context, l *ledger.Ledger, stores domainStores, announce func(string)) (httpapi.Services, error) {
-	cur, err := openDomain(ctx, l, stores)
+	cur, err := openDomain(ctx, l, stores, n.clock)
 	if err != nil {
 		return httpapi.Services{}, err
 	}

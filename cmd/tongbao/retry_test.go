@@ -19,7 +19,7 @@ func TestRetryAfterRestartNamesTheSamePayment(t *testing.T) {
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	serve := func() (*node, func(), string) {
-		n, err := openNode(ctx, dir, log)
+		n, err := openNode(ctx, dir, log, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,7 @@ const dbEnv = "TONGBAO_DB"
 
 func (m *Main) serveCommand() *cobra.Command {
 	var addr, data, db string
+	var sandbox bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API: central bank, operators and wallets in one process",
@@ -43,6 +44,13 @@ writer of a database with no valid central bank key) it creates the
 central bank if there is none and prints a central bank API key once on
 stderr; keep it, the server stores only its hash.
 
+With --sandbox the central bank key may read and move the node's clock
+forward (GET /v1/sandbox/clock, POST /v1/sandbox/clock/advance, or
+tongbao clock show|advance), to see a daily cap reset at midnight in
+Asia/Shanghai or a payment request expire without waiting. The clock's
+offset is kept in the data folder; it never goes backwards, and a folder
+whose clock was advanced is refused without --sandbox. See docs/sandbox.md.
+
 The API is described at /openapi.json; /healthz, /readyz (200 only on
 the process that serves writes) and /metrics serve operations.`,
 		Args: cobra.NoArgs,
@@ -56,7 +64,7 @@ the process that serves writes) and /metrics serve operations.`,
 			announce := func(secret string) {
 				fmt.Fprintf(m.Stderr, "A central bank API key, shown once:\n\n  %s\n\n", secret)
 			}
-			n, err := openServeNode(ctx, db, data, log, announce)
+			n, err := openServeNode(ctx, db, data, log, announce, sandbox)
 			if err != nil {
 				return err
 			}
@@ -68,7 +76,7 @@ the process that serves writes) and /metrics serve operations.`,
 			if n.cbKey != "" {
 				fmt.Fprintf(m.Stderr, "Created the central bank. Its API key, shown once:\n\n  %s\n\n", n.cbKey)
 			}
-			log.Info("serving", "addr", "http://"+got, "data", data, "db", benchEngine(db))
+			log.Info("serving", "addr", "http://"+got, "data", data, "db", benchEngine(db), "sandbox", sandbox)
 			go n.housekeep(ctx, log)
 			<-ctx.Done()
 			log.Info("stopping")
@@ -78,6 +86,7 @@ the process that serves writes) and /metrics serve operations.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", serveAddrDefault, "address to listen on")
 	cmd.Flags().StringVar(&data, "data", demoDataDefault, "data folder (created if missing)")
+	cmd.Flags().BoolVar(&sandbox, "sandbox", false, "sandbox mode: the central bank key may move the node's clock forward through the API (see docs/sandbox.md)")
 	cmd.Flags().StringVar(&db, "db", "", "database: sqlite (the default, in --data) or a URL such as postgres://user@127.0.0.1:5432/tongbao; $"+dbEnv+" when not given")
 	return cmd
 }
@@ -103,9 +112,9 @@ func serveDB(flag string, flagSet bool, env string) (string, error) {
 
 // openServeNode opens the node `tongbao serve` runs: on SQLite in data, or
 // on the PostgreSQL database db with its keys in data.
-func openServeNode(ctx context.Context, db, data string, log *slog.Logger, announce func(string)) (*node, error) {
+func openServeNode(ctx context.Context, db, data string, log *slog.Logger, announce func(string), sandbox bool) (*node, error) {
 	if postgres.IsURL(db) {
-		return openPostgresNode(ctx, db, data, log, announce)
+		return openPostgresNode(ctx, db, data, log, announce, sandbox)
 	}
-	return openNode(ctx, data, log)
+	return openNode(ctx, data, log, sandbox)
 }

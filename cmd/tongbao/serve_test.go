@@ -90,7 +90,7 @@ func startPG(t *testing.T, dsn, dir string) *pgNode {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := &pgNode{keys: make(chan string, 4)}
-	n, err := openPostgresNode(t.Context(), dsn, dir, log, func(secret string) { p.keys <- secret })
+	n, err := openPostgresNode(t.Context(), dsn, dir, log, func(secret string) { p.keys <- secret }, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,15 +190,8 @@ func TestServePostgresStory(t *testing.T) {
 	cbKey := node.centralBankKey(t)
 	cb := client.New(node.base, cbKey, nil)
 	operator := func(name string) (tongbao.ID, string) {
-		op, err := cb.CreateOperator(ctx, client.NewKey(), wire.CreateOperator{Name: name, NetDebitCap: wire.Amount(50_000 * yuan)})
-		must(t, err)
-		_, err = cb.DepositReserves(ctx, client.NewKey(), op.ID, 100_000*yuan)
-		must(t, err)
-		_, err = cb.Issue(ctx, client.NewKey(), op.ID, 100_000*yuan)
-		must(t, err)
-		k, err := cb.CreateKey(ctx, wire.CreateKey{Role: wire.RoleOperatorAdmin, Operator: &op.ID})
-		must(t, err)
-		return op.ID, k.Secret
+		op, admin := fundedOperator(t, cb, name, 100_000*yuan, 100_000*yuan)
+		return op.ID, admin.Key()
 	}
 	a, adminAKey := operator("Operator A")
 	b, adminBKey := operator("Operator B")
@@ -264,17 +257,10 @@ func TestServePostgresOneWriter(t *testing.T) {
 	}
 
 	cb1 := client.New(first.base, cbKey, nil)
-	op, err := cb1.CreateOperator(ctx, client.NewKey(), wire.CreateOperator{Name: "Operator A", NetDebitCap: wire.Amount(50_000 * yuan)})
+	op, admin1 := fundedOperator(t, cb1, "Operator A", 1_000*yuan, 600*yuan)
+	w, err := admin1.OpenWallet(ctx, client.NewKey(), op.ID, wire.OpenWallet{Category: 4, Phone: "13800000004"})
 	must(t, err)
-	_, err = cb1.DepositReserves(ctx, client.NewKey(), op.ID, 1_000*yuan)
-	must(t, err)
-	_, err = cb1.Issue(ctx, client.NewKey(), op.ID, 600*yuan)
-	must(t, err)
-	k, err := cb1.CreateKey(ctx, wire.CreateKey{Role: wire.RoleOperatorAdmin, Operator: &op.ID})
-	must(t, err)
-	w, err := cb1.WithKey(k.Secret).OpenWallet(ctx, client.NewKey(), op.ID, wire.OpenWallet{Category: 4, Phone: "13800000004"})
-	must(t, err)
-	_, err = cb1.WithKey(k.Secret).TopUp(ctx, client.NewKey(), w.ID, 250*yuan)
+	_, err = admin1.TopUp(ctx, client.NewKey(), w.ID, 250*yuan)
 	must(t, err)
 
 	// The standby refuses to move money, retryably.
@@ -317,7 +303,7 @@ func TestServePostgresOneWriter(t *testing.T) {
 	supplyOK(t, cb2, 2_000*yuan)
 	// The operator admin key, made at the first server after the second
 	// started, works here too; the top-up made at the first is kept.
-	admin := cb2.WithKey(k.Secret)
+	admin := cb2.WithKey(admin1.Key())
 	got, err := admin.Wallet(ctx, w.ID)
 	must(t, err)
 	if tongbao.Amount(*got.Balance) != 250*yuan {

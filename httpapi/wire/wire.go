@@ -299,6 +299,22 @@ type Supply struct {
 	OK        bool             `json:"ok"`
 }
 
+// SandboxClock is a sandbox node's clock: its time, and how far it runs
+// ahead of the machine's (a Go duration, such as "24h0m0s").
+type SandboxClock struct {
+	Now    time.Time `json:"now"`
+	Offset string    `json:"offset"`
+}
+
+// AdvanceClock moves a sandbox node's clock forward: By a positive Go
+// duration ("24h", "90m"), or To a moment not before its present. Give one.
+// A retry of To moves nothing (the clock is past it: refused as going
+// backwards); a retry of By moves the clock again.
+type AdvanceClock struct {
+	By string     `json:"by,omitempty"`
+	To *time.Time `json:"to,omitempty"`
+}
+
 // Difference is one disagreement found by reconciliation.
 type Difference struct {
 	Kind       string     `json:"kind"`
