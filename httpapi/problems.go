@@ -85,6 +85,8 @@ var (
 	ProblemUnavailable          = problem("unavailable", "Try again later", http.StatusServiceUnavailable)
 	ProblemNotWriter            = problem("not-the-writer", "This process does not hold the ledger's writer; retry, here or at the process that does", http.StatusServiceUnavailable)
 	ProblemInternal             = problem("internal", "Internal error", http.StatusInternalServerError)
+	ProblemSandboxDisabled      = problem("sandbox-disabled", "The node is not in sandbox mode: its clock cannot be read or moved", http.StatusConflict)
+	ProblemClockBackwards       = problem("sandbox-clock-backwards", "The sandbox clock never goes backwards", http.StatusConflict)
 
 	ProblemNotMerchantWallet    = problem("not-a-merchant-wallet", "The wallet is not a merchant wallet", http.StatusBadRequest)
 	ProblemRequestNotFound      = problem("payment-request-not-found", "No such payment request", http.StatusNotFound)
