@@ -663,6 +663,10 @@ func (d *demo) tryNext(o *demoOptions) {
 	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario charge %s 3.00 --key %s\n", a.TransitSub, a.MetroKey)
 	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario show %s --key %s\n", a.TransitSub, a.Holder)
 	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario revoke %s --key %s\n\n", a.TransitSub, a.Holder)
+	if o.sandbox {
+		fmt.Fprintf(w, "  # the node runs in sandbox mode: move its clock a day ahead, and today's caps and statements start anew\n")
+		fmt.Fprintf(w, "  go run ./cmd/tongbao clock advance --by 24h --key %s\n\n", d.keys.CentralBank)
+	}
 	fmt.Fprintf(w, "  # the same from the CLI\n  TONGBAO_ADDR=%s TONGBAO_KEY=%s go run ./cmd/tongbao supply\n\n", d.base, d.keys.CentralBank)
 	fmt.Fprintf(w, "  # the API's description, metrics and health\n  curl -s %s/openapi.json | head -c 300; curl -s %s/metrics | grep tongbao_; curl -s %s/readyz\n", d.base, d.base, d.base)
 	fmt.Fprintf(w, "\nRun again with: go run ./cmd/tongbao demo --data %s\n", o.data)
