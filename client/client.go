@@ -353,9 +353,10 @@ func (c *Client) Supply(ctx context.Context) (wire.Supply, error) {
 	return get[wire.Supply](c, ctx, "/v1/supply")
 }
 
-// Keys lists the keys in the caller's part, never their secrets.
-func (c *Client) Keys(ctx context.Context) (wire.KeyList, error) {
-	return get[wire.KeyList](c, ctx, "/v1/keys")
+// Keys lists a page of the keys in the caller's part, oldest first,
+// never their secrets.
+func (c *Client) Keys(ctx context.Context, p Page) (wire.KeyList, error) {
+	return get[wire.KeyList](c, ctx, "/v1/keys"+p.query())
 }
 
 // RevokeKey revokes a key by its id.

@@ -310,24 +310,43 @@ func (k *Keys) Lookup(secret string) (Principal, bool) {
 	return p, ok && p.RevokedAt.IsZero()
 }
 
-// List returns the keys (never their secrets) that keep says to, oldest
-// first.
-func (k *Keys) List(keep func(Principal) bool) []Principal {
+// List returns up to limit keys (never their secrets) that keep says
+// to, oldest first, after the key at cursor (see KeyCursor; nil from the
+// first), and whether more follow.
+func (k *Keys) List(keep func(Principal) bool, after *KeyCursor, limit int) ([]Principal, bool) {
 	k.mu.RLock()
-	defer k.mu.RUnlock()
 	var out []Principal
 	for _, p := range k.keys {
-		if keep(p) {
+		if keep(p) && (after == nil || after.before(p)) {
 			out = append(out, p)
 		}
 	}
+	k.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Principal) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
 		return strings.Compare(a.KeyID, b.KeyID)
 	})
-	return out
+	if len(out) > limit {
+		return out[:limit], true
+	}
+	return out, false
+}
+
+// KeyCursor is where a page of keys ends: the creation time and id of
+// its last key, the order List walks them in.
+type KeyCursor struct {
+	CreatedAt time.Time
+	KeyID     string
+}
+
+// before reports whether the cursor's key comes before p.
+func (c *KeyCursor) before(p Principal) bool {
+	if d := c.CreatedAt.Compare(p.CreatedAt); d != 0 {
+		return d < 0
+	}
+	return c.KeyID < p.KeyID
 }
 
 // Revoke revokes the key with an id, if may allows its principal:

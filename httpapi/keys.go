@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/binary"
+
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/twotier"
@@ -37,9 +39,27 @@ func (c *call) keyInScope(p Principal) bool {
 }
 
 func (s *Server) listKeys(c *call) (any, error) {
-	out := wire.KeyList{Items: []wire.Key{}}
-	for _, p := range s.keys.List(c.keyInScope) {
+	limit, err := c.limit()
+	if err != nil {
+		return nil, err
+	}
+	var after *KeyCursor
+	if b, err := c.cursor(); err != nil {
+		return nil, err
+	} else if b != nil {
+		if len(b) < 8 {
+			return nil, tongbao.Errorf(tongbao.EINVALID, "cursor is not one this API returned")
+		}
+		after = &KeyCursor{CreatedAt: tongbao.FromUnixNanos(int64(binary.BigEndian.Uint64(b))), KeyID: string(b[8:])}
+	}
+	ps, more := s.keys.List(c.keyInScope, after, limit)
+	out := wire.KeyList{Items: make([]wire.Key, 0, len(ps))}
+	for _, p := range ps {
 		out.Items = append(out.Items, keyOut(p, ""))
+	}
+	if more {
+		last := ps[len(ps)-1]
+		out.NextCursor = encodeCursor(append(binary.BigEndian.AppendUint64(nil, uint64(tongbao.UnixNanos(last.CreatedAt))), last.KeyID...))
 	}
 	return out, nil
 }

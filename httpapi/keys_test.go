@@ -24,7 +24,7 @@ func TestKeyRevocation(t *testing.T) {
 	me, err := holder.Me(ctx)
 	must(t, err)
 
-	list, err := adminA.Keys(ctx)
+	list, err := adminA.Keys(ctx, client.Page{})
 	must(t, err)
 	if len(list.Items) != 2 { // its own admin key and the holder's
 		t.Fatalf("operator A sees %d keys; want 2: %+v", len(list.Items), list.Items)
@@ -34,12 +34,12 @@ func TestKeyRevocation(t *testing.T) {
 			t.Fatalf("listed key %+v", k)
 		}
 	}
-	all, err := e.cb.Keys(ctx)
+	all, err := e.cb.Keys(ctx, client.Page{})
 	must(t, err)
 	if len(all.Items) != 5 { // the central bank's, two admins', two holders'
 		t.Fatalf("the central bank sees %d keys; want 5", len(all.Items))
 	}
-	_, err = holder.Keys(ctx)
+	_, err = holder.Keys(ctx, client.Page{})
 	wantProblem(t, "a holder lists keys", err, "forbidden")
 
 	// Another operator's admin and another holder may not revoke it.
@@ -73,7 +73,7 @@ func TestKeyRevocation(t *testing.T) {
 	must(t, err)
 	_, err = e.cb.RevokeKey(ctx, adminMe.ID, "rotated")
 	must(t, err)
-	_, err = adminB.Keys(ctx)
+	_, err = adminB.Keys(ctx, client.Page{})
 	wantProblem(t, "a revoked admin key", err, "unauthorized")
 }
 
@@ -156,4 +156,52 @@ func TestKnownKeysWorkWhileTheStoreHangs(t *testing.T) {
 	if ok := <-rechecked; !ok {
 		t.Fatal("the rechecked key was refused")
 	}
+}
+
+// TestKeysPaged walks an operator's keys a page at a time: every key in
+// its part once, oldest first, none of another operator's, and a cursor
+// the API did not make is refused.
+func TestKeysPaged(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx
+	a, adminA := e.operator("Operator A", 50_000*yuan, 0)
+	b, adminB := e.operator("Operator B", 50_000*yuan, 0)
+	w, _ := e.wallet(adminA, a, wire.OpenWallet{Category: 2, HolderName: "李四", Phone: "13800000002"})
+	wb, _ := e.wallet(adminB, b, wire.OpenWallet{Category: 2, HolderName: "赵六", Phone: "13900000002"})
+	const made = 11
+	for range made {
+		_, err := adminA.CreateKey(ctx, wire.CreateKey{Role: wire.RoleHolder, Wallet: &w.ID})
+		must(t, err)
+		_, err = adminB.CreateKey(ctx, wire.CreateKey{Role: wire.RoleHolder, Wallet: &wb.ID})
+		must(t, err)
+	}
+	want := made + 2 // and its admin's and the first holder's
+	seen := map[string]bool{}
+	var last time.Time
+	pages := 0
+	for page := (client.Page{Limit: 4}); ; pages++ {
+		list, err := adminA.Keys(ctx, page)
+		must(t, err)
+		for _, k := range list.Items {
+			if k.Institution == nil || *k.Institution != a {
+				t.Fatalf("operator A's page holds %+v", k)
+			}
+			if seen[k.ID] {
+				t.Fatalf("key %s listed twice", k.ID)
+			}
+			if k.CreatedAt.Before(last) {
+				t.Fatalf("key %s created %v listed after one created %v", k.ID, k.CreatedAt, last)
+			}
+			seen[k.ID], last = true, k.CreatedAt
+		}
+		if list.NextCursor == "" {
+			break
+		}
+		page.Cursor = list.NextCursor
+	}
+	if len(seen) != want || pages != (want-1)/4 {
+		t.Errorf("%d keys in %d pages after the first; want %d in %d", len(seen), pages, want, (want-1)/4)
+	}
+	_, err := adminA.Keys(ctx, client.Page{Cursor: "AAEC"})
+	wantProblem(t, "a cursor the API did not make", err, "invalid-request")
 }

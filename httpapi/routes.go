@@ -20,7 +20,7 @@ func (s *Server) routeTable() []route {
 	created := http.StatusCreated
 	rs := []route{
 		{method: "GET", pattern: "/v1/me", summary: "Who the key speaks for", roles: everyone, response: "Key", handle: s.me},
-		{method: "GET", pattern: "/v1/keys", summary: "List the keys in the caller's part (never their secrets)", roles: cbOrOp, response: "KeyList", handle: s.listKeys},
+		{method: "GET", pattern: "/v1/keys", summary: "List the keys in the caller's part (never their secrets)", roles: cbOrOp, response: "KeyList", query: []string{"cursor", "limit"}, handle: s.listKeys},
 		{method: "POST", pattern: "/v1/keys/{key}/revoke", summary: "Revoke a key: the central bank any, an operator admin its operator's, anyone its own", roles: everyone, request: "RevokeKey", bodyOptional: true, response: "Key", handle: s.revokeKey},
 		{method: "POST", pattern: "/v1/keys", summary: "Create an API key or holder token (the secret is shown once)", roles: cbOrOp, request: "CreateKey", response: "Key", status: created, handle: s.createKey},
 

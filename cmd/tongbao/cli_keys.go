@@ -32,9 +32,13 @@ func (m *Main) keyCommand() *cobra.Command {
 			return c.RevokeKey(cmd.Context(), args[0], reason)
 		})
 	revoke.Flags().StringVar(&reason, "reason", "", "why, kept with the key")
-	list := m.clientCommand("list", "List the keys in the caller's part (never their secrets)", 0, false, func(cmd *cobra.Command, c *client.Client, _ []string, _ string) (any, error) {
-		return c.Keys(cmd.Context())
+	var cursor string
+	var limit int
+	list := m.clientCommand("list", "List the keys in the caller's part (never their secrets), oldest first, a page at a time", 0, false, func(cmd *cobra.Command, c *client.Client, _ []string, _ string) (any, error) {
+		return c.Keys(cmd.Context(), client.Page{Cursor: cursor, Limit: limit})
 	})
+	list.Flags().StringVar(&cursor, "cursor", "", "next_cursor of the previous page")
+	list.Flags().IntVar(&limit, "limit", 0, "keys per page")
 	cmd.AddCommand(create, revoke, list, m.clientCommand("whoami", "Show what the key speaks for", 0, false, func(cmd *cobra.Command, c *client.Client, _ []string, _ string) (any, error) {
 		return c.Me(cmd.Context())
 	}))

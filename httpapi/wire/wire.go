@@ -371,7 +371,8 @@ type Key struct {
 
 // KeyList lists keys, never their secrets.
 type KeyList struct {
-	Items []Key `json:"items"`
+	Items      []Key  `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // RevokeKey revokes a key; the reason is kept with it.

@@ -243,7 +243,7 @@ func testSharedByNodes(t *testing.T, e *env) {
 	// A third node, opened now, knows the key and that it is revoked.
 	c, err := httpapi.NewKeys(e.Ctx, e.Reopen())
 	must(t, err)
-	list := c.List(func(httpapi.Principal) bool { return true })
+	list, _ := c.List(func(httpapi.Principal) bool { return true }, nil, 100)
 	if len(list) != 1 || list[0].RevokedAt.IsZero() || list[0].RevokeReason != "rotated" {
 		t.Fatalf("a new node lists %+v; want the one revoked key", list)
 	}
@@ -273,8 +273,8 @@ func testInterleavedNodes(t *testing.T, e *env) {
 				t.Fatalf("key %d is unknown at a node", i)
 			}
 		}
-		if n := len(node.List(func(httpapi.Principal) bool { return true })); n != len(secrets) {
-			t.Fatalf("a node lists %d keys; want %d", n, len(secrets))
+		if list, _ := node.List(func(httpapi.Principal) bool { return true }, nil, 100); len(list) != len(secrets) {
+			t.Fatalf("a node lists %d keys; want %d", len(list), len(secrets))
 		}
 	}
 }
