@@ -357,7 +357,7 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		p := Problem(err)
 		p.Instance, p.RequestID = r.URL.Path, rid
 		if t, internal := problemOf(err); internal || t == ProblemUnavailable {
-			Logger(ctx).Error("request failed", "err", err)
+			logFailure(ctx, err, internal)
 		}
 		writeProblem(w, p)
 	}
@@ -701,4 +701,17 @@ func (s *Server) stats() *ledger.Stats {
 		return cur.Ledger.Stats()
 	}
 	return nil
+}
+
+// logFailure logs a request that failed for the node's sake rather than
+// the caller's: an internal error, or a storage failure behind a 503, as
+// an error; a 503 that only asks for a retry (a settlement window closed
+// under the payment, the node shutting down) as a warning.
+func logFailure(ctx context.Context, err error, internal bool) {
+	var e *tongbao.Error
+	if internal || !errors.As(err, &e) || e.Err != nil {
+		Logger(ctx).Error("request failed", "err", err)
+		return
+	}
+	Logger(ctx).Warn("request refused for now; the caller may retry", "err", err)
 }
