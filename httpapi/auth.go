@@ -107,8 +107,11 @@ type Keys struct {
 	// revokeMu serialises revocations: each reads a key and writes it
 	// back.
 	revokeMu sync.Mutex
-	mu       sync.RWMutex // guards keys and version
+	mu       sync.RWMutex // guards keys, ids and version
 	keys     map[string]Principal
+	// ids finds a key's hash by its id, for revocations: an operator may
+	// hold a million keys.
+	ids map[string]string
 	// version is the store's version up to which every change is in
 	// keys.
 	version int64
@@ -135,7 +138,7 @@ var errKeyNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "no such key")
 
 // NewKeys returns the keys kept in store (in memory only when nil).
 func NewKeys(ctx context.Context, store KeyStore) (*Keys, error) {
-	k := &Keys{store: store, keys: make(map[string]Principal), own: make(map[int64]struct{})}
+	k := &Keys{store: store, keys: make(map[string]Principal), ids: make(map[string]string), own: make(map[int64]struct{})}
 	if err := k.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -184,6 +187,7 @@ func (k *Keys) keep(h string, p Principal) {
 		return
 	}
 	k.keys[h] = p
+	k.ids[p.KeyID] = h
 }
 
 // advance records that every change up to version v is in keys, and
@@ -381,12 +385,11 @@ func (k *Keys) Revoke(id, reason string, may func(Principal) bool) (Principal, e
 func (k *Keys) byID(id string) (string, Principal, bool) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	for h, p := range k.keys {
-		if p.KeyID == id {
-			return h, p, true
-		}
+	h, ok := k.ids[id]
+	if !ok {
+		return "", Principal{}, false
 	}
-	return "", Principal{}, false
+	return h, k.keys[h], true
 }
 
 // Len returns how many keys there are.
