@@ -104,6 +104,7 @@ type KeyStore interface {
 // database never holds up the lookups of keys already known.
 type Keys struct {
 	store KeyStore // nil: in memory only
+	clock tongbao.Clock
 	// revokeMu serialises revocations: each reads a key and writes it
 	// back.
 	revokeMu sync.Mutex
@@ -136,9 +137,17 @@ const keysTimeout = 10 * time.Second
 // errKeyNotFound answers a revocation of a key that does not exist.
 var errKeyNotFound = tongbao.Errorf(tongbao.ENOTFOUND, "no such key")
 
-// NewKeys returns the keys kept in store (in memory only when nil).
+// NewKeys returns the keys kept in store (in memory only when nil),
+// telling the time by the system clock.
 func NewKeys(ctx context.Context, store KeyStore) (*Keys, error) {
-	k := &Keys{store: store, keys: make(map[string]Principal), ids: make(map[string]string), own: make(map[int64]struct{})}
+	return NewKeysClock(ctx, store, tongbao.SystemClock{})
+}
+
+// NewKeysClock is NewKeys on clock: the time keys are created and revoked
+// at, and of the recheck of known keys (every keysRecheck), so a test can
+// see a revocation at another node arrive without waiting.
+func NewKeysClock(ctx context.Context, store KeyStore, clock tongbao.Clock) (*Keys, error) {
+	k := &Keys{store: store, clock: clock, keys: make(map[string]Principal), ids: make(map[string]string), own: make(map[int64]struct{})}
 	if err := k.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -274,7 +283,7 @@ func (k *Keys) Create(p Principal) (string, Principal, error) {
 	h := hashSecret(secret)
 	p.KeyID = h[:16]
 	if p.CreatedAt.IsZero() {
-		p.CreatedAt = time.Now().UTC()
+		p.CreatedAt = k.clock.Now().UTC()
 	}
 	if err := k.put(h, p); err != nil {
 		return "", Principal{}, err
@@ -287,7 +296,7 @@ func (k *Keys) Create(p Principal) (string, Principal, error) {
 func (k *Keys) Lookup(secret string) (Principal, bool) {
 	var hb [sha256.Size * 2]byte
 	h := appendHash(hb[:0], secret)
-	now := time.Now().UnixNano()
+	now := k.clock.Now().UnixNano()
 	stale := k.store != nil && now-k.checked.Load() > int64(keysRecheck)
 	k.mu.RLock()
 	p, ok := k.keys[string(h)]
@@ -374,7 +383,7 @@ func (k *Keys) Revoke(id, reason string, may func(Principal) bool) (Principal, e
 	case !p.RevokedAt.IsZero():
 		return p, nil
 	}
-	p.RevokedAt, p.RevokeReason = time.Now().UTC(), reason
+	p.RevokedAt, p.RevokeReason = k.clock.Now().UTC(), reason
 	if err := k.put(h, p); err != nil {
 		return Principal{}, err
 	}
