@@ -329,8 +329,11 @@ func (s *Service) paymentWallet(ctx context.Context, id tongbao.ID) (Wallet, err
 	if err != nil {
 		return Wallet{}, err
 	}
-	if r.kind == WalletScenario {
+	switch r.kind {
+	case WalletScenario:
 		return Wallet{}, ErrScenarioWallet
+	case WalletContract:
+		return Wallet{}, ErrContractWallet
 	}
 	return Wallet{ID: id, Operator: r.operator, Kind: r.kind}, nil
 }
