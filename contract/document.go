@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 
 	tongbao "github.com/tongbao/tongbao"
 )
@@ -123,7 +123,8 @@ type EventOn struct {
 	Signer string `json:"signer"`
 }
 
-// RequestOn is a trigger a wallet party calls.
+// RequestOn is a trigger a wallet party (or, with By "any", any wallet)
+// calls.
 type RequestOn struct {
 	Name string `json:"name"`
 	By   string `json:"by"`
@@ -258,6 +259,11 @@ type SetAction struct {
 	Value string `json:"value"`
 }
 
+// AnyWallet in a request's by lets any wallet at the contract's operator
+// make it (a voucher's beneficiaries); the expressions see the wallet as
+// event.wallet.
+const AnyWallet = "any"
+
 // ContractParty is the pseudo-party of the contract's own wallet in a
 // transfer or split.
 const ContractParty = "contract"
@@ -322,9 +328,15 @@ func toJSON(data []byte) ([]byte, error) {
 		}
 		return trimmed, nil
 	}
-	js, err := yaml.YAMLToJSONStrict(data)
+	// YAML 1.2 (yaml/v3): "on", "no" and times stay strings, a key twice
+	// is an error.
+	var v any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		return nil, docError(ErrDocument, "yaml: %s", strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	js, err := json.Marshal(v)
 	if err != nil {
-		return nil, docError(ErrDocument, "yaml: %v", err)
+		return nil, docError(ErrDocument, "yaml: a document of string keys and plain values only")
 	}
 	return js, nil
 }
@@ -559,6 +571,9 @@ func (o On) check(trigger string, wallet func(string, string) error, parties map
 		if !nameRE.MatchString(o.Request.Name) {
 			return docError(ErrSchema, "trigger %s: request name %q: lowercase letters, digits and _", trigger, o.Request.Name)
 		}
+		if o.Request.By == AnyWallet {
+			return nil
+		}
 		return wallet(o.Request.By, "trigger "+trigger+" request by")
 	case o.At != "":
 		if _, err := time.Parse(time.RFC3339, o.At); err != nil && !looksLikeCEL(o.At) {
@@ -630,10 +645,13 @@ func (a Action) check(where string, wallet func(string, string) error, parties m
 		if (t.To == "") == (t.ToExpr == "") {
 			return docError(ErrSchema, "%s: a transfer needs to or to_expr", where)
 		}
-		if t.To != "" {
+		if t.To != "" && t.To != ContractParty {
 			if err := wallet(t.To, where); err != nil {
 				return err
 			}
+		}
+		if t.From == ContractParty && t.To == ContractParty {
+			return docError(ErrSchema, "%s: a transfer from the contract to itself", where)
 		}
 		return amount(t.Amount, false)
 	case a.Split != nil:

@@ -56,7 +56,9 @@ type Runtime struct {
 	// TakenIn is everything the contract received (held or deposited);
 	// PaidOut what it released or transferred out; Refunded what it gave
 	// back (holds voided included).
-	TakenIn  tongbao.Amount `json:"taken_in"`
+	TakenIn tongbao.Amount `json:"taken_in"`
+	// Balance is what the contract's wallet holds by its own moves.
+	Balance  tongbao.Amount `json:"balance"`
 	PaidOut  tongbao.Amount `json:"paid_out"`
 	Refunded tongbao.Amount `json:"refunded"`
 	// Usage counts the money moved against the contract's limits.
@@ -152,8 +154,8 @@ type Invocation struct {
 	Next        Runtime
 	NextStatus  Status
 	// Timers are added, and Fired marked fired, when it finishes.
-	Timers    []Timer
-	Fired     string
+	Timers   []Timer
+	Fired    string
 	At       time.Time
 	Finished time.Time
 	// Sequence numbers a contract's invocations from 1.

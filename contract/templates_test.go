@@ -1,0 +1,100 @@
+package contract
+
+import (
+	"errors"
+	"testing"
+
+	tongbao "github.com/tongbao/tongbao"
+)
+
+// sampleValues gives every parameter kind a value.
+func sampleValues(t Template) map[string]any {
+	out := map[string]any{}
+	for i, p := range t.Params {
+		if p.Default != nil {
+			continue
+		}
+		switch p.Kind {
+		case "wallet", "signer":
+			out[p.Name] = tongbao.IDFromUint64(uint64(100 + i)).String()
+		case "amount":
+			out[p.Name] = "10.00"
+		case "time":
+			out[p.Name] = "2027-01-01T00:00:00+08:00"
+		case "int":
+			out[p.Name] = 3
+		case "string":
+			out[p.Name] = "0f"
+		case "strings":
+			out[p.Name] = []string{tongbao.IDFromUint64(7).String()}
+		}
+	}
+	return out
+}
+
+func TestTemplatesDecodeAndCompile(t *testing.T) {
+	for _, tpl := range Templates() {
+		t.Run(tpl.Name, func(t *testing.T) {
+			doc, err := FromTemplate(tpl.Name, nil, sampleValues(tpl), "ref-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, _, _, err := Decode(doc)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, doc)
+			}
+			if err := CheckExpressions(d); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestTemplateParamsChecked(t *testing.T) {
+	tpl := Templates()[0]
+	vals := sampleValues(tpl)
+	delete(vals, "price")
+	if _, err := FromTemplate(tpl.Name, nil, vals, ""); !errors.Is(err, ErrSchema) {
+		t.Fatalf("missing param: got %v; want ErrSchema", err)
+	}
+	vals = sampleValues(tpl)
+	vals["price"] = 12
+	if _, err := FromTemplate(tpl.Name, nil, vals, ""); !errors.Is(err, ErrSchema) {
+		t.Fatalf("amount as a number: got %v; want ErrSchema", err)
+	}
+	vals = sampleValues(tpl)
+	vals["nonsense"] = "x"
+	if _, err := FromTemplate(tpl.Name, nil, vals, ""); !errors.Is(err, ErrSchema) {
+		t.Fatalf("unknown param: got %v; want ErrSchema", err)
+	}
+	if _, err := FromTemplate("nope", nil, nil, ""); !errors.Is(err, ErrTemplate) {
+		t.Fatalf("unknown template: got %v; want ErrTemplate", err)
+	}
+}
+
+func TestSplitAmountsConserve(t *testing.T) {
+	for _, tc := range []struct {
+		total   tongbao.Amount
+		weights []int64
+		rule    string
+		want    []tongbao.Amount
+	}{
+		{100, []int64{1, 1, 1}, "first", []tongbao.Amount{34, 33, 33}},
+		{100, []int64{1, 1, 1}, "last", []tongbao.Amount{33, 33, 34}},
+		{100, []int64{1, 5, 1}, "largest", []tongbao.Amount{14, 72, 14}},
+		{1, []int64{9000, 400, 600}, "first", []tongbao.Amount{1, 0, 0}},
+		{9_000_000_000_000_000, []int64{999_999, 1}, "last", []tongbao.Amount{8_999_991_000_000_000, 9_000_000_000}},
+	} {
+		got := SplitAmounts(tc.total, tc.weights, tc.rule)
+		var sum tongbao.Amount
+		for i := range got {
+			sum += got[i]
+			if got[i] != tc.want[i] {
+				t.Fatalf("SplitAmounts(%d, %v, %s) = %v; want %v", tc.total, tc.weights, tc.rule, got, tc.want)
+			}
+		}
+		if sum != tc.total {
+			t.Fatalf("parts sum to %d; want %d", sum, tc.total)
+		}
+	}
+}
