@@ -45,7 +45,7 @@ const (
 // triggers, conditions, actions, limits and the paths for failure and
 // termination. It is JSON (YAML accepted) and must match Schema.
 type Document struct {
-	Format int `json:"tongbao_contract"`
+	Format int    `json:"tongbao_contract"`
 	Name   string `json:"name"`
 	// Reference tells apart contracts otherwise the same (an order
 	// number): the id is the hash of the whole document.

@@ -118,7 +118,9 @@ func (s *Service) RegisterParty(ctx context.Context, spec RegisterSpec) (Party, 
 }
 
 // Party returns a registered party, or ErrPartyNotFound.
-func (s *Service) Party(ctx context.Context, id tongbao.ID) (Party, error) { return s.store.Party(ctx, id) }
+func (s *Service) Party(ctx context.Context, id tongbao.ID) (Party, error) {
+	return s.store.Party(ctx, id)
+}
 
 // DeploySpec is what Deploy needs: a document, or a template with its
 // parties and params.

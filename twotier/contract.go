@@ -32,10 +32,10 @@ const WalletContract WalletKind = "contract"
 
 // Errors of contract moves.
 var (
-	ErrContractWallet  = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "contract-wallet-contract-only", "a contract's wallet pays and is paid only through its contract")
-	ErrMoveAcross      = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "contract-operator-mismatch", "a contract moves money only among wallets of its operator")
-	ErrMoveInvalid     = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a contract move needs an id, and a transfer or hold two wallets and a positive amount")
-	ErrMovesTooMany    = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a chain holds at most %d moves", MovesMax)
+	ErrContractWallet    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "contract-wallet-contract-only", "a contract's wallet pays and is paid only through its contract")
+	ErrMoveAcross        = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "contract-operator-mismatch", "a contract moves money only among wallets of its operator")
+	ErrMoveInvalid       = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a contract move needs an id, and a transfer or hold two wallets and a positive amount")
+	ErrMovesTooMany      = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a chain holds at most %d moves", MovesMax)
 	errWalletNotContract = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "wallet id already used by a wallet that is not a contract's")
 )
 
