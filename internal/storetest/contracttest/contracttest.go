@@ -102,7 +102,7 @@ func deployed(n uint64, op tongbao.ID) contract.Contract {
 		ID: id(0x1000 + n), Hash: fmt.Sprintf("%064x", n), Operator: op, Wallet: id(0x2000 + n),
 		Document: json.RawMessage(fmt.Sprintf(`{"name": "escrow %d", "parties": [ {"name":"buyer"} ]}`, n)),
 		Status:   contract.StatusPending, Runtime: contract.Runtime{Consents: map[string]contract.Consent{"buyer": {At: at(1), By: "holder:1"}}},
-		Version:  1, DeployedBy: "operator-admin", DeployedAt: at(1), UpdatedAt: at(1),
+		Version: 1, DeployedBy: "operator-admin", DeployedAt: at(1), UpdatedAt: at(1),
 	}
 }
 
