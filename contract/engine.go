@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -301,7 +302,9 @@ func (s *Service) Document(c Contract) (*Document, error) {
 		return d, nil
 	}
 	var doc Document
-	if err := json.Unmarshal(c.Document, &doc); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(c.Document))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("contract %s: stored document: %w", c.ID, err)
 	}
 	if err := doc.normalizeParams(); err != nil {

@@ -38,6 +38,9 @@ type planner struct {
 func cloneRuntime(r Runtime) Runtime {
 	out := r
 	out.Consents = maps.Clone(r.Consents)
+	if out.Consents == nil {
+		out.Consents = map[string]Consent{}
+	}
 	out.State = cloneState(r.State)
 	out.Holds = append([]HoldRecord(nil), r.Holds...)
 	return out

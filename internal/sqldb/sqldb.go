@@ -218,18 +218,54 @@ type Tx struct {
 	db *DB
 }
 
+// Prepare prepares queries ahead (on SQLite; on PostgreSQL it does
+// nothing), so that a transaction runs them without compiling them: a
+// transaction cannot prepare a statement of the DB itself, since on
+// SQLite it holds the only connection.
+func (db *DB) Prepare(ctx context.Context, queries ...string) error {
+	for _, q := range queries {
+		if _, err := db.stmt(ctx, q); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	return nil
+}
+
+// stmt returns the DB's prepared statement of query for the
+// transaction, or nil if it has none (PostgreSQL, or a query not
+// prepared ahead).
+func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if tx.db.dialect != SQLite {
+		return nil
+	}
+	st, ok := tx.db.prepared.Load(query)
+	if !ok {
+		return nil
+	}
+	return tx.tx.StmtContext(ctx, st.(*sql.Stmt))
+}
+
 // Exec runs a statement in the transaction.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := tx.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return tx.tx.ExecContext(ctx, tx.db.rebind(query), args...)
 }
 
 // Query runs a query in the transaction; the caller closes the rows.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := tx.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return tx.tx.QueryContext(ctx, tx.db.rebind(query), args...)
 }
 
 // QueryRow runs a query that returns at most one row in the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := tx.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return tx.tx.QueryRowContext(ctx, tx.db.rebind(query), args...)
 }
 
