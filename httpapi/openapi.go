@@ -34,12 +34,19 @@ var schemaTypes = map[string]any{
 	"CreateScenarioTemplate": wire.CreateScenarioTemplate{}, "ScenarioTemplate": wire.ScenarioTemplate{}, "ScenarioTemplateList": wire.ScenarioTemplateList{},
 	"PushSubWallet": wire.PushSubWallet{}, "SubWallet": wire.SubWallet{}, "SubWalletList": wire.SubWalletList{}, "ScenarioPay": wire.ScenarioPay{},
 	"ScenarioCharge": wire.ScenarioCharge{}, "GrantCharge": wire.GrantCharge{},
+	"RegisterContractParty": wire.RegisterContractParty{}, "ContractParty": wire.ContractParty{}, "DeployContract": wire.DeployContract{},
+	"Contract": wire.Contract{}, "ContractRuntime": wire.ContractRuntime{}, "ContractConsent": wire.ContractConsent{}, "ContractHold": wire.ContractHold{},
+	"ContractTimer": wire.ContractTimer{}, "ContractPage": wire.ContractPage{}, "AcceptContract": wire.AcceptContract{}, "ContractDeposit": wire.ContractDeposit{},
+	"ContractRequest": wire.ContractRequest{}, "TerminateContract": wire.TerminateContract{}, "ContractInvocation": wire.ContractInvocation{},
+	"ContractCondition": wire.ContractCondition{}, "ContractMove": wire.ContractMove{}, "ContractInvocationPage": wire.ContractInvocationPage{},
+	"ContractTemplate": wire.ContractTemplate{}, "ContractTemplateParam": wire.ContractTemplateParam{}, "ContractTemplateList": wire.ContractTemplateList{},
 }
 
 var (
 	typeAmount = reflect.TypeOf(wire.Amount(0))
 	typeID     = reflect.TypeOf(tongbao.ID{})
 	typeTime   = reflect.TypeOf(time.Time{})
+	typeRaw    = reflect.TypeOf(json.RawMessage(nil))
 )
 
 // schemaNames finds the named schema of a type, so nested types refer to it.
@@ -63,6 +70,8 @@ func schemaOf(t reflect.Type, top bool) map[string]any {
 		return map[string]any{"type": "string", "format": "uuid"}
 	case typeTime:
 		return map[string]any{"type": "string", "format": "date-time"}
+	case typeRaw:
+		return map[string]any{"description": "any JSON value"}
 	}
 	if !top {
 		if n := schemaName(t); n != "" {
@@ -118,6 +127,9 @@ func (s *Server) OpenAPI() map[string]any {
 			status = http.StatusOK
 		}
 		resp := map[string]any{"description": http.StatusText(status)}
+		if rt.ctype != "" {
+			resp["content"] = map[string]any{rt.ctype: map[string]any{"schema": map[string]any{"type": "object"}}}
+		}
 		if rt.response != "" {
 			content := map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + rt.response}}}
 			if rt.alt != "" {
@@ -146,6 +158,13 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		if len(params) > 0 {
 			op["parameters"] = params
+		}
+		if len(rt.bodyTypes) > 0 {
+			content := map[string]any{}
+			for _, t := range rt.bodyTypes {
+				content[t] = map[string]any{"schema": map[string]any{"type": "string"}}
+			}
+			op["requestBody"] = map[string]any{"required": true, "content": content}
 		}
 		if rt.request != "" {
 			op["requestBody"] = map[string]any{"required": !rt.bodyOptional, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + rt.request}}}}

@@ -58,6 +58,7 @@ func (s *Server) routeTable() []route {
 	}
 	rs = append(rs, s.merchantRoutes()...)
 	rs = append(rs, s.scenarioRoutes()...)
+	rs = append(rs, s.contractRoutes()...)
 	return rs
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/contract"
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
@@ -54,6 +55,9 @@ type Services struct {
 	Ledger   *ledger.Ledger
 	Merchant *merchant.Service
 	Scenario *scenario.Service
+	// Contracts serves the contract routes; nil answers that they are
+	// not available.
+	Contracts *contract.Service
 }
 
 // Config configures a Server. Keys is required, and either Service and
@@ -64,6 +68,8 @@ type Config struct {
 	Merchant *merchant.Service
 	// Scenario serves the scenario sub-wallet routes.
 	Scenario *scenario.Service
+	// Contracts serves the contract routes.
+	Contracts *contract.Service
 	// Current, when set instead of the services, returns what the server
 	// serves at the moment of each request: a process that shares its
 	// database with others serves only while it holds the ledger's
@@ -110,7 +116,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("httpapi: service and ledger (or current) and keys are required")
 	}
 	if cfg.Current == nil {
-		cur := Services{Payments: cfg.Service, Ledger: cfg.Ledger, Merchant: cfg.Merchant, Scenario: cfg.Scenario}
+		cur := Services{Payments: cfg.Service, Ledger: cfg.Ledger, Merchant: cfg.Merchant, Scenario: cfg.Scenario, Contracts: cfg.Contracts}
 		cfg.Current = func() (Services, error) { return cur, nil }
 	}
 	if cfg.Logger == nil {
@@ -177,6 +183,12 @@ type route struct {
 	status          int      // of a success; 200 when zero
 	query           []string // query parameters
 	public          bool     // no key needed
+	// bodyTypes are the content types a body that is not JSON may be
+	// sent as (a signed event); JSON only when empty.
+	bodyTypes []string
+	// ctype is the content type of an answer that is not JSON (a
+	// rawBody); "" for JSON.
+	ctype string
 	handle          func(*call) (any, error)
 	raw             http.HandlerFunc
 	// alt is a content type the handler answers instead of JSON when
@@ -198,6 +210,7 @@ type call struct {
 	svc       *twotier.Service  // what this request is served by
 	merchant  *merchant.Service // nil when merchant collection is not served
 	scenario  *scenario.Service // nil when scenario sub-wallets are not served
+	contracts *contract.Service // nil when contracts are not served
 	p         Principal
 	body      []byte
 	key       string // Idempotency-Key
@@ -361,21 +374,26 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		}
 		writeProblem(w, p)
 	}
-	p, ok := s.keys.Lookup(bearer(r.Header.Get("Authorization")))
-	if !ok {
-		fail(errUnauthorized)
-		return Principal{}
-	}
-	if !slices.Contains(rt.roles, p.Role) {
-		fail(errForbidden)
-		return p
+	// A public route (a signed event) is authenticated by its body, not
+	// by a key.
+	var p Principal
+	if !rt.public {
+		var ok bool
+		if p, ok = s.keys.Lookup(bearer(r.Header.Get("Authorization"))); !ok {
+			fail(errUnauthorized)
+			return Principal{}
+		}
+		if !slices.Contains(rt.roles, p.Role) {
+			fail(errForbidden)
+			return p
+		}
 	}
 	cur, err := s.current()
 	if err != nil {
 		fail(err)
 		return p
 	}
-	c := &call{r: r, ctx: ctx, svc: cur.Payments, merchant: cur.Merchant, scenario: cur.Scenario, p: p, subject: p.subject(), status: rt.status, requestID: rid}
+	c := &call{r: r, ctx: ctx, svc: cur.Payments, merchant: cur.Merchant, scenario: cur.Scenario, contracts: cur.Contracts, p: p, subject: p.subject(), status: rt.status, requestID: rid}
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}
@@ -390,13 +408,18 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			}
 			return p
 		}
-		if len(body) > 0 && !isJSON(r.Header.Get("Content-Type")) {
-			fail(errUnsupportedMediaType)
+		if len(body) > 0 && !rt.takes(r.Header.Get("Content-Type")) {
+			fail(rt.unsupported())
 			return p
 		}
 		c.body = body
 	}
 	key := r.Header.Get("Idempotency-Key")
+	if rt.public {
+		// Anonymous callers share no subject to keep answers under: a
+		// public route is idempotent by its body (an event id).
+		key = ""
+	}
 	if rt.money && key == "" {
 		fail(errIdempotencyRequired)
 		return p
@@ -593,6 +616,24 @@ func askedHash(c *call, rt *route) [32]byte {
 		}
 	}
 	return sha256.Sum256(append(append(asked, 'r'), c.body...))
+}
+
+// takes reports whether a route takes a body of the content type ctype.
+func (rt *route) takes(ctype string) bool {
+	if len(rt.bodyTypes) == 0 {
+		return isJSON(ctype)
+	}
+	mt, _, err := mime.ParseMediaType(ctype)
+	return err == nil && slices.Contains(rt.bodyTypes, mt)
+}
+
+// unsupported is the refusal of a body of a content type the route does
+// not take.
+func (rt *route) unsupported() error {
+	if len(rt.bodyTypes) == 0 {
+		return errUnsupportedMediaType
+	}
+	return &tongbao.Error{Code: tongbao.EINVALID, Err: errUnsupportedMediaType, Message: "the body must be sent with Content-Type: " + strings.Join(rt.bodyTypes, " or ")}
 }
 
 // isJSON reports whether a request's Content-Type is application/json,
