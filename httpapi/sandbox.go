@@ -78,5 +78,9 @@ func (s *Server) advanceSandboxClock(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.contracts != nil {
+		// Timers the move made due fire now, not at the next tick.
+		c.contracts.Wake()
+	}
 	return sandboxOut(s.sandbox), nil
 }

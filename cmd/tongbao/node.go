@@ -13,6 +13,8 @@ import (
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/contract"
+	"github.com/tongbao/tongbao/contract/contractsql"
 	"github.com/tongbao/tongbao/httpapi"
 	"github.com/tongbao/tongbao/httpapi/keysql"
 	"github.com/tongbao/tongbao/ledger"
@@ -32,6 +34,7 @@ const (
 	nodeTwotierFile  = "twotier.db"
 	nodeMerchantFile = "merchant.db"
 	nodeScenarioFile = "scenario.db"
+	nodeContractFile = "contract.db"
 	nodeKeysDBFile   = "keys.db"
 	// nodeKeysFile is where nodes kept their keys before they moved into
 	// the database: imported into a database that has none.
@@ -147,6 +150,11 @@ func (n *node) openStores(ctx context.Context, dir string, target func(file stri
 		return st, err
 	}
 	n.closers = append(n.closers, func() { sstore.Close() })
+	cstore, err := contractsql.Open(ctx, target(nodeContractFile))
+	if err != nil {
+		return st, err
+	}
+	n.closers = append(n.closers, func() { cstore.Close() })
 	kstore, err := keysql.Open(ctx, target(nodeKeysDBFile))
 	if err != nil {
 		return st, err
@@ -158,7 +166,7 @@ func (n *node) openStores(ctx context.Context, dir string, target func(file stri
 	if n.keys, err = httpapi.NewKeys(ctx, kstore); err != nil {
 		return st, err
 	}
-	return domainStores{twotier: store, merchant: mstore, scenario: sstore}, nil
+	return domainStores{twotier: store, merchant: mstore, scenario: sstore, contract: cstore}, nil
 }
 
 // importKeys copies the keys of the key file at path into the key store
@@ -216,8 +224,12 @@ func (n *node) apiConfig(log *slog.Logger) httpapi.Config {
 	if n.sandbox != nil {
 		cfg.Sandbox = n.sandbox
 		// An advance runs at once the jobs it made due, as the minute
-		// tick would: a request expires as soon as its time has come.
-		n.sandbox.jobs = func(ctx context.Context) { n.housekeepOnce(ctx, log) }
+		// tick would: a request expires as soon as its time has come,
+		// and a contract's timer fires before the advance answers.
+		n.sandbox.jobs = func(ctx context.Context) {
+			n.housekeepOnce(ctx, log)
+			n.fireContractTimers(ctx, log)
+		}
 	}
 	return cfg
 }
@@ -227,6 +239,7 @@ type domainStores struct {
 	twotier  twotier.Store
 	merchant merchant.Store
 	scenario scenario.Store
+	contract contract.Store
 }
 
 // openDomain opens the domain services on a ledger, telling the time by
@@ -244,7 +257,11 @@ func openDomain(ctx context.Context, l *ledger.Ledger, st domainStores, clock to
 	if err != nil {
 		return httpapi.Services{}, err
 	}
-	return httpapi.Services{Payments: svc, Ledger: l, Merchant: m, Scenario: sc}, nil
+	cs, err := contract.New(contract.Config{Payments: svc, Store: st.contract, Clock: clock})
+	if err != nil {
+		return httpapi.Services{}, err
+	}
+	return httpapi.Services{Payments: svc, Ledger: l, Merchant: m, Scenario: sc, Contracts: cs}, nil
 }
 
 // current returns what the node serves, or postgres.ErrNotWriter while
@@ -349,5 +366,51 @@ func (n *node) housekeepOnce(ctx context.Context, log *slog.Logger) {
 		log.Error("end expired sub-wallets", "ended", k, "err", err)
 	} else if k > 0 {
 		log.Info("ended expired sub-wallets", "sub_wallets", k)
+	}
+}
+
+// runContracts runs the contract scheduler (contract.Service.Run: the
+// invocations a crash left pending, then the timers as they come due)
+// while the node serves writes, until ctx ends: on PostgreSQL only the
+// writer fires timers, and a node that loses the writer stops before
+// another takes over.
+func (n *node) runContracts(ctx context.Context, log *slog.Logger) {
+	for ctx.Err() == nil {
+		changed := n.watch()
+		cur, err := n.current()
+		if err != nil || cur.Contracts == nil {
+			select {
+			case <-changed:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cur.Contracts.Run(runCtx, contract.DefaultSchedulerInterval, func(err error) { log.Error("contract scheduler", "err", err) })
+		}()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+		}
+		cancel()
+		<-done
+	}
+}
+
+// fireContractTimers fires the contract timers due now, on a node that
+// serves writes: after a sandbox clock moved, so that they have fired
+// when the advance answers.
+func (n *node) fireContractTimers(ctx context.Context, log *slog.Logger) {
+	cur, err := n.current()
+	if err != nil || cur.Contracts == nil {
+		return
+	}
+	if k, err := cur.Contracts.RunDue(ctx); err != nil {
+		log.Error("fire contract timers", "fired", k, "err", err)
+	} else if k > 0 {
+		log.Info("fired contract timers", "timers", k)
 	}
 }
