@@ -326,7 +326,7 @@ const (
 	// and inserts nothing if the contract is not stored or the key (or,
 	// on PostgreSQL, the number, taken meanwhile) is.
 	insertInvocation = `INSERT INTO contract_invocations (contract, key, id, sequence, outcome, at, body)
-		SELECT ?, ?, ?, coalesce((SELECT max(sequence) FROM contract_invocations WHERE contract = ?), 0) + 1, 'pending', ?, ?
+		SELECT ?, ?, ?, coalesce((SELECT sequence FROM contract_invocations WHERE contract = ? ORDER BY sequence DESC LIMIT 1), 0) + 1, 'pending', ?, ?
 		FROM contracts WHERE id = ?
 		ON CONFLICT DO NOTHING RETURNING sequence`
 	invocationOutcome = `SELECT outcome FROM contract_invocations WHERE contract = ? AND key = ?`
