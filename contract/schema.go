@@ -3,7 +3,6 @@ package contract
 import (
 	"bytes"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -57,7 +56,26 @@ func validateSchema(doc any) error {
 	}
 	leaf := firstLeaf(ve)
 	where := "/" + strings.Join(leaf.InstanceLocation, "/")
-	return docError(ErrSchema, "at %s: %s", where, leaf.ErrorKind.LocalizedString(schemaPrinter))
+	reason := leaf.ErrorKind.LocalizedString(schemaPrinter)
+	switch leaf.ErrorKind.(type) {
+	case *kind.OneOf, *kind.MinProperties, *kind.MaxProperties:
+		// The validator's words for a choice ("'oneOf' failed, none
+		// matched") do not say what the choice is.
+		_, def, _ := strings.Cut(leaf.SchemaURL, "#")
+		if m, ok := choices[def]; ok {
+			reason = m
+		}
+	}
+	return docError(ErrSchema, "at %s: %s", where, reason)
+}
+
+// choices says, for each place of the schema that is a choice, what to
+// choose.
+var choices = map[string]string{
+	"/$defs/on":                         "on names exactly one of received, event, request, at, every, calendar",
+	"/$defs/action":                     "an action names exactly one of hold, release, refund, transfer, split, notify, set, complete",
+	"/$defs/party":                      "a party has a wallet or a signer, not both",
+	"/$defs/action/properties/transfer": "a transfer has to or to_expr, not both",
 }
 
 // firstLeaf returns the error that says what is wrong: it descends
@@ -78,23 +96,3 @@ func firstLeaf(e *jsonschema.ValidationError) *jsonschema.ValidationError {
 // Schema returns the JSON Schema (draft 2020-12) of a contract document,
 // as served to users.
 func Schema() []byte { return bytes.Clone(schemaJSON) }
-
-// schemaRequirementErrors returns the enum of a requirement's error in
-// the schema, for the test that keeps it equal to RequirementErrors.
-func schemaRequirementErrors() ([]string, error) {
-	var s struct {
-		Defs struct {
-			Requirement struct {
-				Properties struct {
-					Error struct {
-						Enum []string `json:"enum"`
-					} `json:"error"`
-				} `json:"properties"`
-			} `json:"requirement"`
-		} `json:"$defs"`
-	}
-	if err := json.Unmarshal(schemaJSON, &s); err != nil {
-		return nil, err
-	}
-	return s.Defs.Requirement.Properties.Error.Enum, nil
-}
