@@ -13,6 +13,8 @@ import (
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/client"
+	"github.com/tongbao/tongbao/contract"
+	"github.com/tongbao/tongbao/contract/contractsql"
 	"github.com/tongbao/tongbao/httpapi"
 	"github.com/tongbao/tongbao/httpapi/keysql"
 	"github.com/tongbao/tongbao/httpapi/wire"
@@ -37,7 +39,10 @@ type env struct {
 	base string
 	srv  *httpapi.Server
 	svc  *twotier.Service
-	cb   *client.Client
+	// contracts is the server's contract service, for a test to fire its
+	// timers.
+	contracts *contract.Service
+	cb        *client.Client
 	// cfg is what srv was made with, for a test to make another server
 	// over the same services (as a restart does).
 	cfg httpapi.Config
@@ -79,6 +84,10 @@ func newEnvConfig(tb testing.TB, clock tongbao.Clock, cfgs func(*httpapi.Config)
 	must(tb, err)
 	sc, err := scenario.New(scenario.Config{Payments: svc, Store: sstore, Clock: clock})
 	must(tb, err)
+	cstore, err := contractsql.Open(ctx, filepath.Join(dir, "contract.db"))
+	must(tb, err)
+	cs, err := contract.New(contract.Config{Payments: svc, Store: cstore, Clock: clock})
+	must(tb, err)
 	kstore, err := keysql.Open(ctx, filepath.Join(dir, "keys.db"))
 	must(tb, err)
 	tb.Cleanup(func() { kstore.Close() })
@@ -86,7 +95,7 @@ func newEnvConfig(tb testing.TB, clock tongbao.Clock, cfgs func(*httpapi.Config)
 	must(tb, err)
 	secret, err := httpapi.Bootstrap(ctx, svc, keys, "People's Bank")
 	must(tb, err)
-	cfg := httpapi.Config{Service: svc, Ledger: l, Merchant: m, Scenario: sc, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock}
+	cfg := httpapi.Config{Service: svc, Ledger: l, Merchant: m, Scenario: sc, Contracts: cs, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock}
 	if cfgs != nil {
 		cfgs(&cfg)
 	}
@@ -103,9 +112,10 @@ func newEnvConfig(tb testing.TB, clock tongbao.Clock, cfgs func(*httpapi.Config)
 		store.Close()
 		mstore.Close()
 		sstore.Close()
+		cstore.Close()
 	})
 	base := "http://" + ln.Addr().String()
-	return &env{tb: tb, ctx: ctx, base: base, srv: srv, svc: svc, cb: client.New(base, secret, nil), cfg: cfg, secret: secret}
+	return &env{tb: tb, ctx: ctx, base: base, srv: srv, svc: svc, contracts: cs, cb: client.New(base, secret, nil), cfg: cfg, secret: secret}
 }
 
 // restart serves the same services from a new server, as after a restart

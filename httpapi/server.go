@@ -188,9 +188,9 @@ type route struct {
 	bodyTypes []string
 	// ctype is the content type of an answer that is not JSON (a
 	// rawBody); "" for JSON.
-	ctype string
-	handle          func(*call) (any, error)
-	raw             http.HandlerFunc
+	ctype  string
+	handle func(*call) (any, error)
+	raw    http.HandlerFunc
 	// alt is a content type the handler answers instead of JSON when
 	// asked by ?format= (a rawBody); "" for none.
 	alt string
