@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,6 +61,21 @@ func TestAuthorisationMatrix(t *testing.T) {
 	must(t, err)
 	subB, err := holderB.PushSubWallet(ctx, client.NewKey(), v.ID, wire.PushSubWallet{Template: tplB.ID})
 	must(t, err)
+	// A contract between the holder and the shop at A, and one between
+	// the holder and the shop at B, each with a carrier registered there.
+	carrierKey := hex.EncodeToString(partyKey(9).Public().(ed25519.PublicKey))
+	carrierA, err := adminA.RegisterContractParty(ctx, client.NewKey(), wire.RegisterContractParty{Name: "Carrier A", PublicKey: carrierKey})
+	must(t, err)
+	carrierB, err := adminB.RegisterContractParty(ctx, client.NewKey(), wire.RegisterContractParty{Name: "Carrier B", PublicKey: carrierKey})
+	must(t, err)
+	escrow := func(buyer, seller, carrier tongbao.ID) wire.DeployContract {
+		return wire.DeployContract{Template: "escrow", Reference: "matrix", Parties: map[string]string{"buyer": buyer.String(), "seller": seller.String(), "carrier": carrier.String()},
+			Params: map[string]any{"price": "1.00", "deadline": "2099-01-01T00:00:00Z"}}
+	}
+	kA, err := adminA.DeployContract(ctx, "", escrow(w.ID, shop.ID, carrierA.ID))
+	must(t, err)
+	kB, err := adminB.DeployContract(ctx, "", escrow(v.ID, shopB.ID, carrierB.ID))
+	must(t, err)
 
 	type who struct {
 		role   string
@@ -74,6 +91,15 @@ func TestAuthorisationMatrix(t *testing.T) {
 	}
 	// body returns a plausible body for a route, naming the caller's own
 	// wallet, so that only authorisation can refuse it.
+	// contractParty names the party of the matrix's escrow a wallet
+	// speaks for: the shop is the seller, an operator admin's too (an
+	// institution's wallet), any other the buyer.
+	contractParty := func(own tongbao.ID) string {
+		if own == shop.ID || own == shopB.ID {
+			return "seller"
+		}
+		return "buyer"
+	}
 	body := func(pattern string, own tongbao.ID) string {
 		switch pattern {
 		case "/v1/keys":
@@ -119,10 +145,31 @@ func TestAuthorisationMatrix(t *testing.T) {
 			return `{}`
 		case "/v1/sandbox/clock/advance":
 			return `{"by":"1s"}`
+		case "/v1/contract-parties":
+			return fmt.Sprintf(`{"name":"Matrix","public_key":%q}`, carrierKey)
+		case "/v1/contracts":
+			b, err := wire.Encode(escrow(w.ID, shop.ID, carrierA.ID))
+			must(t, err)
+			return string(b)
+		case "/v1/contracts/{contract}/accept":
+			return fmt.Sprintf(`{"party":%q,"hash":%q}`, contractParty(own), kA.Hash)
+		case "/v1/contracts/{contract}/deposits":
+			return fmt.Sprintf(`{"party":%q,"amount":"0.01"}`, contractParty(own))
+		case "/v1/contracts/{contract}/requests":
+			return fmt.Sprintf(`{"name":"matrix","party":%q}`, contractParty(own))
+		case "/v1/contracts/{contract}/terminate":
+			return `{"reason":"matrix"}`
 		}
 		return `{"amount":"0.01"}`
 	}
 	path := func(pattern string, op, wallet tongbao.ID) string {
+		if op == a {
+			pattern = strings.ReplaceAll(pattern, "{contract}", kA.ID.String())
+			pattern = strings.ReplaceAll(pattern, "{party}", carrierA.ID.String())
+		} else {
+			pattern = strings.ReplaceAll(pattern, "{contract}", kB.ID.String())
+			pattern = strings.ReplaceAll(pattern, "{party}", carrierB.ID.String())
+		}
 		p := strings.ReplaceAll(pattern, "{operator}", op.String())
 		if strings.HasPrefix(pattern, "/v1/sub-wallets/") {
 			// The sub-wallet routes name a sub-wallet: the caller's own
@@ -163,8 +210,11 @@ func TestAuthorisationMatrix(t *testing.T) {
 				var in any
 				if rt.Method == "POST" {
 					own := r.wallet
-					if r.role == httpapi.RoleCentralBank {
+					switch {
+					case r.role == httpapi.RoleCentralBank:
 						own = a
+					case r.role == httpapi.RoleOperatorAdmin && strings.HasPrefix(rt.Pattern, "/v1/contracts/{contract}/"):
+						own = shop.ID // an operator admin speaks for its institutions' wallets
 					}
 					in = []byte(body(rt.Pattern, own))
 				}
@@ -180,7 +230,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 				// A holder may read any payment request (it scanned the code)
 				// and pay it, from its own wallet only.
 				anothers := strings.Contains(rt.Pattern, "{operator}") || strings.Contains(rt.Pattern, "{wallet}") || strings.HasPrefix(rt.Pattern, "/v1/payments") ||
-					rt.Pattern == "/v1/collection-codes/pay" || (strings.Contains(rt.Pattern, "{request}") && !(r.role == httpapi.RoleHolder && rt.Method == "GET"))
+					rt.Pattern == "/v1/collection-codes/pay" || strings.Contains(rt.Pattern, "{contract}") || strings.Contains(rt.Pattern, "{party}") || (strings.Contains(rt.Pattern, "{request}") && !(r.role == httpapi.RoleHolder && rt.Method == "GET"))
 				if allowed && r.role != httpapi.RoleCentralBank && anothers {
 					if rt.Pattern == "/v1/keys" {
 						return
