@@ -196,9 +196,13 @@ func TestContractEscrowOverHTTP(t *testing.T) {
 		return err
 	})
 
-	// The carrier's confirmation releases the money to the seller.
-	inv, err := e.public.PostContractEvent(ctx, event(t, e.carrierKey, e.carrier.ID, k.ID, "ev-1", "delivered"))
-	must(t, err)
+	// The carrier's confirmation, sent as text/plain with a newline after
+	// it, releases the money to the seller.
+	a := send(t, "POST", e.base+"/v1/contract-events", string(event(t, e.carrierKey, e.carrier.ID, k.ID, "ev-1", "delivered"))+"\n", "Content-Type", "text/plain; charset=utf-8")
+	var inv wire.ContractInvocation
+	if err := json.Unmarshal(a.body, &inv); a.status != http.StatusOK || err != nil {
+		t.Fatalf("the delivery event: %d %s", a.status, a.body)
+	}
 	if inv.Outcome != "succeeded" || inv.Trigger != "delivered" || len(inv.Moves) == 0 {
 		t.Fatalf("delivered: %+v; want succeeded with moves", inv)
 	}
