@@ -10,7 +10,7 @@
 //	tongbao version              print the build's version
 //	tongbao chaos --rounds N     kill a server under load N times; check nothing acknowledged is lost
 //	tongbao clock show|advance   read or move forward a sandbox node's clock (serve --sandbox)
-//	tongbao operator|wallet|pay|settle|windows|check supply|supply|reconcile|key
+//	tongbao operator|wallet|pay|settle|windows|check supply|supply|reconcile|key|contract
 //	                             speak to a running server ($TONGBAO_ADDR, $TONGBAO_KEY)
 //
 // Each subcommand lives in its own file. Main holds where the program
@@ -88,6 +88,7 @@ answers only once a transfer is durable.`,
 		m.paymentCodeCommand(),
 		m.merchantCommand(),
 		m.scenarioCommand(),
+		m.contractCommand(),
 		m.settleCommand(),
 		m.windowsCommand(),
 		m.checkCommand(),
