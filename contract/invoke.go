@@ -566,6 +566,15 @@ func (s *Service) recover(ctx context.Context, id tongbao.ID) error {
 }
 
 func (s *Service) recoverLocked(ctx context.Context, inv Invocation) error {
+	// Read again under the lock: another caller may have finished it
+	// since the list was read.
+	inv, err := s.store.Invocation(ctx, inv.Contract, inv.Key)
+	if err != nil {
+		return err
+	}
+	if inv.Outcome != OutcomePending {
+		return nil
+	}
 	c, err := s.store.Contract(ctx, inv.Contract)
 	if err != nil {
 		return err

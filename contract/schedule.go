@@ -146,11 +146,17 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 			}
 			fired++
 		}
-		if len(ts) < DueBatch {
+		// A firing adds the next occurrence, which may be due as well
+		// (a node down for days catches up): look again until nothing is.
+		if len(ts) == 0 || fired >= RunDueMax {
 			return fired, nil
 		}
 	}
 }
+
+// RunDueMax bounds the timers one RunDue fires; the rest wait for the
+// next.
+const RunDueMax = 100_000
 
 func (s *Service) fire(ctx context.Context, t Timer) error {
 	unlock := s.lock(t.Contract)
