@@ -64,6 +64,12 @@ func (c *Client) RequestContract(ctx context.Context, key string, id tongbao.ID,
 	return post[wire.ContractInvocation](c, ctx, "/v1/contracts/"+id.String()+"/requests", key, in)
 }
 
+// DryRunContract plays hypothetical steps on a contract: what each would
+// record, moving nothing.
+func (c *Client) DryRunContract(ctx context.Context, id tongbao.ID, in wire.DryRunContract) (wire.ContractDryRun, error) {
+	return post[wire.ContractDryRun](c, ctx, "/v1/contracts/"+id.String()+"/dry-run", "", in)
+}
+
 // ContractInvocations lists a contract's invocations, oldest first.
 func (c *Client) ContractInvocations(ctx context.Context, id tongbao.ID, p Page) (wire.ContractInvocationPage, error) {
 	return get[wire.ContractInvocationPage](c, ctx, "/v1/contracts/"+id.String()+"/invocations"+p.query())

@@ -157,6 +157,8 @@ func TestAuthorisationMatrix(t *testing.T) {
 			return fmt.Sprintf(`{"party":%q,"amount":"0.01"}`, contractParty(own))
 		case "/v1/contracts/{contract}/requests":
 			return fmt.Sprintf(`{"name":"matrix","party":%q}`, contractParty(own))
+		case "/v1/contracts/{contract}/dry-run":
+			return `{"steps":[{"trigger":"activate"}]}`
 		case "/v1/contracts/{contract}/terminate":
 			return `{"reason":"matrix"}`
 		}

@@ -159,7 +159,17 @@ func TestContractEscrowOverHTTP(t *testing.T) {
 		_, err := e.public.PostContractEvent(ctx, event(t, e.carrierKey, e.carrier.ID, k.ID, "early", "delivered"))
 		return err
 	})
+	// A dry run of the activation and the delivery shows the money that
+	// would move, and moves none.
 	before := e.balances()
+	dry, err := e.merchant.DryRunContract(ctx, k.ID, wire.DryRunContract{Steps: []wire.ContractDryStep{{Trigger: "activate"}, {Trigger: "delivered"}}})
+	must(t, err)
+	if len(dry.Steps) != 2 || dry.Steps[0].Outcome != "succeeded" || dry.Steps[1].Outcome != "succeeded" || len(dry.Steps[1].Moves) == 0 {
+		t.Fatalf("dry run: %+v; want activation and delivery succeeded with moves", dry.Steps)
+	}
+	if after := e.balances(); after != before {
+		t.Fatalf("a dry run moved balances from %v to %v", before, after)
+	}
 	k, err = e.holder.AcceptContract(ctx, k.ID, "buyer", k.Hash)
 	must(t, err)
 	if k.Status != "active" || len(k.NeedsConsent) != 0 || k.Runtime.Consents["buyer"].By == "" {

@@ -54,6 +54,8 @@ func (s *Server) contractRoutes() []route {
 			roles: walletAll, money: true, request: "ContractDeposit", response: "ContractInvocation", handle: s.depositContract},
 		{method: "POST", pattern: "/v1/contracts/{contract}/requests", summary: "Invoke a request trigger of the contract for the caller's party",
 			roles: walletAll, money: true, request: "ContractRequest", response: "ContractInvocation", handle: s.requestContract},
+		{method: "POST", pattern: "/v1/contracts/{contract}/dry-run", summary: "Play hypothetical events and times on a contract: the conditions' values and the money that would move, moving nothing",
+			roles: readers, request: "DryRunContract", response: "ContractDryRun", handle: s.dryRunContract},
 		{method: "GET", pattern: "/v1/contracts/{contract}/invocations", summary: "A contract's invocations, oldest first",
 			roles: readers, response: "ContractInvocationPage", query: []string{"cursor", "limit"}, handle: s.contractInvocations},
 		{method: "POST", pattern: "/v1/contracts/{contract}/pause", summary: "Pause a contract: it takes no triggers, its timers wait",
@@ -492,6 +494,37 @@ func (s *Server) contractInvocations(c *call) (any, error) {
 		page.NextCursor = uintCursor(uint64(invs[len(invs)-1].Sequence))
 	}
 	return page, nil
+}
+
+func (s *Server) dryRunContract(c *call) (any, error) {
+	cs, k, _, err := c.contractPath()
+	if err != nil {
+		return nil, err
+	}
+	var in wire.DryRunContract
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	steps := make([]contract.DryStep, 0, len(in.Steps))
+	for _, st := range in.Steps {
+		step := contract.DryStep{Trigger: st.Trigger, Party: st.Party, Amount: tongbao.Amount(st.Amount), Data: integers(st.Data)}
+		if st.At != nil {
+			step.At = *st.At
+		}
+		if st.Wallet != nil {
+			step.Wallet = *st.Wallet
+		}
+		steps = append(steps, step)
+	}
+	invs, err := cs.DryRun(c.ctx, k.ID, steps)
+	if err != nil {
+		return nil, err
+	}
+	out := wire.ContractDryRun{Steps: make([]wire.ContractInvocation, 0, len(invs))}
+	for _, inv := range invs {
+		out.Steps = append(out.Steps, invocationOut(inv))
+	}
+	return out, nil
 }
 
 func (s *Server) setContractStatus(c *call, f func(*contract.Service) func(tongbao.ID) (contract.Contract, error)) (any, error) {

@@ -40,6 +40,7 @@ var schemaTypes = map[string]any{
 	"ContractRequest": wire.ContractRequest{}, "TerminateContract": wire.TerminateContract{}, "ContractInvocation": wire.ContractInvocation{},
 	"ContractCondition": wire.ContractCondition{}, "ContractMove": wire.ContractMove{}, "ContractInvocationPage": wire.ContractInvocationPage{},
 	"ContractTemplate": wire.ContractTemplate{}, "ContractTemplateParam": wire.ContractTemplateParam{}, "ContractTemplateList": wire.ContractTemplateList{},
+	"DryRunContract": wire.DryRunContract{}, "ContractDryStep": wire.ContractDryStep{}, "ContractDryRun": wire.ContractDryRun{},
 }
 
 var (

@@ -111,6 +111,18 @@ func (m *Main) contractCommand() *cobra.Command {
 		})
 	request.Flags().StringVar(&requestParty, "party", "", "the party the key speaks for")
 	request.Flags().StringArrayVar(&requestData, "data", nil, "name=value the request's data, the value as JSON or else a string (repeatable)")
+	dryRun := m.clientCommand("dry-run CONTRACT STEPS", `Play hypothetical steps on a contract, moving nothing: STEPS is a JSON list such as '[{"trigger":"activate"},{"trigger":"delivered","at":"2027-03-02T10:00:00+08:00"}]'`, 2, false,
+		func(cmd *cobra.Command, c *client.Client, args []string, _ string) (any, error) {
+			id, err := parseID(args[0])
+			if err != nil {
+				return nil, err
+			}
+			var in wire.DryRunContract
+			if err := json.Unmarshal([]byte(args[1]), &in.Steps); err != nil {
+				return nil, fmt.Errorf("STEPS: %w", err)
+			}
+			return c.DryRunContract(cmd.Context(), id, in)
+		})
 	var invPage client.Page
 	invocations := m.clientCommand("invocations CONTRACT", "List a contract's invocations, oldest first", 1, false, func(cmd *cobra.Command, c *client.Client, args []string, _ string) (any, error) {
 		id, err := parseID(args[0])
@@ -145,7 +157,7 @@ func (m *Main) contractCommand() *cobra.Command {
 	})
 	terminate.Flags().StringVar(&reason, "reason", "", "why, recorded with the contract")
 
-	cmd.AddCommand(deploy, templates, schema, show, list, accept, deposit, request, invocations, pause, resume, terminate, m.contractPartyCommand(), m.contractEventCommand())
+	cmd.AddCommand(deploy, templates, schema, show, list, accept, deposit, request, dryRun, invocations, pause, resume, terminate, m.contractPartyCommand(), m.contractEventCommand())
 	return cmd
 }
 

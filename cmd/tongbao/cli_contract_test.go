@@ -54,6 +54,10 @@ func TestCLIContract(t *testing.T) {
 	if k["status"] != "pending" {
 		t.Fatalf("deployed: %v", k)
 	}
+	dry := cli(holder, "contract", "dry-run", id, `[{"trigger":"activate"},{"trigger":"delivered"}]`)["steps"].([]any)
+	if len(dry) != 2 || dry[1].(map[string]any)["outcome"] != "succeeded" {
+		t.Fatalf("dry run: %v; want the delivery to succeed", dry)
+	}
 	if got := cli(holder, "contract", "accept", id, "buyer", hash)["status"]; got != "active" {
 		t.Fatalf("accepted: %v; want active", got)
 	}

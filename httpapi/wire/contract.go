@@ -201,3 +201,29 @@ type ContractTemplateParam struct {
 type ContractTemplateList struct {
 	Items []ContractTemplate `json:"items"`
 }
+
+// DryRunContract plays hypothetical steps on a contract without moving
+// or storing anything.
+type DryRunContract struct {
+	Steps []ContractDryStep `json:"steps"`
+}
+
+// ContractDryStep is one hypothetical trigger occurrence: a trigger's
+// name, or activate, terminate or deposit; At its moment (now when
+// omitted, never before the previous step's); Party a request's or a
+// deposit's party, Wallet a request's by any; Amount a deposit's; Data
+// the event's or request's data.
+type ContractDryStep struct {
+	At      *time.Time     `json:"at,omitempty"`
+	Trigger string         `json:"trigger"`
+	Party   string         `json:"party,omitempty"`
+	Wallet  *tongbao.ID    `json:"wallet,omitempty"`
+	Amount  Amount         `json:"amount,omitempty"`
+	Data    map[string]any `json:"data,omitempty"`
+}
+
+// ContractDryRun is what each step would record: its conditions and
+// their values, the moves and the outcome.
+type ContractDryRun struct {
+	Steps []ContractInvocation `json:"steps"`
+}
