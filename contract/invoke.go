@@ -337,7 +337,7 @@ func (s *Service) invokeLocked(ctx context.Context, c Contract, cl call) (Invoca
 	if old, err := s.store.Invocation(ctx, c.ID, cl.key); err == nil {
 		switch {
 		case cl.replayEvent:
-			return old, docError(ErrReplayed, "event %s was accepted before (invocation %s)", cl.key, old.ID)
+			return old, docError(ErrReplayed, "%s was accepted before (invocation %s)", strings.TrimPrefix(cl.key, "event:"), old.ID)
 		case old.InputHash != ih:
 			return old, tongbao.ErrIDConflict
 		}

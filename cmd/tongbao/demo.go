@@ -70,6 +70,9 @@ var demoOperators = []struct {
 type demoKeys struct {
 	CentralBank string             `json:"central_bank"`
 	Operators   []demoOperatorKeys `json:"operators"`
+	// Contracts are zero in the keys of a demo made before contracts; the
+	// next start deploys them.
+	Contracts demoContracts `json:"contracts"`
 }
 
 type demoOperatorKeys struct {
@@ -188,6 +191,9 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 		return err
 	}
 	if err := d.ride(keysPath); err != nil {
+		return err
+	}
+	if err := d.contracts(o.data, keysPath); err != nil {
 		return err
 	}
 	if err := d.report(); err != nil {
@@ -663,6 +669,7 @@ func (d *demo) tryNext(o *demoOptions) {
 	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario charge %s 3.00 --key %s\n", a.TransitSub, a.MetroKey)
 	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario show %s --key %s\n", a.TransitSub, a.Holder)
 	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario revoke %s --key %s\n\n", a.TransitSub, a.Holder)
+	d.contractSteps(o.data)
 	if o.sandbox {
 		fmt.Fprintf(w, "  # the node runs in sandbox mode: move its clock a day ahead, and today's caps and statements start anew\n")
 		fmt.Fprintf(w, "  go run ./cmd/tongbao clock advance --by 24h --key %s\n\n", d.keys.CentralBank)
