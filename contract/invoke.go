@@ -180,6 +180,13 @@ func (s *Service) Deposit(ctx context.Context, id tongbao.ID, party string, amou
 	if err != nil {
 		return Invocation{}, err
 	}
+	// A refund returns the contract's money to its refund party: only
+	// that party may put money in, so nobody's deposit goes to another.
+	if d, err := s.Document(c); err != nil {
+		return Invocation{}, err
+	} else if d.RefundTo != "" && party != d.RefundTo {
+		return Invocation{}, docError(ErrDepositRefused, "only %s deposits into this contract", d.RefundTo)
+	}
 	event := map[string]any{"amount": int64(amount), "from": party}
 	return s.invoke(ctx, id, call{key: "deposit:" + party + ":" + key, trigger: "received", event: event, deposit: &deposit{party: party, wallet: w, amount: amount}})
 }

@@ -124,6 +124,7 @@ var (
 	ProblemContractPartyNotFound    = problem("contract-party-not-found", "No such contract party", http.StatusNotFound)
 	ProblemContractTemplate         = problem("contract-template-not-found", "No such contract template", http.StatusNotFound)
 	ProblemContractTrigger          = problem("contract-trigger-not-found", "The contract has no such trigger", http.StatusNotFound)
+	ProblemContractDeposit          = problem("contract-deposit-refused", "Only the contract's refund party deposits into it", http.StatusUnprocessableEntity)
 	ProblemContractDocument         = problem("contract-document-malformed", "The contract document is not valid JSON or YAML", http.StatusBadRequest)
 	ProblemContractSchema           = problem("contract-schema-violation", "The contract document does not match the contract schema", http.StatusUnprocessableEntity)
 	ProblemContractCondition        = problem("contract-condition-invalid", "A contract expression does not compile or has the wrong type", http.StatusUnprocessableEntity)

@@ -367,8 +367,13 @@ func (d *demo) load() error {
 				return err
 			}
 			for _, w := range p.Items {
-				if w.Kind == string(twotier.WalletScenario) {
+				switch {
+				case w.Kind == string(twotier.WalletScenario):
 					continue // a sub-wallet pays only through its scenario
+				case w.Kind == string(twotier.WalletContract):
+					continue // a contract's wallet, only through its contract
+				case w.ID == d.keys.Contracts.Funder:
+					continue // the subsidy programme's money is not the economy's
 				}
 				ws = append(ws, w.ID)
 				if w.Kind == "merchant" {

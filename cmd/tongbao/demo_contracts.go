@@ -127,4 +127,3 @@ func (d *demo) contractSteps(data string) {
 	fmt.Fprintf(w, "  # spend 30.00 of the subsidy at the demo shop (a jeweller would be refused: contract-purpose-violation)\n")
 	fmt.Fprintf(w, "  go run ./cmd/tongbao contract request %s spend --data merchant=%s --data amount=3000 --key %s\n\n", dc.Subsidy, a.Shop, a.Holder)
 }
-

@@ -2,12 +2,13 @@ package sqldb
 
 import (
 	"context"
-	"errors"
 	"sync"
+
+	tongbao "github.com/tongbao/tongbao"
 )
 
 // ErrClosed answers a call made to a Committer after Close.
-var ErrClosed = errors.New("sqldb: committer closed")
+var ErrClosed = tongbao.Sentinel(tongbao.EUNAVAILABLE, "unavailable", "the store is closing")
 
 // Committer writes the calls made at the same time in one transaction
 // (group commit): on SQLite, whose synchronous=FULL commit is one fsync,
