@@ -44,3 +44,20 @@ func OpenDomain(ctx context.Context, path string, fsys fs.FS) (*sql.DB, error) {
 	}
 	return db, nil
 }
+
+// OpenDomainReader opens a pool of read-only connections on the SQLite
+// file of a domain store that OpenDomain opened (and migrated). In WAL
+// mode readers never wait for the writer: a lookup does not queue behind
+// a commit and its fsync on the one write connection.
+func OpenDomainReader(ctx context.Context, path string) (*sql.DB, error) {
+	db := sql.OpenDB(&connector{dsn: dsn(path, false), pragmas: []string{"busy_timeout = " + strconv.Itoa(BusyTimeoutMs), "query_only = 1"}})
+	db.SetMaxOpenConns(readConnsMax)
+	db.SetMaxIdleConns(readConnsMax)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s for reading: %w", path, err)
+	}
+	return db, nil
+}

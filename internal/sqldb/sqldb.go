@@ -62,7 +62,11 @@ func DialectOf(target string) Dialect {
 
 // DB is a domain store's database.
 type DB struct {
-	db      *sql.DB
+	db *sql.DB
+	// read serves the queries outside transactions: on SQLite a pool of
+	// read-only connections (the one write connection would make every
+	// lookup wait for the commit in progress), on PostgreSQL db itself.
+	read    *sql.DB
 	dialect Dialect
 	// rebound caches the PostgreSQL text of each query (string to
 	// string); unused on SQLite.
@@ -70,8 +74,9 @@ type DB struct {
 	// prepared caches a statement per query on SQLite (string to
 	// *sql.Stmt), whose driver would otherwise compile each query at
 	// each call; pgx keeps its own cache per connection. The queries are
-	// constants of the stores, so it stays small.
-	prepared sync.Map
+	// constants of the stores, so it stays small. readPrepared is the
+	// same for the read pool.
+	prepared, readPrepared sync.Map
 }
 
 // Open opens the database of target (see DialectOf) and applies the
@@ -95,7 +100,14 @@ func Open(ctx context.Context, target, component string, fsys fs.FS) (*DB, error
 	if err != nil {
 		return nil, err
 	}
-	return &DB{db: db, dialect: d}, nil
+	read := db
+	if d == SQLite {
+		if read, err = sqlite.OpenDomainReader(ctx, target); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return &DB{db: db, read: read, dialect: d}, nil
 }
 
 // postgresConnsMax is the size of a PostgreSQL store's pool: pgxpool's
@@ -130,27 +142,41 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes the database.
 func (db *DB) Close() error {
-	db.prepared.Range(func(_, st any) bool {
-		st.(*sql.Stmt).Close()
-		return true
-	})
+	for _, m := range []*sync.Map{&db.prepared, &db.readPrepared} {
+		m.Range(func(_, st any) bool {
+			st.(*sql.Stmt).Close()
+			return true
+		})
+	}
+	if db.read != db.db {
+		db.read.Close()
+	}
 	return db.db.Close()
 }
 
 // stmt returns the prepared statement of a query on SQLite, nil on
 // PostgreSQL.
 func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	return db.prepare(ctx, db.db, &db.prepared, query)
+}
+
+// readStmt is stmt on the read pool.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	return db.prepare(ctx, db.read, &db.readPrepared, query)
+}
+
+func (db *DB) prepare(ctx context.Context, on *sql.DB, cache *sync.Map, query string) (*sql.Stmt, error) {
 	if db.dialect != SQLite {
 		return nil, nil
 	}
-	if st, ok := db.prepared.Load(query); ok {
+	if st, ok := cache.Load(query); ok {
 		return st.(*sql.Stmt), nil
 	}
-	st, err := db.db.PrepareContext(ctx, query)
+	st, err := on.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if old, loaded := db.prepared.LoadOrStore(query, st); loaded {
+	if old, loaded := cache.LoadOrStore(query, st); loaded {
 		st.Close()
 		return old.(*sql.Stmt), nil
 	}
@@ -185,20 +211,21 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	return st.ExecContext(ctx, args...)
 }
 
-// Query runs a query; the caller closes the rows.
+// Query runs a read-only query (a write with RETURNING goes in a
+// transaction); the caller closes the rows.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := db.stmt(ctx, query)
+	st, err := db.readStmt(ctx, query)
 	if err != nil || st == nil {
-		return db.db.QueryContext(ctx, db.rebind(query), args...)
+		return db.read.QueryContext(ctx, db.rebind(query), args...)
 	}
 	return st.QueryContext(ctx, args...)
 }
 
-// QueryRow runs a query that returns at most one row.
+// QueryRow runs a read-only query that returns at most one row.
 func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := db.stmt(ctx, query)
+	st, err := db.readStmt(ctx, query)
 	if err != nil || st == nil {
-		return db.db.QueryRowContext(ctx, db.rebind(query), args...)
+		return db.read.QueryRowContext(ctx, db.rebind(query), args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
