@@ -804,10 +804,10 @@ func TestContractTemplateCredit(t *testing.T) {
 		}
 	}
 
-	e.ok("a payment of 100.00 with 30.00")(pay(100*yuan))
+	e.ok("a payment of 100.00 with 30.00")(pay(100 * yuan))
 	e.want("70.00 drawn", map[tongbao.ID][]tongbao.Amount{shop.ID: {0}, lender.ID: {4930 * yuan}, supplier.ID: {100 * yuan}})
 	drawn("70.00 drawn", 70*yuan)
-	e.ok("a payment up to the limit")(pay(30*yuan))
+	e.ok("a payment up to the limit")(pay(30 * yuan))
 	e.want("the limit drawn", map[tongbao.ID][]tongbao.Amount{shop.ID: {0}, lender.ID: {4900 * yuan}, supplier.ID: {130 * yuan}})
 	e.refused("a fen past the limit", "contract-credit-limit-reached", func() error {
 		_, err := pay(1)
