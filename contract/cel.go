@@ -40,6 +40,8 @@ const (
 	// string, list or map the expressions read (params lists hold at most
 	// 64 items; state maps are bounded by the same).
 	sizeMax = 256
+	// celNestingMax bounds the parser's recursion in an expression.
+	celNestingMax = 48
 )
 
 var (
@@ -61,6 +63,9 @@ func environment() (*cel.Env, error) {
 			ext.Math(),
 			ext.Strings(),
 			cel.DefaultUTCTimeZone(true),
+			// Deep nesting makes the checker slow (a list nested 200
+			// deep took seconds): a contract's conditions need little.
+			cel.ParserRecursionLimit(celNestingMax),
 			cel.Function("amount", cel.Overload("amount_string", []*cel.Type{cel.StringType}, cel.IntType,
 				cel.UnaryBinding(func(v ref.Val) ref.Val {
 					s, ok := v.Value().(string)

@@ -330,8 +330,17 @@ func toJSON(data []byte) ([]byte, error) {
 	}
 	// YAML 1.2 (yaml/v3): "on", "no" and times stay strings, a key twice
 	// is an error.
+	// Anchors and aliases are refused: a contract needs none, and they
+	// let a small document expand into a huge one.
+	var node yaml.Node
+	if err := yaml.Unmarshal(data, &node); err != nil {
+		return nil, docError(ErrDocument, "yaml: %s", strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	if err := plainYAML(&node, 0); err != nil {
+		return nil, err
+	}
 	var v any
-	if err := yaml.Unmarshal(data, &v); err != nil {
+	if err := node.Decode(&v); err != nil {
 		return nil, docError(ErrDocument, "yaml: %s", strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	js, err := json.Marshal(v)
@@ -339,6 +348,26 @@ func toJSON(data []byte) ([]byte, error) {
 		return nil, docError(ErrDocument, "yaml: a document of string keys and plain values only")
 	}
 	return js, nil
+}
+
+// yamlDepthMax bounds the nesting of a YAML document.
+const yamlDepthMax = 32
+
+// plainYAML refuses anchors, aliases and nesting deeper than
+// yamlDepthMax.
+func plainYAML(n *yaml.Node, depth int) error {
+	if depth > yamlDepthMax {
+		return docError(ErrDocument, "yaml: nested deeper than %d", yamlDepthMax)
+	}
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		return docError(ErrDocument, "yaml: anchors and aliases are not allowed (line %d)", n.Line)
+	}
+	for _, c := range n.Content {
+		if err := plainYAML(c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkDuplicates refuses a JSON object with a member twice: the hash

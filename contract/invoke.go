@@ -191,6 +191,10 @@ func (s *Service) Deposit(ctx context.Context, id tongbao.ID, party string, amou
 	return s.invoke(ctx, id, call{key: "deposit:" + party + ":" + key, trigger: "received", event: event, deposit: &deposit{party: party, wallet: w, amount: amount}})
 }
 
+// invoke runs a caller's call (an event, a request, a deposit). An
+// invocation the ledger refused is recorded as failed, and answered with
+// ErrFundsShort (again for a retry under the same key), so a caller that
+// reads only the error learns nothing moved.
 func (s *Service) invoke(ctx context.Context, id tongbao.ID, cl call) (Invocation, error) {
 	unlock := s.lock(id)
 	defer unlock()
@@ -198,7 +202,11 @@ func (s *Service) invoke(ctx context.Context, id tongbao.ID, cl call) (Invocatio
 	if err != nil {
 		return Invocation{}, err
 	}
-	return s.invokeLocked(ctx, c, cl)
+	inv, err := s.invokeLocked(ctx, c, cl)
+	if err == nil && inv.Outcome == OutcomeFailed {
+		return inv, docError(ErrFundsShort, "nothing moved: %s", inv.Error)
+	}
+	return inv, err
 }
 
 // balances returns each wallet party's available balance.

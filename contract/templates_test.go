@@ -2,6 +2,7 @@ package contract
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -96,5 +97,14 @@ func TestSplitAmountsConserve(t *testing.T) {
 		if sum != tc.total {
 			t.Fatalf("parts sum to %d; want %d", sum, tc.total)
 		}
+	}
+}
+
+// TestDeepExpressionRefused guards against a past bug: an expression of
+// lists nested 200 deep kept the checker busy for seconds at deployment.
+func TestDeepExpressionRefused(t *testing.T) {
+	expr := strings.Repeat("[", 200) + strings.Repeat("]", 200)
+	if _, err := compile("test", expr, expectAny); !errors.Is(err, ErrCondition) {
+		t.Fatalf("got %v; want ErrCondition", err)
 	}
 }
