@@ -205,6 +205,7 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "\nServing on %s until Ctrl-C.\n", base)
 	go n.housekeep(ctx, log)
+	go n.runContracts(ctx, log)
 	<-ctx.Done()
 	return nil
 }

@@ -88,9 +88,15 @@ func needPostgres(t *testing.T) string {
 // closed when the test ends, if not before with stop.
 func startPG(t *testing.T, dsn, dir string) *pgNode {
 	t.Helper()
+	return startPGSandbox(t, dsn, dir, false)
+}
+
+// startPGSandbox is startPG, in sandbox mode or not.
+func startPGSandbox(t *testing.T, dsn, dir string, sandbox bool) *pgNode {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := &pgNode{keys: make(chan string, 4)}
-	n, err := openPostgresNode(t.Context(), dsn, dir, log, func(secret string) { p.keys <- secret }, false)
+	n, err := openPostgresNode(t.Context(), dsn, dir, log, func(secret string) { p.keys <- secret }, sandbox)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,10 +254,11 @@ func TestServePostgresOneWriter(t *testing.T) {
 	ctx := t.Context()
 	// Each node has a data folder of its own, as on two machines: the
 	// keys are shared through the database.
-	first := startPG(t, dsn, t.TempDir())
+	// In sandbox mode, so that the test moves the clock rather than wait.
+	first := startPGSandbox(t, dsn, t.TempDir(), true)
 	first.waitWriter(t, 30*time.Second)
 	cbKey := first.centralBankKey(t)
-	second := startPG(t, dsn, t.TempDir())
+	second := startPGSandbox(t, dsn, t.TempDir(), true)
 	if status, h := second.ready(t); status != http.StatusServiceUnavailable || h.Writer == nil || *h.Writer {
 		t.Fatalf("second's /readyz %d %+v; want 503 and not the writer", status, h)
 	}
@@ -281,6 +288,20 @@ func TestServePostgresOneWriter(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("deposit at the standby: %d, Retry-After %q; want 503 with a Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+
+	// A contract whose deadline comes while the first server is gone:
+	// the second, once the writer, fires its timer, once.
+	payee, err := admin1.OpenWallet(ctx, client.NewKey(), op.ID, wire.OpenWallet{Category: 4, Phone: "13800000005"})
+	must(t, err)
+	holderKey, err := admin1.CreateKey(ctx, wire.CreateKey{Role: wire.RoleHolder, Wallet: &w.ID, Name: "payer"})
+	must(t, err)
+	payer := cb1.WithKey(holderKey.Secret)
+	lock, err := payer.DeployContract(ctx, client.NewKey(), wire.DeployContract{Template: "lock_two_party",
+		Parties: map[string]string{"payer": w.ID.String(), "payee": payee.ID.String()},
+		Params:  map[string]any{"amount": "40.00", "deadline": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}})
+	must(t, err)
+	_, err = payer.AcceptContract(ctx, lock.ID, "payer", lock.Hash)
+	must(t, err)
 
 	first.stop()
 	took := second.waitWriter(t, 30*time.Second)
@@ -312,6 +333,33 @@ func TestServePostgresOneWriter(t *testing.T) {
 	_, err = admin.TopUp(ctx, client.NewKey(), w.ID, 50*yuan)
 	must(t, err)
 	supplyOK(t, cb2, 2_000*yuan)
+
+	// The lock's deadline comes at the second server, the writer now: a
+	// sandbox advance past it fires its timer before it answers. The hold
+	// is back, and exactly one invocation fired it.
+	_, err = cb2.AdvanceSandboxClock(ctx, 2*time.Hour)
+	must(t, err)
+	c, err := admin.Contract(ctx, lock.ID)
+	must(t, err)
+	if c.Status != "completed" {
+		t.Fatalf("the lock is %s after its deadline; want completed by its timer at the new writer", c.Status)
+	}
+	invs, err := admin.ContractInvocations(ctx, lock.ID, client.Page{Limit: 100})
+	must(t, err)
+	fired := 0
+	for _, inv := range invs.Items {
+		if strings.HasPrefix(inv.Key, "timer:deadline@") {
+			fired++
+		}
+	}
+	if fired != 1 {
+		t.Fatalf("the deadline fired %d times; want once", fired)
+	}
+	got, err = admin.Wallet(ctx, w.ID)
+	must(t, err)
+	if tongbao.Amount(*got.Available) != 300*yuan {
+		t.Fatalf("payer available %v after the refund; want 300.00", tongbao.Amount(*got.Available))
+	}
 }
 
 // A node that kept its keys in its data folder before brings them into a
