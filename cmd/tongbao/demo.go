@@ -205,8 +205,14 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "\nServing on %s until Ctrl-C.\n", base)
 	go n.housekeep(ctx, log)
-	go n.runContracts(ctx, log)
+	contractsDone := make(chan struct{})
+	go func() {
+		defer close(contractsDone)
+		n.runContracts(ctx, log)
+	}()
 	<-ctx.Done()
+	stop()
+	<-contractsDone // before the deferred close of the node
 	return nil
 }
 
