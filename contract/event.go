@@ -248,6 +248,10 @@ func eventData(raw json.RawMessage) (map[string]any, error) {
 	if len(data) > EventDataMax {
 		return nil, docError(ErrEvent, "event data has more than %d members", EventDataMax)
 	}
+	if len(data) == 0 {
+		// No data and empty data are one event: SignEvent omits both.
+		return nil, nil
+	}
 	out, err := integers(data)
 	if err != nil {
 		return nil, err
