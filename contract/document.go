@@ -472,10 +472,13 @@ func (d Document) check() error {
 	if d.Currency != "" && d.Currency != "CNY" {
 		return docError(ErrSchema, "currency must be CNY")
 	}
+	if len(d.Parties) > PartiesMax || len(d.Triggers) > TriggersMax || len(d.Params) > ParamsMax {
+		return docError(ErrSchema, "at most %d parties, %d triggers and %d params", PartiesMax, TriggersMax, ParamsMax)
+	}
 	parties := map[string]PartySpec{}
 	for _, p := range d.Parties {
-		if !nameRE.MatchString(p.Name) || p.Name == ContractParty {
-			return docError(ErrSchema, "party name %q: lowercase letters, digits and _, not %q", p.Name, ContractParty)
+		if !nameRE.MatchString(p.Name) || p.Name == ContractParty || p.Name == AnyWallet {
+			return docError(ErrSchema, "party name %q: lowercase letters, digits and _, neither %q nor %q", p.Name, ContractParty, AnyWallet)
 		}
 		if _, dup := parties[p.Name]; dup {
 			return docError(ErrSchema, "party %s appears twice", p.Name)

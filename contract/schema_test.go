@@ -197,17 +197,17 @@ var invalidDocuments = []struct {
 		for i := range 33 {
 			d["params"].(map[string]any)["p"+strings.Repeat("x", i)] = true
 		}
-	}), ErrSchema, bySchema},
+	}), ErrSchema, byBoth},
 	{"17 parties", del(func(d map[string]any) {
 		for i := range 14 {
 			d["parties"] = append(d["parties"].([]any), map[string]any{"name": "p" + strings.Repeat("x", i), "wallet": walletA})
 		}
-	}), ErrSchema, bySchema},
+	}), ErrSchema, byBoth},
 	{"33 triggers", del(func(d map[string]any) {
 		for i := range 27 {
 			d["triggers"] = append(d["triggers"].([]any), map[string]any{"name": "t" + strings.Repeat("x", i), "on": map[string]any{"received": map[string]any{}}, "actions": []any{}})
 		}
-	}), ErrSchema, bySchema},
+	}), ErrSchema, byBoth},
 	{"17 actions", del(func(d map[string]any) {
 		for range 14 {
 			trigger(d, 0)["actions"] = append(trigger(d, 0)["actions"].([]any), map[string]any{"notify": map[string]any{"message": "'x'"}})
