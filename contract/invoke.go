@@ -453,41 +453,63 @@ func (s *Service) failed(c Contract, d *Document, inv Invocation, err error) Inv
 		inv.Timers = nil
 	}
 	inv.Next = base
-	if t := findTrigger(d, inv.Trigger); t != nil && t.OnFailure != nil && t.OnFailure.Retry != nil {
-		attempt, orig := retryOf(inv.Key)
-		if attempt < t.OnFailure.Retry.Times {
-			every, _ := duration(t.OnFailure.Retry.Every, EveryMin)
-			inv.Timers = append(inv.Timers, Timer{Contract: c.ID, Key: fmt.Sprintf("retry:%d:%s", attempt+1, orig), Trigger: inv.Trigger,
-				DueAt: inv.At.Add(every), N: attempt + 1, Of: orig})
-		}
+	t := findTrigger(d, inv.Trigger)
+	if t == nil || t.OnFailure == nil || strings.HasPrefix(inv.Key, "failure:") {
+		return inv
+	}
+	attempt, orig := retryOf(inv.Key)
+	if r := t.OnFailure.Retry; r != nil && attempt < r.Times {
+		every, _ := duration(r.Every, EveryMin)
+		inv.Timers = append(inv.Timers, Timer{Contract: c.ID, Key: fmt.Sprintf("retry:%d:%s", attempt+1, orig), Trigger: inv.Trigger,
+			DueAt: inv.At.Add(every), N: attempt + 1, Of: orig})
+	} else if len(t.OnFailure.Actions) > 0 {
+		// The failure path is a timer due at once, written with this
+		// outcome: a crash before it runs cannot lose it.
+		inv.Timers = append(inv.Timers, Timer{Contract: c.ID, Key: "failure:" + orig, Trigger: inv.Trigger, DueAt: inv.At, Of: orig})
 	}
 	return inv
 }
 
-// failurePath runs a trigger's on_failure actions once its retries are
-// spent (or at once without a retry policy).
+// failurePath runs at once the failure path a failed invocation left due
+// (its timer, see failed), so a caller sees its effect; after a crash
+// RunDue runs it.
 func (s *Service) failurePath(ctx context.Context, id tongbao.ID, d *Document, inv Invocation) error {
-	t := findTrigger(d, inv.Trigger)
-	if t == nil || t.OnFailure == nil || len(t.OnFailure.Actions) == 0 {
-		return nil
+	for _, t := range inv.Timers {
+		if strings.HasPrefix(t.Key, "failure:") {
+			c, err := s.store.Contract(ctx, id)
+			if err != nil {
+				return err
+			}
+			if c.Status != StatusActive {
+				return nil // it waits for a resume, or an end marks it
+			}
+			cl, err := s.failureCall(ctx, c, d, t)
+			if err != nil {
+				return err
+			}
+			_, err = s.invokeLocked(ctx, c, cl)
+			return err
+		}
 	}
-	attempt, orig := retryOf(inv.Key)
-	if t.OnFailure.Retry != nil && attempt < t.OnFailure.Retry.Times {
-		return nil
+	return nil
+}
+
+// failureCall is the call of a failure path's timer: the trigger's
+// on_failure actions, on the input of the invocation that first failed.
+func (s *Service) failureCall(ctx context.Context, c Contract, d *Document, t Timer) (call, error) {
+	tr := findTrigger(d, t.Trigger)
+	if tr == nil || tr.OnFailure == nil {
+		return call{}, fmt.Errorf("contract %s: failure timer %s names no failure path", c.ID, t.Key)
 	}
-	c, err := s.store.Contract(ctx, id)
+	orig, err := s.store.Invocation(ctx, c.ID, t.Of)
 	if err != nil {
-		return err
-	}
-	if c.Status != StatusActive {
-		return nil
+		return call{}, err
 	}
 	var event map[string]any
-	if err := json.Unmarshal(inv.Input, &event); err != nil {
-		return err
+	if err := json.Unmarshal(orig.Input, &event); err != nil {
+		return call{}, err
 	}
-	_, err = s.invokeLocked(ctx, c, call{key: "failure:" + orig, trigger: inv.Trigger, actions: t.OnFailure.Actions, event: normalizeInput(event), recordRefusal: true})
-	return err
+	return call{key: t.Key, trigger: t.Trigger, actions: tr.OnFailure.Actions, event: normalizeInput(event), timer: &t, recordRefusal: true}, nil
 }
 
 // retryOf returns the attempt a key is (0 for the first) and the key of

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -179,6 +180,10 @@ func (s *Service) fire(ctx context.Context, t Timer) error {
 	cl := call{key: "timer:" + t.Key, trigger: t.Trigger, timer: &t, recordRefusal: true,
 		event: map[string]any{"due": t.DueAt.UTC(), "n": int64(t.N), "trigger": t.Trigger}}
 	switch {
+	case strings.HasPrefix(t.Key, "failure:"):
+		if cl, err = s.failureCall(ctx, c, d, t); err != nil {
+			return err
+		}
 	case t.Trigger == "expire":
 		cl.end, cl.reason = StatusCompleted, "expired"
 	case t.Of != "":
@@ -196,7 +201,7 @@ func (s *Service) fire(ctx context.Context, t Timer) error {
 	default:
 		cl.t = findTrigger(d, t.Trigger)
 	}
-	if t.Trigger != "expire" && cl.t == nil {
+	if t.Trigger != "expire" && cl.t == nil && cl.actions == nil {
 		return s.store.FireTimer(ctx, t, nil)
 	}
 	inv, err := s.invokeLocked(ctx, c, cl)
