@@ -49,7 +49,7 @@ func within(dep string, packages []string) bool {
 // money rules are written once, above every adapter.
 func TestDependencies(t *testing.T) {
 	forbidden := append([]string{"net/http"}, drivers...)
-	for _, pkg := range []string{".", "./ledger", "./twotier", "./merchant", "./scenario"} {
+	for _, pkg := range []string{".", "./ledger", "./twotier", "./merchant", "./scenario", "./contract"} {
 		for _, dep := range deps(t, pkg) {
 			if within(dep, forbidden) {
 				t.Errorf("%s imports %s", pkg, dep)
