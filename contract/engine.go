@@ -83,7 +83,7 @@ func (s *Service) lock(id tongbao.ID) func() {
 	return m.Unlock
 }
 
-// PartySpec is what RegisterParty needs.
+// RegisterSpec is what RegisterParty needs.
 type RegisterSpec struct {
 	ID        tongbao.ID
 	Operator  tongbao.ID

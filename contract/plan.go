@@ -514,7 +514,7 @@ func (p *planner) set(at string, s *SetAction) error {
 	return nil
 }
 
-// requirements evaluates a trigger's requirements and when condition,
+// conditions evaluates a trigger's requirements and when condition,
 // recording each value; it returns the error of the first requirement
 // that does not hold, and whether the when condition does.
 func (p *planner) conditions(t *Trigger) (bool, error) {
