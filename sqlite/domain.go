@@ -14,6 +14,9 @@ import (
 // was told is stored survives a crash of the machine).
 var domainPragmas = []string{
 	"busy_timeout = " + strconv.Itoa(BusyTimeoutMs),
+	// A larger page cache than SQLite's 2 MiB: a busy domain store (the
+	// contracts' invocations) touches index pages all over its file.
+	"cache_size = -" + strconv.Itoa(ReadCacheKiB),
 	"journal_mode = WAL",
 	"synchronous = FULL",
 	"foreign_keys = OFF",

@@ -348,6 +348,7 @@ type invocationWrite struct {
 	// this call stored it.
 	stored  contract.Invocation
 	created bool
+	seq     int64
 }
 
 // write runs a batch of invocation writes in the committer's
@@ -404,7 +405,14 @@ func (s *Store) CreateInvocation(ctx context.Context, inv contract.Invocation) (
 	if err := s.writes.Do(ctx, w); err != nil {
 		return contract.Invocation{}, false, err
 	}
-	return w.stored, w.created, nil
+	if w.created {
+		stored, err := decodeInvocation(inv.Contract[:], inv.Key, inv.ID[:], w.seq, string(inv.Outcome), tongbao.UnixNanos(inv.At), body)
+		if err != nil {
+			return contract.Invocation{}, false, internal("create invocation", err)
+		}
+		return stored, true, nil
+	}
+	return w.stored, false, nil
 }
 
 // create stores w's invocation, or reads the one stored under its key.
@@ -414,10 +422,10 @@ func (s *Store) create(ctx context.Context, tx *sqldb.Tx, w *invocationWrite) (r
 		var seq int64
 		err := tx.QueryRow(ctx, insertInvocation, inv.Contract[:], inv.Key, inv.ID[:], inv.Contract[:], tongbao.UnixNanos(inv.At), w.body, inv.Contract[:]).Scan(&seq)
 		if err == nil {
-			// As Invocation reads it back.
-			w.created = true
-			w.stored, err = decodeInvocation(inv.Contract[:], inv.Key, inv.ID[:], seq, string(inv.Outcome), tongbao.UnixNanos(inv.At), w.body)
-			return nil, err
+			// Read back as Invocation reads it by the caller, off the
+			// one writer goroutine (see CreateInvocation).
+			w.created, w.seq = true, seq
+			return nil, nil
 		}
 		if !sqldb.IsNoRows(err) {
 			return nil, err
