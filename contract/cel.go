@@ -124,14 +124,16 @@ func (boundedSizes) EstimateCallCost(string, string, *checker.AstNode, []checker
 	return nil
 }
 
-// compileCache keeps compiled programs by expression and type, so that a
+// programs keeps compiled programs by type and expression, so that a
 // contract loaded again (or many contracts of one template) compile once.
-var compileCache = struct {
-	sync.Mutex
-	m map[string]*program
-}{m: map[string]*program{}}
+// Its budget counts expression bytes, times programCostPerByte for what
+// the checked AST and program hold beside the text.
+var programs = newCache[*program](programsBudget)
 
-const compileCacheMax = 8192
+const (
+	programCostPerByte = 64
+	programsBudget     = 32 << 20
+)
 
 // compile type-checks expr against the environment and the wanted type,
 // estimates its worst cost, and returns its program: ErrCondition when it
@@ -142,10 +144,7 @@ func compile(where, expr string, want expect) (*program, error) {
 		return nil, docError(ErrCondition, "%s: expression longer than %d bytes", where, ExprMax)
 	}
 	key := fmt.Sprint(int(want), ":", expr)
-	compileCache.Lock()
-	p, ok := compileCache.m[key]
-	compileCache.Unlock()
-	if ok {
+	if p, ok := programs.get(key); ok {
 		return p, nil
 	}
 	env, err := environment()
@@ -157,7 +156,7 @@ func compile(where, expr string, want expect) (*program, error) {
 		return nil, docError(ErrCondition, "%s: %s", where, strings.ReplaceAll(iss.Err().Error(), "\n", " "))
 	}
 	out := ast.OutputType()
-	ok = out.IsExactType(types.DynType)
+	ok := out.IsExactType(types.DynType)
 	switch want {
 	case expectBool:
 		ok = ok || out.IsExactType(types.BoolType)
@@ -184,13 +183,8 @@ func compile(where, expr string, want expect) (*program, error) {
 	if err != nil {
 		return nil, docError(ErrCondition, "%s: %v", where, err)
 	}
-	p = &program{expr: expr, prg: prg}
-	compileCache.Lock()
-	if len(compileCache.m) >= compileCacheMax {
-		clear(compileCache.m)
-	}
-	compileCache.m[key] = p
-	compileCache.Unlock()
+	p := &program{expr: expr, prg: prg}
+	programs.put(key, p, (len(key)+1)*programCostPerByte)
 	return p, nil
 }
 

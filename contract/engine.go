@@ -39,8 +39,9 @@ type Service struct {
 	// only the writer node invokes, so that is every invocation.
 	locks [256]sync.Mutex
 
-	docsMu sync.Mutex
-	docs   map[string]*Document // by hash
+	// docs are the decoded documents by hash, within docsBudget bytes
+	// of canonical JSON.
+	docs *cache[*Document]
 
 	// unfinished names the contracts with an invocation left pending (its
 	// ledger call failed as a whole): it is finished before the next.
@@ -51,7 +52,7 @@ type Service struct {
 	wake     chan struct{}
 }
 
-const docsCacheMax = 4096
+const docsBudget = 16 << 20
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
@@ -69,7 +70,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Location = loc
 	}
 	return &Service{payments: cfg.Payments, store: cfg.Store, clock: cfg.Clock, loc: cfg.Location,
-		docs: map[string]*Document{}, unfinished: map[tongbao.ID]bool{}}, nil
+		docs: newCache[*Document](docsBudget), unfinished: map[tongbao.ID]bool{}}, nil
 }
 
 // Now returns the service's clock's time.
@@ -295,10 +296,7 @@ func (s *Service) Invocations(ctx context.Context, id tongbao.ID, after int64, l
 
 // Document returns a contract's document.
 func (s *Service) Document(c Contract) (*Document, error) {
-	s.docsMu.Lock()
-	d, ok := s.docs[c.Hash]
-	s.docsMu.Unlock()
-	if ok {
+	if d, ok := s.docs.get(c.Hash); ok {
 		return d, nil
 	}
 	var doc Document
@@ -310,12 +308,7 @@ func (s *Service) Document(c Contract) (*Document, error) {
 	if err := doc.normalizeParams(); err != nil {
 		return nil, err
 	}
-	s.docsMu.Lock()
-	if len(s.docs) >= docsCacheMax {
-		clear(s.docs)
-	}
-	s.docs[c.Hash] = &doc
-	s.docsMu.Unlock()
+	s.docs.put(c.Hash, &doc, len(c.Document))
 	return &doc, nil
 }
 

@@ -108,3 +108,23 @@ func TestDeepExpressionRefused(t *testing.T) {
 		t.Fatalf("got %v; want ErrCondition", err)
 	}
 }
+
+func TestCacheStaysWithinItsBudget(t *testing.T) {
+	c := newCache[int](100)
+	for i := range 50 {
+		c.put(strings.Repeat("k", i+1), i, 30)
+		if c.used > c.budget {
+			t.Fatalf("after %d puts: %d bytes used; budget %d", i+1, c.used, c.budget)
+		}
+	}
+	if _, ok := c.get(strings.Repeat("k", 50)); !ok {
+		t.Fatal("the newest value was dropped")
+	}
+	if _, ok := c.get("k"); ok {
+		t.Fatal("the oldest value was kept past the budget")
+	}
+	c.put("huge", 1, 101)
+	if _, ok := c.get("huge"); ok {
+		t.Fatal("a value larger than the budget was kept")
+	}
+}
