@@ -37,6 +37,9 @@ type call struct {
 	// recordRefusal records a refusal by the contract's rules as a failed
 	// invocation (a timer must not come back forever).
 	recordRefusal bool
+	// input and inputHash are the event encoded, once (see inputHash).
+	input     json.RawMessage
+	inputHash string
 }
 
 type deposit struct {
@@ -78,38 +81,32 @@ func (s *Service) PostEvent(ctx context.Context, jws []byte) (Invocation, error)
 	if err != nil {
 		return Invocation{}, err
 	}
-	c, err := s.store.Contract(ctx, ev.Contract)
-	if err != nil {
-		return Invocation{}, err
-	}
-	d, err := s.Document(c)
-	if err != nil {
-		return Invocation{}, err
-	}
-	var name string
-	for _, p := range d.Parties {
-		if p.Signer == kid.String() {
-			name = p.Name
+	return s.invoke(ctx, ev.Contract, func(c Contract, d *Document) (call, error) {
+		var name string
+		for _, p := range d.Parties {
+			if p.Signer == kid.String() {
+				name = p.Name
+			}
 		}
-	}
-	if name == "" {
-		return Invocation{}, docError(ErrUnregistered, "signer %s is not a party of contract %s", kid, c.ID)
-	}
-	var t *Trigger
-	for i := range d.Triggers {
-		if on := d.Triggers[i].On.Event; on != nil && on.Type == ev.Type && on.Signer == name {
-			t = &d.Triggers[i]
+		if name == "" {
+			return call{}, docError(ErrUnregistered, "signer %s is not a party of contract %s", kid, c.ID)
 		}
-	}
-	if t == nil {
-		return Invocation{}, docError(ErrNoTrigger, "contract %s takes no %s event from %s", c.ID, ev.Type, name)
-	}
-	data := ev.Data
-	if data == nil {
-		data = map[string]any{}
-	}
-	event := map[string]any{"id": ev.ID, "type": ev.Type, "signer": name, "data": data, "issued_at": time.Unix(ev.IssuedAt, 0).UTC()}
-	return s.invoke(ctx, c.ID, call{key: "event:" + kid.String() + ":" + ev.ID, t: t, trigger: t.Name, event: event, replayEvent: true})
+		var t *Trigger
+		for i := range d.Triggers {
+			if on := d.Triggers[i].On.Event; on != nil && on.Type == ev.Type && on.Signer == name {
+				t = &d.Triggers[i]
+			}
+		}
+		if t == nil {
+			return call{}, docError(ErrNoTrigger, "contract %s takes no %s event from %s", c.ID, ev.Type, name)
+		}
+		data := ev.Data
+		if data == nil {
+			data = map[string]any{}
+		}
+		event := map[string]any{"id": ev.ID, "type": ev.Type, "signer": name, "data": data, "issued_at": time.Unix(ev.IssuedAt, 0).UTC()}
+		return call{key: "event:" + kid.String() + ":" + ev.ID, t: t, trigger: t.Name, event: event, replayEvent: true}, nil
+	})
 }
 
 // Request invokes the request trigger name on behalf of party (the caller
@@ -120,49 +117,45 @@ func (s *Service) PostEvent(ctx context.Context, jws []byte) (Invocation, error)
 // A request whose trigger is by AnyWallet is made for wallet (party is
 // then empty); the expressions see it as event.wallet.
 func (s *Service) Request(ctx context.Context, id tongbao.ID, name, party string, wallet tongbao.ID, key string, data map[string]any) (Invocation, error) {
-	c, err := s.store.Contract(ctx, id)
-	if err != nil {
-		return Invocation{}, err
-	}
-	d, err := s.Document(c)
-	if err != nil {
-		return Invocation{}, err
-	}
-	var t *Trigger
-	for i := range d.Triggers {
-		if on := d.Triggers[i].On.Request; on != nil && on.Name == name {
-			t = &d.Triggers[i]
+	return s.invoke(ctx, id, func(c Contract, d *Document) (call, error) {
+		var t *Trigger
+		for i := range d.Triggers {
+			if on := d.Triggers[i].On.Request; on != nil && on.Name == name {
+				t = &d.Triggers[i]
+			}
 		}
-	}
-	if t == nil {
-		return Invocation{}, docError(ErrNoTrigger, "contract %s has no request %q", id, name)
-	}
-	by := t.On.Request.By
-	switch {
-	case by == AnyWallet:
-		if wallet.IsZero() {
-			return Invocation{}, ErrNotParty
+		if t == nil {
+			return call{}, docError(ErrNoTrigger, "contract %s has no request %q", id, name)
 		}
-		w, err := s.payments.Wallet(ctx, wallet)
-		if err != nil {
-			return Invocation{}, err
+		party, wallet := party, wallet
+		switch by := t.On.Request.By; {
+		case by == AnyWallet:
+			if wallet.IsZero() {
+				return call{}, ErrNotParty
+			}
+			w, err := s.payments.Wallet(ctx, wallet)
+			if err != nil {
+				return call{}, err
+			}
+			if w.Operator != c.Operator {
+				return call{}, docError(ErrNotParty, "wallet %s is at another operator", wallet)
+			}
+			party = wallet.String()
+		case by != party:
+			return call{}, docError(ErrNotParty, "request %s is %s's to make", name, by)
+		default:
+			p, _ := d.Party(party)
+			var err error
+			if wallet, err = tongbao.ParseID(p.Wallet); err != nil {
+				return call{}, err
+			}
 		}
-		if w.Operator != c.Operator {
-			return Invocation{}, docError(ErrNotParty, "wallet %s is at another operator", wallet)
+		if data == nil {
+			data = map[string]any{}
 		}
-		party = wallet.String()
-	case by != party:
-		return Invocation{}, docError(ErrNotParty, "request %s is %s's to make", name, by)
-	default:
-		if wallet, err = s.PartyWallet(c, party); err != nil {
-			return Invocation{}, err
-		}
-	}
-	if data == nil {
-		data = map[string]any{}
-	}
-	event := map[string]any{"name": name, "by": party, "wallet": wallet.String(), "data": data}
-	return s.invoke(ctx, id, call{key: "request:" + party + ":" + key, t: t, trigger: t.Name, event: event})
+		event := map[string]any{"name": name, "by": party, "wallet": wallet.String(), "data": data}
+		return call{key: "request:" + party + ":" + key, t: t, trigger: t.Name, event: event}, nil
+	})
 }
 
 // Deposit moves amount from a party's wallet into the contract's and runs
@@ -172,33 +165,44 @@ func (s *Service) Deposit(ctx context.Context, id tongbao.ID, party string, amou
 	if amount <= 0 {
 		return Invocation{}, tongbao.ErrAmountInvalid
 	}
-	c, err := s.store.Contract(ctx, id)
-	if err != nil {
-		return Invocation{}, err
-	}
-	w, err := s.PartyWallet(c, party)
-	if err != nil {
-		return Invocation{}, err
-	}
-	// A refund returns the contract's money to its refund party: only
-	// that party may put money in, so nobody's deposit goes to another.
-	if d, err := s.Document(c); err != nil {
-		return Invocation{}, err
-	} else if d.RefundTo != "" && party != d.RefundTo {
-		return Invocation{}, docError(ErrDepositRefused, "only %s deposits into this contract", d.RefundTo)
-	}
-	event := map[string]any{"amount": int64(amount), "from": party}
-	return s.invoke(ctx, id, call{key: "deposit:" + party + ":" + key, trigger: "received", event: event, deposit: &deposit{party: party, wallet: w, amount: amount}})
+	return s.invoke(ctx, id, func(c Contract, d *Document) (call, error) {
+		p, ok := d.Party(party)
+		if !ok || p.Wallet == "" {
+			return call{}, ErrNotParty
+		}
+		w, err := tongbao.ParseID(p.Wallet)
+		if err != nil {
+			return call{}, err
+		}
+		// A refund returns the contract's money to its refund party: only
+		// that party may put money in, so nobody's deposit goes to another.
+		if d.RefundTo != "" && party != d.RefundTo {
+			return call{}, docError(ErrDepositRefused, "only %s deposits into this contract", d.RefundTo)
+		}
+		event := map[string]any{"amount": int64(amount), "from": party}
+		return call{key: "deposit:" + party + ":" + key, trigger: "received", event: event, deposit: &deposit{party: party, wallet: w, amount: amount}}, nil
+	})
 }
 
 // invoke runs a caller's call (an event, a request, a deposit). An
 // invocation the ledger refused is recorded as failed, and answered with
 // ErrFundsShort (again for a retry under the same key), so a caller that
 // reads only the error learns nothing moved.
-func (s *Service) invoke(ctx context.Context, id tongbao.ID, cl call) (Invocation, error) {
+//
+// build makes the call from the contract as it stands under its lock: one
+// read of the contract serves the checks and the invocation.
+func (s *Service) invoke(ctx context.Context, id tongbao.ID, build func(Contract, *Document) (call, error)) (Invocation, error) {
 	unlock := s.lock(id)
 	defer unlock()
 	c, err := s.fresh(ctx, id)
+	if err != nil {
+		return Invocation{}, err
+	}
+	d, err := s.Document(c)
+	if err != nil {
+		return Invocation{}, err
+	}
+	cl, err := build(c, d)
 	if err != nil {
 		return Invocation{}, err
 	}
@@ -229,7 +233,10 @@ func (s *Service) balances(ctx context.Context, d *Document) (map[string]int64, 
 // plan plans a call on contract c as of now: the pending invocation to
 // record, or the refusal.
 func (s *Service) plan(ctx context.Context, c Contract, d *Document, cl call, now time.Time, balance map[string]int64) (Invocation, error) {
-	input, ih := inputHash(cl.event)
+	if cl.input == nil {
+		cl.input, cl.inputHash = inputHash(cl.event)
+	}
+	input, ih := cl.input, cl.inputHash
 	rt := cloneRuntime(c.Runtime)
 	inv := Invocation{ID: invocationID(c.ID, cl.key), Contract: c.ID, Key: cl.key, Trigger: cl.trigger, Input: input, InputHash: ih,
 		BaseVersion: c.Version, At: now, Sequence: rt.Invocations + 1, Outcome: OutcomePending}
@@ -348,7 +355,8 @@ func (s *Service) invokeLocked(ctx context.Context, c Contract, cl call) (Invoca
 	if err != nil {
 		return Invocation{}, err
 	}
-	_, ih := inputHash(cl.event)
+	cl.input, cl.inputHash = inputHash(cl.event)
+	ih := cl.inputHash
 	if old, err := s.store.Invocation(ctx, c.ID, cl.key); err == nil {
 		switch {
 		case cl.replayEvent:
