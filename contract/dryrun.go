@@ -132,7 +132,7 @@ func statusError(s Status) error {
 // dryCall builds the call a step stands for.
 func (s *Service) dryCall(c Contract, d *Document, st DryStep, i int) (call, error) {
 	key := fmt.Sprintf("dry-run:%d", i)
-	data := st.Data
+	data := JSONValues(st.Data)
 	if data == nil {
 		data = map[string]any{}
 	}

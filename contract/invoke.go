@@ -150,6 +150,7 @@ func (s *Service) Request(ctx context.Context, id tongbao.ID, name, party string
 				return call{}, err
 			}
 		}
+		data := JSONValues(data)
 		if data == nil {
 			data = map[string]any{}
 		}
@@ -513,11 +514,11 @@ func (s *Service) failureCall(ctx context.Context, c Contract, d *Document, t Ti
 	if err != nil {
 		return call{}, err
 	}
-	var event map[string]any
-	if err := json.Unmarshal(orig.Input, &event); err != nil {
+	event, err := decodeInput(orig.Input)
+	if err != nil {
 		return call{}, err
 	}
-	return call{key: t.Key, trigger: t.Trigger, actions: tr.OnFailure.Actions, event: normalizeInput(event), timer: &t, recordRefusal: true}, nil
+	return call{key: t.Key, trigger: t.Trigger, actions: tr.OnFailure.Actions, event: event, timer: &t, recordRefusal: true}, nil
 }
 
 // retryOf returns the attempt a key is (0 for the first) and the key of
@@ -545,26 +546,6 @@ func findTrigger(d *Document, name string) *Trigger {
 		}
 	}
 	return nil
-}
-
-// normalizeInput turns an input read back from JSON into what the
-// expressions saw: integers as int64.
-func normalizeInput(m map[string]any) map[string]any {
-	for k, v := range m {
-		switch x := v.(type) {
-		case float64:
-			if x == float64(int64(x)) {
-				m[k] = int64(x)
-			}
-		case map[string]any:
-			m[k] = normalizeInput(x)
-		case string:
-			if t, err := time.Parse(time.RFC3339Nano, x); err == nil && (k == "due" || k == "issued_at") {
-				m[k] = t
-			}
-		}
-	}
-	return m
 }
 
 // Recover finishes every invocation left pending (by a crash, or a ledger

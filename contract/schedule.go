@@ -2,7 +2,6 @@ package contract
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -193,11 +192,9 @@ func (s *Service) fire(ctx context.Context, t Timer) error {
 		if err != nil {
 			return err
 		}
-		var event map[string]any
-		if err := json.Unmarshal(orig.Input, &event); err != nil {
+		if cl.event, err = decodeInput(orig.Input); err != nil {
 			return err
 		}
-		cl.event = normalizeInput(event)
 	default:
 		cl.t = findTrigger(d, t.Trigger)
 	}

@@ -1,7 +1,10 @@
 package contract
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
+	"time"
 	"strings"
 	"testing"
 
@@ -126,5 +129,32 @@ func TestCacheStaysWithinItsBudget(t *testing.T) {
 	c.put("huge", 1, 101)
 	if _, ok := c.get("huge"); ok {
 		t.Fatal("a value larger than the budget was kept")
+	}
+}
+
+func TestJSONValueMakesIntegersInts(t *testing.T) {
+	in := map[string]any{"a": float64(3), "b": json.Number("9007199254740993"), "c": 1.5, "d": []any{float64(2), "x"},
+		"e": map[string]any{"f": json.Number("-4")}, "g": float64(1 << 60)}
+	got := JSONValues(in)
+	want := map[string]any{"a": int64(3), "b": int64(9007199254740993), "c": 1.5, "d": []any{int64(2), "x"},
+		"e": map[string]any{"f": int64(-4)}, "g": float64(1 << 60)}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %#v; want %#v", got, want)
+	}
+}
+
+// TestRetryInputAsFirstSeen guards the input a retry or a failure path
+// reads back: integers stay ints, the instants of the event stay
+// instants, and a member named like one deeper down stays what it was.
+func TestRetryInputAsFirstSeen(t *testing.T) {
+	due := time.Date(2027, 3, 15, 1, 0, 0, 0, time.UTC)
+	first := map[string]any{"due": due, "n": int64(2), "data": map[string]any{"due": "2027-01-01T00:00:00Z", "amount": int64(300)}}
+	raw, _ := inputHash(first)
+	got, err := decodeInput(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, first) {
+		t.Fatalf("got %#v; want %#v", got, first)
 	}
 }

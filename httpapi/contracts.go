@@ -257,7 +257,7 @@ func (s *Server) deployContract(c *call) (any, error) {
 	}
 	spec := contract.DeploySpec{Document: []byte(in.Document), By: c.p.KeyID}
 	if in.Template != "" {
-		if spec.Document, err = contract.FromTemplate(in.Template, in.Parties, integers(in.Params), in.Reference); err != nil {
+		if spec.Document, err = contract.FromTemplate(in.Template, in.Parties, in.Params, in.Reference); err != nil {
 			return nil, err
 		}
 	}
@@ -289,30 +289,6 @@ func (s *Server) deployContract(c *call) (any, error) {
 		c.status = http.StatusOK
 	}
 	return contractOut(cs, k, nil)
-}
-
-// integers turns the whole numbers JSON decoded as float64 into int64,
-// as a template's int parameters and the contract's expressions take.
-func integers(m map[string]any) map[string]any {
-	for k, v := range m {
-		switch x := v.(type) {
-		case float64:
-			if x == float64(int64(x)) {
-				m[k] = int64(x)
-			}
-		case map[string]any:
-			m[k] = integers(x)
-		case []any:
-			for i, e := range x {
-				if f, ok := e.(float64); ok && f == float64(int64(f)) {
-					x[i] = int64(f)
-				} else if mm, ok := e.(map[string]any); ok {
-					x[i] = integers(mm)
-				}
-			}
-		}
-	}
-	return m
 }
 
 func (s *Server) listContracts(c *call) (any, error) {
@@ -443,7 +419,7 @@ func (s *Server) requestContract(c *call) (any, error) {
 	} else if wallet, err = c.speaksFor(cs, k, in.Party); err != nil {
 		return nil, err
 	}
-	inv, err := cs.Request(c.ctx, k.ID, in.Name, in.Party, wallet, c.key, integers(in.Data))
+	inv, err := cs.Request(c.ctx, k.ID, in.Name, in.Party, wallet, c.key, in.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -507,7 +483,7 @@ func (s *Server) dryRunContract(c *call) (any, error) {
 	}
 	steps := make([]contract.DryStep, 0, len(in.Steps))
 	for _, st := range in.Steps {
-		step := contract.DryStep{Trigger: st.Trigger, Party: st.Party, Amount: tongbao.Amount(st.Amount), Data: integers(st.Data)}
+		step := contract.DryStep{Trigger: st.Trigger, Party: st.Party, Amount: tongbao.Amount(st.Amount), Data: st.Data}
 		if st.At != nil {
 			step.At = *st.At
 		}

@@ -692,7 +692,7 @@ func decodeInvocation(c []byte, key string, id []byte, seq int64, outcome string
 	}
 	inv.Conditions = b.Conditions
 	for i := range inv.Conditions {
-		inv.Conditions[i].Value = normalize(inv.Conditions[i].Value)
+		inv.Conditions[i].Value = contract.JSONValue(inv.Conditions[i].Value)
 	}
 	inv.BaseVersion, inv.Next, inv.NextStatus = b.BaseVersion, b.Next, b.NextStatus
 	normalizeRuntime(&inv.Next)
@@ -726,7 +726,7 @@ func decodeRuntime(s string) (contract.Runtime, error) {
 // runtime comes back equal to the one stored.
 func normalizeRuntime(r *contract.Runtime) {
 	for k, v := range r.State {
-		r.State[k] = normalize(v)
+		r.State[k] = contract.JSONValue(v)
 	}
 	for k, c := range r.Consents {
 		c.At = sameInstant(c.At)
@@ -739,25 +739,3 @@ func normalizeRuntime(r *contract.Runtime) {
 }
 
 func sameInstant(t time.Time) time.Time { return tongbao.FromUnixNanos(tongbao.UnixNanos(t)) }
-
-// normalize turns the json.Numbers of a decoded value into int64, or
-// float64 for those that are not integers.
-func normalize(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		if n, err := v.Int64(); err == nil {
-			return n
-		}
-		f, _ := v.Float64()
-		return f
-	case map[string]any:
-		for k, e := range v {
-			v[k] = normalize(e)
-		}
-	case []any:
-		for i, e := range v {
-			v[i] = normalize(e)
-		}
-	}
-	return v
-}
