@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"time"
 	"strings"
 	"testing"
+	"time"
 
 	tongbao "github.com/tongbao/tongbao"
 )
