@@ -16,8 +16,8 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/tongbao/tongbao/httpapi"
 	"github.com/tongbao/tongbao/internal/sqldb"
@@ -31,28 +31,20 @@ const PutBatchMax = 512
 // Store is an httpapi.KeyStore in a SQLite file or a PostgreSQL database.
 type Store struct {
 	db *sqldb.DB
-	// puts goes to the committer, which answers on each put's channel.
-	puts chan put
-	quit chan struct{} // closed by Close
-	done chan struct{} // closed when the committer has stopped
+	// puts writes the puts made together in one transaction.
+	puts *sqldb.Committer[*put]
+	once sync.Once
 }
 
+// put is one Put for the committer; version is its result.
 type put struct {
 	key       httpapi.StoredKey
 	principal string
-	answer    chan putAnswer
-}
-
-type putAnswer struct {
-	version int64
-	err     error
+	version   int64
 }
 
 //go:embed migrations
 var migrations embed.FS
-
-// errClosed answers a put on a closed store.
-var errClosed = errors.New("keysql: closed")
 
 // Open opens the store on target: a postgres:// connection string, or
 // the path of a SQLite file (created if needed). It brings the table up
@@ -62,22 +54,22 @@ func Open(ctx context.Context, target string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keysql: %w", err)
 	}
-	s := &Store{db: db, puts: make(chan put), quit: make(chan struct{}), done: make(chan struct{})}
-	go s.commit()
+	s := &Store{db: db}
+	// One writer: each batch reads the latest version under the table's
+	// lock, so two would only wait for each other.
+	s.puts = sqldb.NewCommitter(db, PutBatchMax, 1, s.write)
 	return s, nil
 }
 
 // Close stops the committer and closes the database; closing twice is
 // harmless.
 func (s *Store) Close() error {
-	select {
-	case <-s.quit:
-		return nil
-	default:
-	}
-	close(s.quit)
-	<-s.done
-	return s.db.Close()
+	var err error
+	s.once.Do(func() {
+		s.puts.Close()
+		err = s.db.Close()
+	})
+	return err
 }
 
 // Version implements httpapi.KeyStore.
@@ -122,90 +114,38 @@ func (s *Store) Put(ctx context.Context, k httpapi.StoredKey) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("keysql: put: %w", err)
 	}
-	p := put{key: k, principal: string(principal), answer: make(chan putAnswer, 1)}
-	select {
-	case s.puts <- p:
-	case <-s.quit:
-		return 0, errClosed
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	p := &put{key: k, principal: string(principal)}
+	if err := s.puts.Do(ctx, p); err != nil {
+		return 0, fmt.Errorf("keysql: put: %w", err)
 	}
-	select {
-	case a := <-p.answer:
-		return a.version, a.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
+	return p.version, nil
 }
 
-// commit writes the puts, those that arrived together in one
-// transaction, until the store is closed.
-func (s *Store) commit() {
-	defer close(s.done)
-	batch := make([]put, 0, PutBatchMax)
-	for {
-		batch = batch[:0]
-		select {
-		case p := <-s.puts:
-			batch = append(batch, p)
-		case <-s.quit:
-			return
-		}
-	more:
-		for len(batch) < PutBatchMax {
-			select {
-			case p := <-s.puts:
-				batch = append(batch, p)
-			default:
-				break more
-			}
-		}
-		first, err := s.write(batch)
-		if err != nil {
-			err = fmt.Errorf("keysql: put: %w", err)
-		}
-		for i, p := range batch {
-			if err != nil {
-				p.answer <- putAnswer{err: err}
-			} else {
-				p.answer <- putAnswer{version: first + int64(i)}
-			}
-		}
-	}
-}
-
-// write stores a batch of puts in one transaction, each at the next
-// version. The table lock (PostgreSQL) or the file's write lock (SQLite)
-// is held from before the latest version is read until the commit, so
-// versions grow in the order of the commits and a reader that has seen
-// version v never misses a change numbered below it. It returns the
-// version of the first put; the others follow it.
-func (s *Store) write(batch []put) (int64, error) {
-	ctx := context.Background()
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
+// write stores a batch of puts in the committer's transaction, each at
+// the next version. The table lock (PostgreSQL) or the file's write lock
+// (SQLite) is held from before the latest version is read until the
+// commit, so versions grow in the order of the commits and a reader that
+// has seen version v never misses a change numbered below it.
+func (s *Store) write(ctx context.Context, tx *sqldb.Tx, batch []*put, _ []error) error {
 	if err := tx.LockTable(ctx, "api_keys"); err != nil {
-		return 0, err
+		return err
 	}
 	var version int64
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM api_keys`).Scan(&version); err != nil {
-		return 0, err
+		return err
 	}
-	first := version + 1
 	ins, err := tx.Prepare(ctx, `INSERT INTO api_keys (hash, principal, version) VALUES (?, `+s.db.JSON("?")+`, ?)
 		ON CONFLICT (hash) DO UPDATE SET principal = excluded.principal, version = excluded.version`)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer ins.Close()
 	for _, p := range batch {
 		version++
 		if _, err := ins.ExecContext(ctx, p.key.Hash, p.principal, version); err != nil {
-			return 0, err
+			return err
 		}
+		p.version = version
 	}
-	return first, tx.Commit()
+	return nil
 }
