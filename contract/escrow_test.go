@@ -127,6 +127,11 @@ func TestPrepaidCustodyLessonByLesson(t *testing.T) {
 	if got := e.balance(school); got != yuan("150.00") {
 		t.Fatalf("school %s after three lessons; want 150.00", got)
 	}
+	// The hold was posted at the first lesson: the runtime keeps open
+	// holds only, so it does not grow with every hold.
+	if rt := e.contract(c.ID).Runtime; len(rt.Holds) != 0 || rt.Balance != yuan("350.00") {
+		t.Fatalf("holds %+v, balance %s; want none open and 350.00 in the contract's wallet", rt.Holds, rt.Balance)
+	}
 	inv, err := e.svc.Request(e.Ctx, c.ID, "refund", "student", tongbao.ID{}, "r1", nil)
 	domaintest.Must(t, err)
 	if inv.Outcome != contract.OutcomeSucceeded {

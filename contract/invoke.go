@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -297,6 +298,11 @@ func (s *Service) plan(ctx context.Context, c Contract, d *Document, cl call, no
 		return inv, nil
 	}
 	rt.Invocations++
+	// Only the open holds stay in the runtime, which every invocation
+	// rewrites: a posted or voided one is in its invocation's moves, and
+	// keeping them would grow the runtime with every hold a repeating
+	// trigger makes.
+	rt.Holds = slices.DeleteFunc(rt.Holds, func(h HoldRecord) bool { return h.Status != HoldOpen })
 	inv.Moves, inv.Next, inv.NextStatus, inv.Timers = p.moves, rt, next, timers
 	if skipped {
 		inv.Outcome = OutcomeSkipped

@@ -52,7 +52,9 @@ type Runtime struct {
 	// State holds the variables set by set actions: int64, string, bool,
 	// or maps of them by string.
 	State map[string]any `json:"state,omitempty"`
-	Holds []HoldRecord   `json:"holds,omitempty"`
+	// Holds are the contract's open holds; one posted or voided is
+	// dropped (its invocation's moves keep it).
+	Holds []HoldRecord `json:"holds,omitempty"`
 	// TakenIn is everything the contract received (held or deposited);
 	// PaidOut what it released or transferred out; Refunded what it gave
 	// back (holds voided included).
