@@ -146,6 +146,12 @@ type PaymentOutcome struct {
 // cross-operator payment that meets a window closed under it is booked
 // again on its own, as Pay does. At most PayBatchMax payments.
 func (s *Service) PayBatch(ctx context.Context, ps []Payment) ([]PaymentOutcome, error) {
+	return s.payBatch(ctx, ps, s.paymentWallet, s.paymentWallet)
+}
+
+// payBatch is PayBatch with the rule for each side's wallet: payer and
+// payee return the route of a wallet that may take that side, or why not.
+func (s *Service) payBatch(ctx context.Context, ps []Payment, payer, payee func(context.Context, tongbao.ID) (Wallet, error)) ([]PaymentOutcome, error) {
 	if len(ps) > PayBatchMax {
 		return nil, tongbao.Errorf(tongbao.EINVALID, "a batch holds at most %d payments", PayBatchMax)
 	}
@@ -168,12 +174,12 @@ func (s *Service) PayBatch(ctx context.Context, ps []Payment) ([]PaymentOutcome,
 			out[i].Err = err
 			continue
 		}
-		from, err := s.paymentWallet(ctx, p.From)
+		from, err := payer(ctx, p.From)
 		if err != nil {
 			out[i].Err = wrap("payer wallet", err)
 			continue
 		}
-		to, err := s.paymentWallet(ctx, p.To)
+		to, err := payee(ctx, p.To)
 		if err != nil {
 			out[i].Err = wrap("payee wallet", err)
 			continue
@@ -334,6 +340,8 @@ func (s *Service) paymentWallet(ctx context.Context, id tongbao.ID) (Wallet, err
 		return Wallet{}, ErrScenarioWallet
 	case WalletContract:
 		return Wallet{}, ErrContractWallet
+	case WalletOffline:
+		return Wallet{}, ErrOfflineFloat
 	}
 	return Wallet{ID: id, Operator: r.operator, Kind: r.kind}, nil
 }

@@ -22,8 +22,8 @@ type OperatorSupply struct {
 	Vault    tongbao.Amount
 	Wallets  tongbao.Amount
 	Clearing tongbao.Amount
-	// OfflineFloat is the currency loaded onto offline devices, which will
-	// be its own account once offline payments exist; zero until then.
+	// OfflineFloat is the currency loaded onto offline devices and not
+	// yet settled or unloaded: the operator's offline float wallet.
 	OfflineFloat tongbao.Amount
 	// Liabilities is Vault + Wallets + Clearing + OfflineFloat.
 	Liabilities tongbao.Amount
@@ -75,7 +75,7 @@ func (s *Service) SupplyReport(ctx context.Context) (SupplyReport, error) {
 	// Name every account the report sums, then read them all at once.
 	ids := []tongbao.ID{issuedAccount(cb)}
 	type parts struct {
-		backing, vault, wallets, clearing []int
+		backing, vault, wallets, float, clearing []int
 		windows                           []uint64 // of the clearing accounts
 	}
 	perOp := make([]parts, len(ops))
@@ -92,6 +92,10 @@ func (s *Service) SupplyReport(ctx context.Context) (SupplyReport, error) {
 				return SupplyReport{}, err
 			}
 			for _, w := range ws {
+				if w.Kind == WalletOffline {
+					add(&perOp[i].float, w.ID)
+					continue
+				}
 				add(&perOp[i].wallets, w.ID)
 			}
 			if len(ws) < WalletsPageMax {
@@ -125,7 +129,7 @@ func (s *Service) SupplyReport(ctx context.Context) (SupplyReport, error) {
 	r.Issued = -accounts[0].Net()
 	r.OK = true
 	for i, op := range ops {
-		o := OperatorSupply{Operator: op.ID, Backing: sum(perOp[i].backing), Vault: sum(perOp[i].vault), Wallets: sum(perOp[i].wallets)}
+		o := OperatorSupply{Operator: op.ID, Backing: sum(perOp[i].backing), Vault: sum(perOp[i].vault), Wallets: sum(perOp[i].wallets), OfflineFloat: sum(perOp[i].float)}
 		for j, k := range perOp[i].clearing {
 			net, err := s.openPosition(ctx, op.ID, perOp[i].windows[j], accounts[k])
 			if err != nil {

@@ -23,8 +23,8 @@
 //	holder        wallet              credit-normal, floor zero, limits = the category's caps
 //
 // For every operator, at every moment: backing = vault + wallets + the net
-// of its clearing accounts in windows not yet settled (+ offline float,
-// later). SupplyReport checks it from the books.
+// of its clearing accounts in windows not yet settled + its offline
+// float. SupplyReport checks it from the books.
 package twotier
 
 import (
