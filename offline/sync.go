@@ -1,0 +1,626 @@
+package offline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/twotier"
+)
+
+// Sync: tokens reach the ledger when either side reconnects, in batches.
+// Each token is decided once, by its hash, under syncMu:
+//
+//   - refused: it fails a check a payee's device makes too (signature,
+//     certificate, caps, revocation) or names an unknown device; nothing
+//     is stored, so a corrected upload is not blocked;
+//   - duplicate: its hash is stored already; the answer is the stored
+//     outcome, and nothing moves again;
+//   - accepted: stored with where its money comes from, then paid by
+//     the ledger under an id derived from its hash, so a retry after a
+//     crash pays once (Recover pays what a crash left pending).
+//
+// A token that conflicts with what the ledger knows of its device (a
+// second token with one counter, a broken chain, a purse spent past what
+// was loaded, an acknowledgement the ledger never gave) is a double
+// spend: the device is suspended and a fraud case opened or extended, and
+// the token is settled by the loss policy (see docs/offline.md): paid
+// from the device's purse while it holds enough, then advanced by the
+// operator up to the device's balance cap per case, which the operator
+// then takes back from the holder's wallet as far as it holds money;
+// past the cap, the token is rejected and its payee bears it.
+
+// Per-token outcomes of a sync.
+const (
+	ResultSettled   = "settled"   // the payee was credited now
+	ResultPending   = "pending"   // accepted; the ledger has not paid yet (it retries)
+	ResultDuplicate = "duplicate" // uploaded before: Status says its outcome
+	ResultRefused   = "refused"   // failed a check: nothing stored, nothing paid
+	ResultRejected  = "rejected"  // a double spend past the loss policy's cover
+)
+
+// Finding kinds of a fraud case.
+const (
+	FindingDoubleSpend = "offline-double-spend"
+	FindingChainBroken = "offline-chain-broken"
+	FindingOverspend   = "offline-overspend"
+	FindingForgedAck   = "offline-forged-ack"
+)
+
+// TokenResult is the outcome of one uploaded token.
+type TokenResult struct {
+	Hash    Hash
+	Result  string
+	Problem error // for refused and rejected tokens, and pending ones the ledger refused for now
+	Payer   tongbao.ID
+	Payee   tongbao.ID
+	Counter uint64
+	Amount  tongbao.Amount
+	// Status and Source are the stored token's, once stored.
+	Status TokenStatus
+	Source Source
+	Case   tongbao.ID
+}
+
+// SyncResult is the answer to a sync.
+type SyncResult struct {
+	Results []TokenResult
+	// Ack is, for a sync by a device, the signed acknowledgement of the
+	// tokens it signed that the ledger holds (with a renewed certificate
+	// when its own is past half its life).
+	Ack []byte
+	// Decided lists the uploaded tokens the ledger has decided (all but
+	// those refused for a reason that may pass later): a device drops
+	// them from its inbox.
+	Decided []Hash
+}
+
+// candidate is an uploaded token through the checks that need no store.
+type candidate struct {
+	i    int
+	hash Hash
+	tok  Token
+	err  error
+}
+
+// Sync takes a batch of uploaded tokens: those a device signed and those
+// it received. uploader is the device uploading (zero for an operator's
+// bulk upload); it receives a signed acknowledgement.
+func (s *Service) Sync(ctx context.Context, uploader tongbao.ID, raws [][]byte) (SyncResult, error) {
+	if len(raws) > UploadMax {
+		return SyncResult{}, ErrUploadTooMany
+	}
+	cands := s.verifyAll(raws)
+	s.syncMu.Lock()
+	res, pay, err := s.decide(ctx, uploader, cands)
+	s.syncMu.Unlock()
+	if err != nil {
+		return SyncResult{}, err
+	}
+	if err := s.settle(ctx, pay, res.Results); err != nil {
+		return SyncResult{}, err
+	}
+	if !uploader.IsZero() {
+		if res.Ack, err = s.ack(ctx, uploader); err != nil {
+			return SyncResult{}, err
+		}
+	}
+	return res, nil
+}
+
+// verifyAll parses and verifies every token, in parallel: the signatures
+// are most of a sync's work and need no lock.
+func (s *Service) verifyAll(raws [][]byte) []candidate {
+	out := make([]candidate, len(raws))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(raws)/16))
+	var wg sync.WaitGroup
+	next := make(chan int, len(raws))
+	for i := range raws {
+		next <- i
+	}
+	close(next)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = s.verifyOne(i, raws[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (s *Service) verifyOne(i int, raw []byte) candidate {
+	c := candidate{i: i, hash: HashOf(raw)}
+	if c.tok, c.err = ParseToken(raw); c.err != nil {
+		return c
+	}
+	s.keysMu.RLock()
+	trust := s.trust
+	s.keysMu.RUnlock()
+	s.certsMu.Lock()
+	known := s.certs[c.tok.Cert.Hash]
+	s.certsMu.Unlock()
+	if !known {
+		s.keysMu.RLock()
+		c.err = trust.VerifyCertificate(c.tok.Cert)
+		s.keysMu.RUnlock()
+		if c.err != nil {
+			return c
+		}
+		s.certsMu.Lock()
+		if len(s.certs) >= certCacheMax {
+			clear(s.certs)
+		}
+		s.certs[c.tok.Cert.Hash] = true
+		s.certsMu.Unlock()
+	}
+	c.err = c.tok.signature.verify(c.tok.Cert.Key)
+	return c
+}
+
+// payment is a token accepted in this sync, to pay.
+type payment struct {
+	rec      TokenRecord
+	operator tongbao.ID // the payer's
+	at       int        // its index in the results
+}
+
+// decide checks the verified tokens against the ledger's records and
+// stores the accepted ones with the device and case changes, in one
+// transaction.
+func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candidate) (SyncResult, []payment, error) {
+	now := s.clock.Now()
+	res := SyncResult{Results: make([]TokenResult, len(cands))}
+	var hashes []Hash
+	ids := map[tongbao.ID]bool{}
+	if !uploader.IsZero() {
+		ids[uploader] = true
+	}
+	for _, c := range cands {
+		r := &res.Results[c.i]
+		r.Hash = c.hash
+		if c.err != nil {
+			r.Result, r.Problem = ResultRefused, c.err
+			continue
+		}
+		r.Payer, r.Payee, r.Counter, r.Amount = c.tok.Hash, c.tok.Payer(), c.tok.Payee, c.tok.Counter, c.tok.Amount
+		hashes = append(hashes, c.tok.Hash)
+		ids[c.tok.Payer()], ids[c.tok.Payee] = true, true
+	}
+	stored, err := s.store.Tokens(ctx, hashes)
+	if err != nil {
+		return SyncResult{}, nil, err
+	}
+	idList := make([]tongbao.ID, 0, len(ids))
+	for id := range ids {
+		idList = append(idList, id)
+	}
+	devices, err := s.store.DevicesByID(ctx, idList)
+	if err != nil {
+		return SyncResult{}, nil, err
+	}
+	if !uploader.IsZero() {
+		if _, ok := devices[uploader]; !ok {
+			return SyncResult{}, nil, ErrDeviceNotFound
+		}
+	}
+
+	// Decide in the order of each device's counters, so a chain checks
+	// against the token before it whichever side uploaded first.
+	order := make([]candidate, 0, len(cands))
+	seen := map[Hash]bool{}
+	for _, c := range cands {
+		r := &res.Results[c.i]
+		if c.err != nil {
+			continue
+		}
+		if st, ok := stored[c.tok.Hash]; ok || seen[c.tok.Hash] {
+			r.Result, r.Status, r.Source, r.Case = ResultDuplicate, st.Status, st.Source, st.Case
+			if !ok {
+				r.Status = TokenPending // its first copy is in this batch
+			}
+			res.Decided = append(res.Decided, c.tok.Hash)
+			continue
+		}
+		seen[c.tok.Hash] = true
+		order = append(order, c)
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		ta, tb := order[a].tok, order[b].tok
+		if ta.Payer() != tb.Payer() {
+			return string(ta.Payer().Append(nil)) < string(tb.Payer().Append(nil))
+		}
+		return ta.Counter < tb.Counter
+	})
+
+	b := &batchState{s: s, ctx: ctx, now: now, devices: devices, cases: map[tongbao.ID]*Case{}, chains: map[tongbao.ID]map[uint64][]TokenRecord{}}
+	var pays []payment
+	for _, c := range order {
+		r := &res.Results[c.i]
+		rec, err := b.accept(c.tok)
+		if err != nil {
+			if tongbao.ErrorCode(err) == tongbao.EINTERNAL || errors.Is(err, context.Canceled) {
+				return SyncResult{}, nil, err
+			}
+			r.Result, r.Problem = ResultRefused, err
+			if !errors.Is(err, ErrCertExpired) {
+				res.Decided = append(res.Decided, c.tok.Hash) // refused for good
+			}
+			continue
+		}
+		r.Status, r.Source, r.Case = rec.Status, rec.Source, rec.Case
+		res.Decided = append(res.Decided, c.tok.Hash)
+		b.batch.Tokens = append(b.batch.Tokens, rec)
+		if rec.Status == TokenRejected {
+			r.Result, r.Problem = ResultRejected, errUncovered
+			continue
+		}
+		r.Result = ResultPending
+		pays = append(pays, payment{rec: rec, operator: devices[rec.Payer].Operator, at: c.i})
+	}
+	if len(b.batch.Tokens) == 0 && len(b.changed) == 0 {
+		return res, nil, nil
+	}
+	for id := range b.changed {
+		d := devices[id]
+		d.UpdatedAt = now
+		b.batch.Devices = append(b.batch.Devices, d)
+	}
+	sort.Slice(b.batch.Devices, func(i, j int) bool {
+		return string(b.batch.Devices[i].ID.Append(nil)) < string(b.batch.Devices[j].ID.Append(nil))
+	})
+	for _, c := range b.cases {
+		b.batch.Cases = append(b.batch.Cases, *c)
+	}
+	if err := s.store.WriteBatch(ctx, b.batch); err != nil {
+		return SyncResult{}, nil, err
+	}
+	return res, pays, nil
+}
+
+var errUncovered = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-double-spend", "the payer device double-spent past what the loss policy covers: this token is not paid")
+
+// batchState is one sync's decisions so far.
+type batchState struct {
+	s       *Service
+	ctx     context.Context
+	now     time.Time
+	devices map[tongbao.ID]Device
+	changed map[tongbao.ID]bool
+	cases   map[tongbao.ID]*Case // by device
+	chains  map[tongbao.ID]map[uint64][]TokenRecord
+	batch   Batch
+}
+
+// neighbours returns the tokens the ledger holds of payer at counter-1,
+// counter and counter+1, those of this batch included.
+func (b *batchState) neighbours(payer tongbao.ID, counter uint64) (map[uint64][]TokenRecord, error) {
+	ch, ok := b.chains[payer]
+	if !ok {
+		ch = map[uint64][]TokenRecord{}
+		b.chains[payer] = ch
+	}
+	for c := max(counter, 2) - 1; c <= counter+1; c++ {
+		if _, ok := ch[c]; ok {
+			continue
+		}
+		ts, err := b.s.store.TokensOf(b.ctx, payer, c, c)
+		if err != nil {
+			return nil, err
+		}
+		ch[c] = ts
+	}
+	return ch, nil
+}
+
+// accept decides one verified token new to the ledger: refused (an
+// error), or a record to store.
+func (b *batchState) accept(tok Token) (TokenRecord, error) {
+	d, ok := b.devices[tok.Payer()]
+	if !ok {
+		return TokenRecord{}, ErrDeviceNotFound
+	}
+	if !bytesEqual(d.Key, tok.Cert.Key) || d.Wallet != tok.Cert.Wallet || d.Operator != tok.Cert.Operator {
+		return TokenRecord{}, fmt.Errorf("%w: the certificate does not match the device the ledger knows", ErrBadSignature)
+	}
+	if d.State == DeviceRevoked {
+		return TokenRecord{}, ErrRevoked
+	}
+	if b.now.Before(tok.Cert.IssuedAt) {
+		return TokenRecord{}, ErrCertNotYet
+	}
+	if !b.now.Before(tok.Cert.Expires.Add(b.s.cfg.ArrivalGrace)) {
+		return TokenRecord{}, ErrCertExpired
+	}
+	if err := tok.checkCaps(); err != nil {
+		return TokenRecord{}, err
+	}
+	rec := TokenRecord{Hash: tok.Hash, Payer: tok.Payer(), Counter: tok.Counter, Prev: tok.Prev, Payee: tok.Payee,
+		Amount: tok.Amount, Kind: tok.Kind, Status: TokenPending, Source: SourcePurse, Raw: tok.Raw, UploadedAt: b.now}
+	if tok.Kind == KindUnload {
+		rec.PayeeWallet = d.Wallet
+	} else {
+		payee, ok := b.devices[tok.Payee]
+		if !ok {
+			return TokenRecord{}, fmt.Errorf("%w: the payee device", ErrDeviceNotFound)
+		}
+		rec.PayeeWallet = payee.Wallet
+	}
+	ch, err := b.neighbours(tok.Payer(), tok.Counter)
+	if err != nil {
+		return TokenRecord{}, err
+	}
+	var findings []string
+	if len(ch[tok.Counter]) > 0 {
+		findings = append(findings, FindingDoubleSpend)
+	}
+	if prev := ch[tok.Counter-1]; tok.Counter > 1 && len(prev) > 0 && !anyHash(prev, tok.Prev) {
+		findings = append(findings, FindingChainBroken)
+	}
+	for _, next := range ch[tok.Counter+1] {
+		if next.Prev != tok.Hash && len(ch[tok.Counter]) == 0 {
+			findings = append(findings, FindingChainBroken)
+			break
+		}
+	}
+	if tok.Synced > d.Acked {
+		findings = append(findings, FindingForgedAck)
+	}
+	if d.Purse() < tok.Amount {
+		findings = append(findings, FindingOverspend)
+	}
+	ch[tok.Counter] = append(ch[tok.Counter], rec)
+
+	if len(findings) > 0 {
+		rec = b.fraud(&d, rec, findings)
+	}
+	if rec.Status == TokenPending && rec.Source == SourcePurse {
+		if tok.Kind == KindUnload {
+			d.Unloaded += tok.Amount
+		} else {
+			d.Spent += tok.Amount
+		}
+	}
+	if tok.Counter > d.Acked {
+		d.Acked = b.contiguous(d)
+	}
+	b.devices[d.ID] = d
+	b.markChanged(d.ID)
+	ch[tok.Counter][len(ch[tok.Counter])-1] = rec
+	return rec, nil
+}
+
+func (b *batchState) markChanged(id tongbao.ID) {
+	if b.changed == nil {
+		b.changed = map[tongbao.ID]bool{}
+	}
+	b.changed[id] = true
+}
+
+// contiguous returns the highest counter from d.Acked up to which this
+// batch and the ledger hold a token of d at every counter.
+func (b *batchState) contiguous(d Device) uint64 {
+	ch := b.chains[d.ID]
+	n := d.Acked
+	for {
+		ts, ok := ch[n+1]
+		if !ok {
+			stored, err := b.s.store.TokensOf(b.ctx, d.ID, n+1, n+1)
+			if err != nil || len(stored) == 0 {
+				return n
+			}
+			ch[n+1], ts = stored, stored
+		}
+		if len(ts) == 0 {
+			return n
+		}
+		n++
+	}
+}
+
+// fraud applies the loss policy to a token that conflicts with its
+// device's record: the device is suspended, the case opened or extended,
+// and the token paid from the purse, advanced by the operator, or
+// rejected.
+func (b *batchState) fraud(d *Device, rec TokenRecord, findings []string) TokenRecord {
+	c, ok := b.cases[d.ID]
+	if !ok {
+		c = &Case{ID: tongbao.DeriveID("offline-case", d.ID, b.now.UnixNano()), Device: d.ID, Operator: d.Operator, Wallet: d.Wallet, Status: CaseOpen, OpenedAt: b.now}
+		if open, err := b.s.openCase(b.ctx, d.ID); err == nil && open != nil {
+			c = open
+		}
+		b.cases[d.ID] = c
+	}
+	for _, f := range findings {
+		c.Findings = append(c.Findings, fmt.Sprintf("%s@%d", f, rec.Counter))
+	}
+	c.Tokens = append(c.Tokens, rec.Hash)
+	c.UpdatedAt = b.now
+	rec.Case = c.ID
+	if d.State == DeviceActive {
+		d.State, d.Reason = DeviceSuspended, "frozen by fraud case "+c.ID.String()
+	}
+	switch {
+	case d.Purse() >= rec.Amount:
+		rec.Source = SourcePurse
+	case d.Advanced+rec.Amount <= d.Caps.Balance:
+		rec.Source = SourceOperator
+		d.Advanced += rec.Amount
+		c.Advanced += rec.Amount
+	default:
+		rec.Status, rec.Source, rec.Problem = TokenRejected, "", errUncovered.Kind
+		c.Refused += rec.Amount
+	}
+	return rec
+}
+
+// openCase returns the device's open fraud case, if any.
+func (s *Service) openCase(ctx context.Context, device tongbao.ID) (*Case, error) {
+	for after := (tongbao.ID{}); ; {
+		cs, err := s.store.Cases(ctx, tongbao.ID{}, after, ListMax)
+		if err != nil {
+			return nil, err
+		}
+		for i := range cs {
+			if cs[i].Device == device && cs[i].Status == CaseOpen {
+				return &cs[i], nil
+			}
+		}
+		if len(cs) < ListMax {
+			return nil, nil
+		}
+		after = cs[len(cs)-1].ID
+	}
+}
+
+func anyHash(ts []TokenRecord, h Hash) bool {
+	for _, t := range ts {
+		if t.Hash == h {
+			return true
+		}
+	}
+	return false
+}
+
+func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
+
+// tokenPaymentID is the ledger id of a token's payment: one per token.
+func tokenPaymentID(h Hash) tongbao.ID { return tongbao.DeriveID("offline-token", string(h[:])) }
+
+// settle pays the accepted tokens: the advances first (vault → float),
+// then every payment from the floats in one batch, then marks the paid
+// ones settled. A token the ledger refuses for now (a payee wallet's
+// state or cap) stays pending, its result saying why; Recover retries.
+func (s *Service) settle(ctx context.Context, pays []payment, results []TokenResult) error {
+	if len(pays) == 0 {
+		return nil
+	}
+	for _, p := range pays {
+		if p.rec.Source != SourceOperator {
+			continue
+		}
+		if _, err := s.tt.OfflineAdvance(ctx, tongbao.DeriveID("offline-advance", string(p.rec.Hash[:])), p.operator, p.rec.Amount); err != nil {
+			return fmt.Errorf("offline: advance for token %v: %w", p.rec.Hash, err)
+		}
+	}
+	ps := make([]twotier.Payment, len(pays))
+	for i, p := range pays {
+		ps[i] = twotier.Payment{ID: tokenPaymentID(p.rec.Hash), From: twotier.OfflineFloatID(p.operator), To: p.rec.PayeeWallet, Amount: p.rec.Amount}
+	}
+	var paid []Hash
+	for start := 0; start < len(ps); start += twotier.PayBatchMax {
+		end := min(start+twotier.PayBatchMax, len(ps))
+		outs, err := s.tt.OfflinePayBatch(ctx, ps[start:end])
+		if err != nil {
+			return err
+		}
+		for k, o := range outs {
+			p := pays[start+k]
+			if o.Err != nil {
+				if results != nil {
+					results[p.at].Problem = o.Err
+				}
+				continue
+			}
+			paid = append(paid, p.rec.Hash)
+			if results != nil {
+				results[p.at].Result, results[p.at].Status = ResultSettled, TokenSettled
+			}
+		}
+	}
+	if len(paid) > 0 {
+		if err := s.store.SetTokensSettled(ctx, paid, s.clock.Now()); err != nil {
+			return err
+		}
+	}
+	return s.recoverAdvances(ctx, pays)
+}
+
+// recoverAdvances takes back from the holders' wallets what the operator
+// advanced for their devices' double spends, as far as each wallet holds
+// money now.
+func (s *Service) recoverAdvances(ctx context.Context, pays []payment) error {
+	var cases []tongbao.ID
+	seen := map[tongbao.ID]bool{}
+	for _, p := range pays {
+		if p.rec.Source == SourceOperator && !seen[p.rec.Case] {
+			seen[p.rec.Case] = true
+			cases = append(cases, p.rec.Case)
+		}
+	}
+	for _, id := range cases {
+		if err := s.recoverCase(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recoverCase moves what the holder's wallet holds, up to what is still
+// owed, back to the operator's vault, and records it on the case.
+func (s *Service) recoverCase(ctx context.Context, id tongbao.ID) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	c, err := s.store.Case(ctx, id)
+	if err != nil {
+		return err
+	}
+	owed := c.Advanced - c.Recovered
+	if owed <= 0 {
+		return nil
+	}
+	bal, err := s.tt.Balance(ctx, c.Wallet)
+	if err != nil {
+		return err
+	}
+	take := min(owed, bal)
+	if take <= 0 {
+		return nil
+	}
+	// The id names the case and how much it had recovered: a retry of
+	// this step is a duplicate, the next step a new transfer.
+	if _, err := s.tt.OfflineRecover(ctx, tongbao.DeriveID("offline-recover", c.ID, int64(c.Recovered)), c.Wallet, take); err != nil {
+		if tongbao.ErrorCode(err) == tongbao.EUNPROCESSABLE {
+			return nil // the wallet's state or caps: the operator follows up by hand
+		}
+		return err
+	}
+	c.Recovered += take
+	c.UpdatedAt = s.clock.Now()
+	return s.store.UpdateCase(ctx, c)
+}
+
+// ack signs the acknowledgement of a device's own tokens, renewing its
+// certificate when past half its life and the device is active.
+func (s *Service) ack(ctx context.Context, id tongbao.ID) ([]byte, error) {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	d, err := s.store.Device(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.signingKey(ctx, d.Operator)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	a := Ack{Device: d.ID, Counter: d.Acked, Operator: d.Operator, IssuedAt: now}
+	if d.State == DeviceActive && now.After(d.CertExpires.Add(-s.cfg.CertValidity/2)) {
+		if d.Certificate, d.CertExpires, err = s.certificate(d, key, now); err != nil {
+			return nil, err
+		}
+		if d, err = s.updateDevice(ctx, d); err != nil {
+			return nil, err
+		}
+		a.Certificate = d.Certificate
+	}
+	return signAck(a, key)
+}
