@@ -75,20 +75,20 @@ type pinned struct {
 
 // deviceState is what the secure element holds.
 type deviceState struct {
-	ID          []byte            `cbor:"1,keyasint"`
-	Seed        []byte            `cbor:"2,keyasint"`
-	Counter     uint64            `cbor:"3,keyasint"`
-	Last        []byte            `cbor:"4,keyasint,omitempty"`
-	Synced      uint64            `cbor:"5,keyasint"`
-	Balance     int64             `cbor:"6,keyasint"`
-	Vouchers    uint64            `cbor:"7,keyasint"`
-	Cert        []byte            `cbor:"8,keyasint,omitempty"`
-	Keys        []pinned          `cbor:"9,keyasint,omitempty"`
-	Revocations [][]byte          `cbor:"10,keyasint,omitempty"`
-	Outbox      [][]byte          `cbor:"11,keyasint,omitempty"`
-	Inbox       [][]byte          `cbor:"12,keyasint,omitempty"`
-	Seen        map[string]seen   `cbor:"13,keyasint,omitempty"`
-	Locked      bool              `cbor:"14,keyasint,omitempty"`
+	ID          []byte          `cbor:"1,keyasint"`
+	Seed        []byte          `cbor:"2,keyasint"`
+	Counter     uint64          `cbor:"3,keyasint"`
+	Last        []byte          `cbor:"4,keyasint,omitempty"`
+	Synced      uint64          `cbor:"5,keyasint"`
+	Balance     int64           `cbor:"6,keyasint"`
+	Vouchers    uint64          `cbor:"7,keyasint"`
+	Cert        []byte          `cbor:"8,keyasint,omitempty"`
+	Keys        []pinned        `cbor:"9,keyasint,omitempty"`
+	Revocations [][]byte        `cbor:"10,keyasint,omitempty"`
+	Outbox      [][]byte        `cbor:"11,keyasint,omitempty"`
+	Inbox       [][]byte        `cbor:"12,keyasint,omitempty"`
+	Seen        map[string]seen `cbor:"13,keyasint,omitempty"`
+	Locked      bool            `cbor:"14,keyasint,omitempty"`
 }
 
 // Element is a device's simulated secure element, in a folder: one offline wallet.

@@ -445,7 +445,9 @@ func (s *Service) Cases(ctx context.Context, operator, after tongbao.ID, limit i
 }
 
 // Case returns a fraud case.
-func (s *Service) Case(ctx context.Context, id tongbao.ID) (Case, error) { return s.store.Case(ctx, id) }
+func (s *Service) Case(ctx context.Context, id tongbao.ID) (Case, error) {
+	return s.store.Case(ctx, id)
+}
 
 // CloseCase closes a fraud case with a note: the operator's review is
 // done. What was advanced and recovered stays as it is.

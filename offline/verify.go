@@ -10,15 +10,15 @@ import (
 
 // Errors of the checks a payee's device and the ledger make on a token.
 var (
-	ErrCertExpired   = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-certificate-expired", "the payer device's certificate has expired")
-	ErrCertNotYet    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-certificate-expired", "the payer device's certificate is not valid yet")
-	ErrRevoked       = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-device-revoked", "the payer device is revoked")
-	ErrOverCap       = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-cap-exceeded", "the token is over the payer device's per-payment cap")
-	ErrCountCap      = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-count-cap", "the payer device has made its most payments since it last reconnected: it must sync first")
-	ErrWrongPayee    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-wrong-payee", "the token pays another device")
-	ErrReplayed      = tongbao.Sentinel(tongbao.ECONFLICT, "offline-token-replayed", "this token was received already")
-	ErrRolledBack    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-counter-rolled-back", "the payer device's counter went back: its state was restored from an old copy")
-	ErrChainBroken   = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-chain-broken", "the token does not follow the payer device's previous token")
+	ErrCertExpired = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-certificate-expired", "the payer device's certificate has expired")
+	ErrCertNotYet  = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-certificate-expired", "the payer device's certificate is not valid yet")
+	ErrRevoked     = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-device-revoked", "the payer device is revoked")
+	ErrOverCap     = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-cap-exceeded", "the token is over the payer device's per-payment cap")
+	ErrCountCap    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-count-cap", "the payer device has made its most payments since it last reconnected: it must sync first")
+	ErrWrongPayee  = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-wrong-payee", "the token pays another device")
+	ErrReplayed    = tongbao.Sentinel(tongbao.ECONFLICT, "offline-token-replayed", "this token was received already")
+	ErrRolledBack  = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-counter-rolled-back", "the payer device's counter went back: its state was restored from an old copy")
+	ErrChainBroken = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-chain-broken", "the token does not follow the payer device's previous token")
 	ErrKeyOperator = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-unknown-key", "the certificate's operator is not the key's")
 )
 

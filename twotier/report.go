@@ -76,7 +76,7 @@ func (s *Service) SupplyReport(ctx context.Context) (SupplyReport, error) {
 	ids := []tongbao.ID{issuedAccount(cb)}
 	type parts struct {
 		backing, vault, wallets, float, clearing []int
-		windows                           []uint64 // of the clearing accounts
+		windows                                  []uint64 // of the clearing accounts
 	}
 	perOp := make([]parts, len(ops))
 	add := func(list *[]int, id tongbao.ID) {
