@@ -191,7 +191,7 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 			r.Result, r.Problem = ResultRefused, c.err
 			continue
 		}
-		r.Payer, r.Payee, r.Counter, r.Amount = c.tok.Hash, c.tok.Payer(), c.tok.Payee, c.tok.Counter, c.tok.Amount
+		r.Payer, r.Payee, r.Counter, r.Amount = c.tok.Payer(), c.tok.Payee, c.tok.Counter, c.tok.Amount
 		hashes = append(hashes, c.tok.Hash)
 		ids[c.tok.Payer()], ids[c.tok.Payee] = true, true
 	}
@@ -241,7 +241,10 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 		return ta.Counter < tb.Counter
 	})
 
-	b := &batchState{s: s, ctx: ctx, now: now, devices: devices, cases: map[tongbao.ID]*Case{}, chains: map[tongbao.ID]map[uint64][]TokenRecord{}}
+	b := &batchState{s: s, ctx: ctx, now: now, devices: devices, cases: map[tongbao.ID]*Case{}, chains: map[tongbao.ID]map[uint64][]TokenRecord{}, spans: map[tongbao.ID][2]uint64{}}
+	if err := b.preload(order); err != nil {
+		return SyncResult{}, nil, err
+	}
 	var pays []payment
 	for _, c := range order {
 		r := &res.Results[c.i]
@@ -297,28 +300,64 @@ type batchState struct {
 	changed map[tongbao.ID]bool
 	cases   map[tongbao.ID]*Case // by device
 	chains  map[tongbao.ID]map[uint64][]TokenRecord
+	spans   map[tongbao.ID][2]uint64 // the counters preload read, per payer
 	batch   Batch
 }
 
-// neighbours returns the tokens the ledger holds of payer at counter-1,
-// counter and counter+1, those of this batch included.
-func (b *batchState) neighbours(payer tongbao.ID, counter uint64) (map[uint64][]TokenRecord, error) {
-	ch, ok := b.chains[payer]
-	if !ok {
+// preload reads, for each payer of the batch, its stored tokens from
+// just past its acknowledged counter (or just before the batch's first)
+// to just after the batch's last, in one query per payer.
+func (b *batchState) preload(order []candidate) error {
+	type span struct{ lo, hi uint64 }
+	spans := map[tongbao.ID]span{}
+	for _, c := range order {
+		p := c.tok.Payer()
+		sp, ok := spans[p]
+		if !ok {
+			sp = span{lo: c.tok.Counter, hi: c.tok.Counter}
+		}
+		sp.lo, sp.hi = min(sp.lo, c.tok.Counter), max(sp.hi, c.tok.Counter)
+		spans[p] = sp
+	}
+	for p, sp := range spans {
+		lo := max(sp.lo, 2) - 1
+		if d, ok := b.devices[p]; ok {
+			lo = min(lo, d.Acked+1)
+		}
+		ts, err := b.s.store.TokensOf(b.ctx, p, lo, sp.hi+1)
+		if err != nil {
+			return err
+		}
+		ch := map[uint64][]TokenRecord{}
+		for _, t := range ts {
+			ch[t.Counter] = append(ch[t.Counter], t)
+		}
+		b.chains[p] = ch
+		b.spans[p] = [2]uint64{lo, sp.hi + 1}
+	}
+	return nil
+}
+
+// at returns the tokens of payer at counter the ledger holds, this
+// batch's included.
+func (b *batchState) at(payer tongbao.ID, counter uint64) ([]TokenRecord, error) {
+	ch := b.chains[payer]
+	if ch == nil {
 		ch = map[uint64][]TokenRecord{}
 		b.chains[payer] = ch
 	}
-	for c := max(counter, 2) - 1; c <= counter+1; c++ {
-		if _, ok := ch[c]; ok {
-			continue
-		}
-		ts, err := b.s.store.TokensOf(b.ctx, payer, c, c)
-		if err != nil {
-			return nil, err
-		}
-		ch[c] = ts
+	if ts, ok := ch[counter]; ok {
+		return ts, nil
 	}
-	return ch, nil
+	if sp, ok := b.spans[payer]; ok && counter >= sp[0] && counter <= sp[1] {
+		return nil, nil
+	}
+	ts, err := b.s.store.TokensOf(b.ctx, payer, counter, counter)
+	if err != nil {
+		return nil, err
+	}
+	ch[counter] = ts
+	return ts, nil
 }
 
 // accept decides one verified token new to the ledger: refused (an
@@ -354,19 +393,29 @@ func (b *batchState) accept(tok Token) (TokenRecord, error) {
 		}
 		rec.PayeeWallet = payee.Wallet
 	}
-	ch, err := b.neighbours(tok.Payer(), tok.Counter)
+	same, err := b.at(tok.Payer(), tok.Counter)
 	if err != nil {
 		return TokenRecord{}, err
 	}
 	var findings []string
-	if len(ch[tok.Counter]) > 0 {
+	if len(same) > 0 {
 		findings = append(findings, FindingDoubleSpend)
 	}
-	if prev := ch[tok.Counter-1]; tok.Counter > 1 && len(prev) > 0 && !anyHash(prev, tok.Prev) {
-		findings = append(findings, FindingChainBroken)
+	if tok.Counter > 1 {
+		prev, err := b.at(tok.Payer(), tok.Counter-1)
+		if err != nil {
+			return TokenRecord{}, err
+		}
+		if len(prev) > 0 && !anyHash(prev, tok.Prev) {
+			findings = append(findings, FindingChainBroken)
+		}
 	}
-	for _, next := range ch[tok.Counter+1] {
-		if next.Prev != tok.Hash && len(ch[tok.Counter]) == 0 {
+	next, err := b.at(tok.Payer(), tok.Counter+1)
+	if err != nil {
+		return TokenRecord{}, err
+	}
+	for _, n := range next {
+		if n.Prev != tok.Hash && len(same) == 0 {
 			findings = append(findings, FindingChainBroken)
 			break
 		}
@@ -377,6 +426,7 @@ func (b *batchState) accept(tok Token) (TokenRecord, error) {
 	if d.Purse() < tok.Amount {
 		findings = append(findings, FindingOverspend)
 	}
+	ch := b.chains[tok.Payer()]
 	ch[tok.Counter] = append(ch[tok.Counter], rec)
 
 	if len(findings) > 0 {
@@ -390,7 +440,9 @@ func (b *batchState) accept(tok Token) (TokenRecord, error) {
 		}
 	}
 	if tok.Counter > d.Acked {
-		d.Acked = b.contiguous(d)
+		if d.Acked, err = b.contiguous(d); err != nil {
+			return TokenRecord{}, err
+		}
 	}
 	b.devices[d.ID] = d
 	b.markChanged(d.ID)
@@ -407,20 +459,12 @@ func (b *batchState) markChanged(id tongbao.ID) {
 
 // contiguous returns the highest counter from d.Acked up to which this
 // batch and the ledger hold a token of d at every counter.
-func (b *batchState) contiguous(d Device) uint64 {
-	ch := b.chains[d.ID]
+func (b *batchState) contiguous(d Device) (uint64, error) {
 	n := d.Acked
 	for {
-		ts, ok := ch[n+1]
-		if !ok {
-			stored, err := b.s.store.TokensOf(b.ctx, d.ID, n+1, n+1)
-			if err != nil || len(stored) == 0 {
-				return n
-			}
-			ch[n+1], ts = stored, stored
-		}
-		if len(ts) == 0 {
-			return n
+		ts, err := b.at(d.ID, n+1)
+		if err != nil || len(ts) == 0 {
+			return n, err
 		}
 		n++
 	}

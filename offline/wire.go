@@ -189,14 +189,23 @@ func open(raw []byte, typ string, sizeMax int) (envelope, error) {
 
 // canonicalHeader refuses a protected header not in deterministic
 // encoding: it is signed, so a re-encoded header breaks the signature
-// anyway, but the answer is then the more precise one.
+// anyway, but the answer is then the more precise one. raw is the header
+// as it sits in the envelope: a byte string wrapping the encoded map.
 func canonicalHeader(raw []byte) error {
+	var encoded []byte
+	if err := decMode.Unmarshal(raw, &encoded); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	var m map[int]any
-	if err := cbor.Unmarshal(raw, &m); err != nil {
+	if err := decMode.Unmarshal(encoded, &m); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	again, err := encMode.Marshal(m)
-	if err != nil || !bytes.Equal(again, raw) {
+	if err != nil || !bytes.Equal(again, encoded) {
+		return ErrNotCanonical
+	}
+	// The byte string's own length must be in its shortest form too.
+	if wrapped, err := encMode.Marshal(again); err != nil || !bytes.Equal(wrapped, raw) {
 		return ErrNotCanonical
 	}
 	return nil
