@@ -76,6 +76,20 @@ func TestAuthorisationMatrix(t *testing.T) {
 	must(t, err)
 	kB, err := adminB.DeployContract(ctx, "", escrow(v.ID, shopB.ID, carrierB.ID))
 	must(t, err)
+	// An offline device of the holder's, of the shop's and of the holder
+	// at B; and a fraud case at A and one at B, each opened by a cloned
+	// device's double spend to the shop's devices.
+	device := func(cl *client.Client, wallet tongbao.ID) *simDevice {
+		return newSimDevice(t, ctx, tongbao.SystemClock{}, cl, wallet)
+	}
+	devW, devShop, devV := device(holder, w.ID), device(merchant, shop.ID), device(holderB, v.ID)
+	devShop2 := device(merchant, shop.ID)
+	fraudA, fraudB := device(holder, w.ID), device(holderB, v.ID)
+	fraudA.load(10 * yuan)
+	fraudB.load(10 * yuan)
+	caseA := doubleSpend(t, fraudA, devShop, devShop2, yuan)
+	caseB := doubleSpend(t, fraudB, devShop, devShop2, yuan)
+	devices := map[tongbao.ID]tongbao.ID{w.ID: devW.id(), shop.ID: devShop.id(), v.ID: devV.id()}
 
 	type who struct {
 		role   string
@@ -161,6 +175,14 @@ func TestAuthorisationMatrix(t *testing.T) {
 			return `{"steps":[{"trigger":"activate"}]}`
 		case "/v1/contracts/{contract}/terminate":
 			return `{"reason":"matrix"}`
+		case "/v1/offline/devices":
+			return fmt.Sprintf(`{"device":%q,"wallet":%q,"public_key":%q}`, tongbao.NewID(), own, carrierKey)
+		case "/v1/offline/devices/{device}/sync", "/v1/offline/tokens":
+			return `{"tokens":[]}`
+		case "/v1/offline/devices/{device}/state":
+			return `{"state":"suspended","reason":"matrix"}`
+		case "/v1/offline/cases/{case}/close":
+			return `{"note":"matrix"}`
 		}
 		return `{"amount":"0.01"}`
 	}
@@ -168,10 +190,15 @@ func TestAuthorisationMatrix(t *testing.T) {
 		if op == a {
 			pattern = strings.ReplaceAll(pattern, "{contract}", kA.ID.String())
 			pattern = strings.ReplaceAll(pattern, "{party}", carrierA.ID.String())
+			pattern = strings.ReplaceAll(pattern, "{case}", caseA.String())
 		} else {
 			pattern = strings.ReplaceAll(pattern, "{contract}", kB.ID.String())
 			pattern = strings.ReplaceAll(pattern, "{party}", carrierB.ID.String())
+			pattern = strings.ReplaceAll(pattern, "{case}", caseB.String())
 		}
+		// The device routes name the device of the wallet the caller
+		// acts for: its own at A, another's at B.
+		pattern = strings.ReplaceAll(pattern, "{device}", devices[wallet].String())
 		p := strings.ReplaceAll(pattern, "{operator}", op.String())
 		if strings.HasPrefix(pattern, "/v1/sub-wallets/") {
 			// The sub-wallet routes name a sub-wallet: the caller's own
@@ -232,7 +259,8 @@ func TestAuthorisationMatrix(t *testing.T) {
 				// A holder may read any payment request (it scanned the code)
 				// and pay it, from its own wallet only.
 				anothers := strings.Contains(rt.Pattern, "{operator}") || strings.Contains(rt.Pattern, "{wallet}") || strings.HasPrefix(rt.Pattern, "/v1/payments") ||
-					rt.Pattern == "/v1/collection-codes/pay" || strings.Contains(rt.Pattern, "{contract}") || strings.Contains(rt.Pattern, "{party}") || (strings.Contains(rt.Pattern, "{request}") && !(r.role == httpapi.RoleHolder && rt.Method == "GET"))
+					rt.Pattern == "/v1/collection-codes/pay" || strings.Contains(rt.Pattern, "{contract}") || strings.Contains(rt.Pattern, "{device}") || strings.Contains(rt.Pattern, "{case}") ||
+					rt.Method == "POST" && rt.Pattern == "/v1/offline/devices" || strings.Contains(rt.Pattern, "{party}") || (strings.Contains(rt.Pattern, "{request}") && !(r.role == httpapi.RoleHolder && rt.Method == "GET"))
 				if allowed && r.role != httpapi.RoleCentralBank && anothers {
 					if rt.Pattern == "/v1/keys" {
 						return

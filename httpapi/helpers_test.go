@@ -21,6 +21,8 @@ import (
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
 	"github.com/tongbao/tongbao/merchant/merchantsql"
+	"github.com/tongbao/tongbao/offline"
+	"github.com/tongbao/tongbao/offline/offlinesql"
 	"github.com/tongbao/tongbao/scenario"
 	"github.com/tongbao/tongbao/scenario/scenariosql"
 	"github.com/tongbao/tongbao/sqlite"
@@ -42,7 +44,10 @@ type env struct {
 	// contracts is the server's contract service, for a test to fire its
 	// timers.
 	contracts *contract.Service
-	cb        *client.Client
+	// offline is the server's offline service, for a test to run the
+	// node's periodic work (ReturnDue, RetryPending).
+	offline *offline.Service
+	cb      *client.Client
 	// cfg is what srv was made with, for a test to make another server
 	// over the same services (as a restart does).
 	cfg httpapi.Config
@@ -88,6 +93,10 @@ func newEnvConfig(tb testing.TB, clock tongbao.Clock, cfgs func(*httpapi.Config)
 	must(tb, err)
 	cs, err := contract.New(contract.Config{Payments: svc, Store: cstore, Clock: clock})
 	must(tb, err)
+	ostore, err := offlinesql.Open(ctx, filepath.Join(dir, "offline.db"))
+	must(tb, err)
+	off, err := offline.New(ctx, offline.Config{Payments: svc, Store: ostore, Clock: clock})
+	must(tb, err)
 	kstore, err := keysql.Open(ctx, filepath.Join(dir, "keys.db"))
 	must(tb, err)
 	tb.Cleanup(func() { kstore.Close() })
@@ -95,7 +104,7 @@ func newEnvConfig(tb testing.TB, clock tongbao.Clock, cfgs func(*httpapi.Config)
 	must(tb, err)
 	secret, err := httpapi.Bootstrap(ctx, svc, keys, "People's Bank")
 	must(tb, err)
-	cfg := httpapi.Config{Service: svc, Ledger: l, Merchant: m, Scenario: sc, Contracts: cs, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock}
+	cfg := httpapi.Config{Service: svc, Ledger: l, Merchant: m, Scenario: sc, Contracts: cs, Offline: off, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock}
 	if cfgs != nil {
 		cfgs(&cfg)
 	}
@@ -113,9 +122,10 @@ func newEnvConfig(tb testing.TB, clock tongbao.Clock, cfgs func(*httpapi.Config)
 		mstore.Close()
 		sstore.Close()
 		cstore.Close()
+		ostore.Close()
 	})
 	base := "http://" + ln.Addr().String()
-	return &env{tb: tb, ctx: ctx, base: base, srv: srv, svc: svc, contracts: cs, cb: client.New(base, secret, nil), cfg: cfg, secret: secret}
+	return &env{tb: tb, ctx: ctx, base: base, srv: srv, svc: svc, contracts: cs, offline: off, cb: client.New(base, secret, nil), cfg: cfg, secret: secret}
 }
 
 // restart serves the same services from a new server, as after a restart

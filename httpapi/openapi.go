@@ -41,6 +41,11 @@ var schemaTypes = map[string]any{
 	"ContractCondition": wire.ContractCondition{}, "ContractMove": wire.ContractMove{}, "ContractInvocationPage": wire.ContractInvocationPage{},
 	"ContractTemplate": wire.ContractTemplate{}, "ContractTemplateParam": wire.ContractTemplateParam{}, "ContractTemplateList": wire.ContractTemplateList{},
 	"DryRunContract": wire.DryRunContract{}, "ContractDryStep": wire.ContractDryStep{}, "ContractDryRun": wire.ContractDryRun{},
+	"CertifyDevice": wire.CertifyDevice{}, "OfflineCaps": wire.OfflineCaps{}, "OfflineDevice": wire.OfflineDevice{}, "OfflineDevicePage": wire.OfflineDevicePage{},
+	"LoadOfflineDevice": wire.LoadOfflineDevice{}, "OfflineLoad": wire.OfflineLoad{}, "OfflineVoucherList": wire.OfflineVoucherList{},
+	"OfflineTokens": wire.OfflineTokens{}, "OfflineTokenResult": wire.OfflineTokenResult{}, "OfflineSync": wire.OfflineSync{}, "OfflineUpload": wire.OfflineUpload{},
+	"OfflineKey": wire.OfflineKey{}, "OfflineKeyList": wire.OfflineKeyList{}, "OfflineRevocations": wire.OfflineRevocations{},
+	"OfflineCase": wire.OfflineCase{}, "OfflineCasePage": wire.OfflineCasePage{}, "CloseOfflineCase": wire.CloseOfflineCase{},
 }
 
 var (

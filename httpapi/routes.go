@@ -59,6 +59,7 @@ func (s *Server) routeTable() []route {
 	rs = append(rs, s.merchantRoutes()...)
 	rs = append(rs, s.scenarioRoutes()...)
 	rs = append(rs, s.contractRoutes()...)
+	rs = append(rs, s.offlineRoutes()...)
 	return rs
 }
 

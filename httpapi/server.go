@@ -30,6 +30,7 @@ import (
 	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
+	"github.com/tongbao/tongbao/offline"
 	"github.com/tongbao/tongbao/scenario"
 	"github.com/tongbao/tongbao/twotier"
 )
@@ -58,6 +59,9 @@ type Services struct {
 	// Contracts serves the contract routes; nil answers that they are
 	// not available.
 	Contracts *contract.Service
+	// Offline serves the offline payment routes; nil answers that they
+	// are not available.
+	Offline *offline.Service
 }
 
 // Config configures a Server. Keys is required, and either Service and
@@ -70,6 +74,8 @@ type Config struct {
 	Scenario *scenario.Service
 	// Contracts serves the contract routes.
 	Contracts *contract.Service
+	// Offline serves the offline payment routes.
+	Offline *offline.Service
 	// Current, when set instead of the services, returns what the server
 	// serves at the moment of each request: a process that shares its
 	// database with others serves only while it holds the ledger's
@@ -116,7 +122,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("httpapi: service and ledger (or current) and keys are required")
 	}
 	if cfg.Current == nil {
-		cur := Services{Payments: cfg.Service, Ledger: cfg.Ledger, Merchant: cfg.Merchant, Scenario: cfg.Scenario, Contracts: cfg.Contracts}
+		cur := Services{Payments: cfg.Service, Ledger: cfg.Ledger, Merchant: cfg.Merchant, Scenario: cfg.Scenario, Contracts: cfg.Contracts, Offline: cfg.Offline}
 		cfg.Current = func() (Services, error) { return cur, nil }
 	}
 	if cfg.Logger == nil {
@@ -211,6 +217,7 @@ type call struct {
 	merchant  *merchant.Service // nil when merchant collection is not served
 	scenario  *scenario.Service // nil when scenario sub-wallets are not served
 	contracts *contract.Service // nil when contracts are not served
+	offline   *offline.Service  // nil when offline payments are not served
 	p         Principal
 	body      []byte
 	key       string // Idempotency-Key
@@ -393,7 +400,7 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		fail(err)
 		return p
 	}
-	c := &call{r: r, ctx: ctx, svc: cur.Payments, merchant: cur.Merchant, scenario: cur.Scenario, contracts: cur.Contracts, p: p, subject: p.subject(), status: rt.status, requestID: rid}
+	c := &call{r: r, ctx: ctx, svc: cur.Payments, merchant: cur.Merchant, scenario: cur.Scenario, contracts: cur.Contracts, offline: cur.Offline, p: p, subject: p.subject(), status: rt.status, requestID: rid}
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}

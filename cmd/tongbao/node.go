@@ -20,6 +20,8 @@ import (
 	"github.com/tongbao/tongbao/ledger"
 	"github.com/tongbao/tongbao/merchant"
 	"github.com/tongbao/tongbao/merchant/merchantsql"
+	"github.com/tongbao/tongbao/offline"
+	"github.com/tongbao/tongbao/offline/offlinesql"
 	"github.com/tongbao/tongbao/postgres"
 	"github.com/tongbao/tongbao/scenario"
 	"github.com/tongbao/tongbao/scenario/scenariosql"
@@ -35,6 +37,7 @@ const (
 	nodeMerchantFile = "merchant.db"
 	nodeScenarioFile = "scenario.db"
 	nodeContractFile = "contract.db"
+	nodeOfflineFile  = "offline.db"
 	nodeKeysDBFile   = "keys.db"
 	// nodeKeysFile is where nodes kept their keys before they moved into
 	// the database: imported into a database that has none.
@@ -49,6 +52,10 @@ const (
 	// that have come into effect, settles stale claims and ends expired
 	// scenario sub-wallets.
 	nodeHousekeepInterval = time.Minute
+	// nodeOfflineInterval is how often the writer returns the purses of
+	// decommissioned devices whose arrival grace has passed, and pays
+	// again the offline tokens a payee wallet refused for a while.
+	nodeOfflineInterval = time.Minute
 	// centralBankName names the central bank a node creates on its
 	// first start.
 	centralBankName = "People's Bank"
@@ -155,6 +162,11 @@ func (n *node) openStores(ctx context.Context, dir string, target func(file stri
 		return st, err
 	}
 	n.closers = append(n.closers, func() { cstore.Close() })
+	ostore, err := offlinesql.Open(ctx, target(nodeOfflineFile))
+	if err != nil {
+		return st, err
+	}
+	n.closers = append(n.closers, func() { ostore.Close() })
 	kstore, err := keysql.Open(ctx, target(nodeKeysDBFile))
 	if err != nil {
 		return st, err
@@ -166,7 +178,7 @@ func (n *node) openStores(ctx context.Context, dir string, target func(file stri
 	if n.keys, err = httpapi.NewKeys(ctx, kstore); err != nil {
 		return st, err
 	}
-	return domainStores{twotier: store, merchant: mstore, scenario: sstore, contract: cstore}, nil
+	return domainStores{twotier: store, merchant: mstore, scenario: sstore, contract: cstore, offline: ostore}, nil
 }
 
 // importKeys copies the keys of the key file at path into the key store
@@ -229,6 +241,7 @@ func (n *node) apiConfig(log *slog.Logger) httpapi.Config {
 		n.sandbox.jobs = func(ctx context.Context) {
 			n.housekeepOnce(ctx, log)
 			n.fireContractTimers(ctx, log)
+			n.offlineOnce(ctx, log)
 		}
 	}
 	return cfg
@@ -240,6 +253,7 @@ type domainStores struct {
 	merchant merchant.Store
 	scenario scenario.Store
 	contract contract.Store
+	offline  offline.Store
 }
 
 // openDomain opens the domain services on a ledger, telling the time by
@@ -261,7 +275,11 @@ func openDomain(ctx context.Context, l *ledger.Ledger, st domainStores, clock to
 	if err != nil {
 		return httpapi.Services{}, err
 	}
-	return httpapi.Services{Payments: svc, Ledger: l, Merchant: m, Scenario: sc, Contracts: cs}, nil
+	off, err := offline.New(ctx, offline.Config{Payments: svc, Store: st.offline, Clock: clock})
+	if err != nil {
+		return httpapi.Services{}, err
+	}
+	return httpapi.Services{Payments: svc, Ledger: l, Merchant: m, Scenario: sc, Contracts: cs, Offline: off}, nil
 }
 
 // current returns what the node serves, or postgres.ErrNotWriter while
@@ -412,5 +430,73 @@ func (n *node) fireContractTimers(ctx context.Context, log *slog.Logger) {
 		log.Error("fire contract timers", "fired", k, "err", err)
 	} else if k > 0 {
 		log.Info("fired contract timers", "timers", k)
+	}
+}
+
+// runOffline runs the offline service's work while the node serves
+// writes, until ctx ends: each time it becomes the writer, Recover (the
+// loads and token payments a crash left pending), then every
+// nodeOfflineInterval the purses due back and the tokens left pending. On
+// PostgreSQL only the writer does it, and a node that loses the writer
+// stops before another takes over.
+func (n *node) runOffline(ctx context.Context, log *slog.Logger) {
+	for ctx.Err() == nil {
+		changed := n.watch()
+		cur, err := n.current()
+		if err != nil || cur.Offline == nil {
+			select {
+			case <-changed:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := cur.Offline.Recover(runCtx); err != nil && runCtx.Err() == nil {
+				log.Error("offline recover", "err", err)
+			}
+			tick := time.NewTicker(nodeOfflineInterval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-tick.C:
+					offlineWork(runCtx, cur.Offline, log)
+				}
+			}
+		}()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+		}
+		cancel()
+		<-done
+	}
+}
+
+// offlineOnce does the offline service's periodic work once, on a node
+// that serves writes: after a sandbox clock moved, so that a purse whose
+// arrival grace has passed is back when the advance answers.
+func (n *node) offlineOnce(ctx context.Context, log *slog.Logger) {
+	cur, err := n.current()
+	if err != nil || cur.Offline == nil {
+		return
+	}
+	offlineWork(ctx, cur.Offline, log)
+}
+
+// offlineWork returns the purses of decommissioned devices whose arrival
+// grace has passed, and pays the tokens stored pending.
+func offlineWork(ctx context.Context, off *offline.Service, log *slog.Logger) {
+	if k, err := off.ReturnDue(ctx); err != nil && ctx.Err() == nil {
+		log.Error("return offline purses", "returned", k, "err", err)
+	} else if k > 0 {
+		log.Info("returned offline purses", "devices", k)
+	}
+	if err := off.RetryPending(ctx); err != nil && ctx.Err() == nil {
+		log.Error("pay pending offline tokens", "err", err)
 	}
 }

@@ -28,8 +28,8 @@ func (m *Main) serveCommand() *cobra.Command {
 API on --addr until interrupted.
 
 By default it runs on SQLite in the data folder (ledger.db, twotier.db,
-merchant.db, scenario.db, contract.db, and keys.db with the hashes of the API
-keys).
+merchant.db, scenario.db, contract.db, offline.db, and keys.db with the
+hashes of the API keys).
 With --db postgres://… (or ` + dbEnv + `; the flag wins) the ledger, the
 domain and the API keys live in that PostgreSQL database. Either way, a
 keys.json left in the data folder by an older version is imported into a
@@ -79,15 +79,20 @@ the process that serves writes) and /metrics serve operations.`,
 			}
 			log.Info("serving", "addr", "http://"+got, "data", data, "db", benchEngine(db), "sandbox", sandbox)
 			go n.housekeep(ctx, log)
-			contractsDone := make(chan struct{})
+			contractsDone, offlineDone := make(chan struct{}), make(chan struct{})
 			go func() {
 				defer close(contractsDone)
 				n.runContracts(ctx, log)
+			}()
+			go func() {
+				defer close(offlineDone)
+				n.runOffline(ctx, log)
 			}()
 			<-ctx.Done()
 			log.Info("stopping")
 			stop()
 			<-contractsDone
+			<-offlineDone
 			return nil
 		},
 	}
