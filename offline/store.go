@@ -191,7 +191,8 @@ const ListMax = 1000
 // Store keeps the offline domain's records. Every method is durable when
 // it returns; a refused call changes nothing.
 type Store interface {
-	// CreateKey stores an operator key (with its private half).
+	// CreateKey stores an operator key (with its private half), or
+	// ErrKeyExists if a key with its id is stored.
 	CreateKey(ctx context.Context, k OperatorKey) error
 	// Keys returns every operator key, oldest first.
 	Keys(ctx context.Context) ([]OperatorKey, error)
@@ -209,24 +210,26 @@ type Store interface {
 	// ReturnAt is at or before t and whose purse is not yet returned.
 	DevicesToReturn(ctx context.Context, t time.Time, limit int) ([]Device, error)
 	// UpdateDevice stores d at d.Version+1 if the stored version is
-	// d.Version, else ErrVersionConflict.
+	// d.Version, else ErrVersionConflict (ErrDeviceNotFound if none is).
 	UpdateDevice(ctx context.Context, d Device) error
 
 	// CreateLoad stores a pending load and returns it with true, or the
 	// load stored under its id and false.
 	CreateLoad(ctx context.Context, l Load) (Load, bool, error)
 	// FinishLoad stores a load's outcome and, in the same transaction,
-	// d as UpdateDevice does (ErrVersionConflict storing nothing).
+	// d as UpdateDevice does (ErrVersionConflict storing nothing). A load
+	// not pending (finished meanwhile) is refused with ErrVersionConflict.
 	FinishLoad(ctx context.Context, l Load, d Device) error
-	// Loads returns up to limit loads of a device after seq (done loads
-	// by Seq).
+	// Vouchers returns up to limit done loads of a device with a Seq
+	// after after, by Seq.
 	Vouchers(ctx context.Context, device tongbao.ID, after uint64, limit int) ([]Load, error)
 	// PendingLoads returns up to limit pending loads, oldest first.
 	PendingLoads(ctx context.Context, limit int) ([]Load, error)
 
-	// WriteBatch stores a sync's batch in one transaction; a device at
-	// another version refuses it all with ErrVersionConflict; a token
-	// whose hash is stored already refuses it all with ErrTokenExists.
+	// WriteBatch stores a sync's batch in one transaction; a device or a
+	// case at another version (a new case whose id is stored) refuses it
+	// all with ErrVersionConflict; a token whose hash is stored already
+	// (or twice in the batch) refuses it all with ErrTokenExists.
 	WriteBatch(ctx context.Context, b Batch) error
 	// Tokens returns the stored tokens among hashes.
 	Tokens(ctx context.Context, hashes []Hash) (map[Hash]TokenRecord, error)
@@ -245,7 +248,7 @@ type Store interface {
 	// after after, by id.
 	Cases(ctx context.Context, operator, after tongbao.ID, limit int) ([]Case, error)
 	// UpdateCase stores c at c.Version+1 if the stored version is
-	// c.Version, else ErrVersionConflict.
+	// c.Version, else ErrVersionConflict (ErrCaseNotFound if none is).
 	UpdateCase(ctx context.Context, c Case) error
 
 	// SaveRevocations stores an operator's signed revocation list,
@@ -258,6 +261,7 @@ type Store interface {
 
 // Errors of the store.
 var (
+	ErrKeyExists       = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "a key with this id exists")
 	ErrDeviceExists    = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "a device with this id exists")
 	ErrDeviceNotFound  = tongbao.Sentinel(tongbao.ENOTFOUND, "offline-device-not-found", "no such device")
 	ErrCaseNotFound    = tongbao.Sentinel(tongbao.ENOTFOUND, "offline-case-not-found", "no such fraud case")
