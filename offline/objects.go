@@ -141,8 +141,11 @@ type tokenClaims struct {
 }
 
 // ParseToken decodes a token without verifying a signature
-// (Keys.VerifyToken does).
-func ParseToken(raw []byte) (Token, error) {
+// (Trust.VerifyToken does).
+func ParseToken(raw []byte) (Token, error) { return parseToken(raw, ParseCertificate) }
+
+// parseToken decodes a token, its certificate by certOf.
+func parseToken(raw []byte, certOf func([]byte) (Certificate, error)) (Token, error) {
 	env, err := open(raw, TypeToken, TokenSizeMax)
 	if err != nil {
 		return Token{}, err
@@ -151,7 +154,7 @@ func ParseToken(raw []byte) (Token, error) {
 	if err := decodeClaims(env.msg.Payload, &cl); err != nil {
 		return Token{}, err
 	}
-	cert, err := ParseCertificate(cl.Cert)
+	cert, err := certOf(cl.Cert)
 	if err != nil {
 		return Token{}, fmt.Errorf("the token's certificate: %w", err)
 	}

@@ -52,6 +52,9 @@ func (s *Service) recoverLoad(ctx context.Context, l Load) error {
 // payee wallet refused for a while (its state or cap). Those the ledger
 // still refuses stay pending for the next call.
 func (s *Service) RetryPending(ctx context.Context) error {
+	if err := s.flushMarks(ctx); err != nil {
+		return err
+	}
 	for {
 		ts, err := s.store.PendingTokens(ctx, recoverBatch)
 		if err != nil || len(ts) == 0 {

@@ -57,6 +57,10 @@ type Service struct {
 	// each reads a device's purse and counters and writes them back, so
 	// one node's writes never race (the version check stops another's).
 	syncMu sync.Mutex
+	links  linkCache // under syncMu
+
+	markMu sync.Mutex
+	toMark []Hash // paid tokens to mark settled (markSettled)
 
 	keysMu  sync.RWMutex
 	trust   Trust
@@ -64,7 +68,7 @@ type Service struct {
 	keys    []OperatorKey
 
 	certsMu sync.Mutex
-	certs   map[Hash]bool // certificates whose signature verified
+	certs   map[Hash]Certificate // certificates whose signature verified
 }
 
 // New returns a Service on cfg.
@@ -86,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("offline: the caps of operator %v are not usable", op)
 		}
 	}
-	s := &Service{cfg: cfg, tt: cfg.Payments, store: cfg.Store, clock: cfg.Clock, trust: Trust{}, signing: map[tongbao.ID]OperatorKey{}, certs: map[Hash]bool{}}
+	s := &Service{cfg: cfg, tt: cfg.Payments, store: cfg.Store, clock: cfg.Clock, trust: Trust{}, signing: map[tongbao.ID]OperatorKey{}, certs: map[Hash]Certificate{}}
 	keys, err := cfg.Store.Keys(ctx)
 	if err != nil {
 		return nil, err

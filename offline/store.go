@@ -139,6 +139,13 @@ type TokenRecord struct {
 	SettledAt  time.Time
 }
 
+// TokenLink is what links a stored token into its payer's chain.
+type TokenLink struct {
+	Counter uint64
+	Hash    Hash
+	Prev    Hash
+}
+
 // CaseStatus is where a fraud case is.
 type CaseStatus string
 
@@ -183,6 +190,10 @@ type Batch struct {
 	Tokens  []TokenRecord
 	Devices []Device // each at its Version: stored at Version+1 if the stored is at Version
 	Cases   []Case   // a Version of 0 creates the case
+	// Settled are pending tokens to mark settled at SettledAt, as
+	// SetTokensSettled does: the payments of an earlier batch.
+	Settled   []Hash
+	SettledAt time.Time
 }
 
 // ListMax is the most records one list call returns.
@@ -237,6 +248,9 @@ type Store interface {
 	// from to to inclusive, by counter (several for one counter when it
 	// double-spent).
 	TokensOf(ctx context.Context, payer tongbao.ID, from, to uint64) ([]TokenRecord, error)
+	// TokenLinks returns the links of the tokens payer signed at the
+	// given counters, by counter then hash: what a chain check reads.
+	TokenLinks(ctx context.Context, payer tongbao.ID, counters []uint64) ([]TokenLink, error)
 	// SetTokensSettled marks pending tokens settled at t.
 	SetTokensSettled(ctx context.Context, hashes []Hash, t time.Time) error
 	// PendingTokens returns up to limit pending tokens, oldest first.

@@ -139,31 +139,41 @@ func (s *Service) verifyAll(raws [][]byte) []candidate {
 
 func (s *Service) verifyOne(i int, raw []byte) candidate {
 	c := candidate{i: i, hash: HashOf(raw)}
-	if c.tok, c.err = ParseToken(raw); c.err != nil {
+	if c.tok, c.err = parseToken(raw, s.verifiedCertificate); c.err != nil {
 		return c
-	}
-	s.keysMu.RLock()
-	trust := s.trust
-	s.keysMu.RUnlock()
-	s.certsMu.Lock()
-	known := s.certs[c.tok.Cert.Hash]
-	s.certsMu.Unlock()
-	if !known {
-		s.keysMu.RLock()
-		c.err = trust.VerifyCertificate(c.tok.Cert)
-		s.keysMu.RUnlock()
-		if c.err != nil {
-			return c
-		}
-		s.certsMu.Lock()
-		if len(s.certs) >= certCacheMax {
-			clear(s.certs)
-		}
-		s.certs[c.tok.Cert.Hash] = true
-		s.certsMu.Unlock()
 	}
 	c.err = c.tok.signature.verify(c.tok.Cert.Key)
 	return c
+}
+
+// verifiedCertificate parses a certificate and verifies it with the
+// operator keys, or returns it from the certificates verified before: a
+// device's tokens all carry the same one.
+func (s *Service) verifiedCertificate(raw []byte) (Certificate, error) {
+	h := HashOf(raw)
+	s.certsMu.Lock()
+	c, ok := s.certs[h]
+	s.certsMu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := ParseCertificate(raw)
+	if err != nil {
+		return Certificate{}, err
+	}
+	s.keysMu.RLock()
+	err = s.trust.VerifyCertificate(c)
+	s.keysMu.RUnlock()
+	if err != nil {
+		return Certificate{}, err
+	}
+	s.certsMu.Lock()
+	if len(s.certs) >= certCacheMax {
+		clear(s.certs)
+	}
+	s.certs[h] = c
+	s.certsMu.Unlock()
+	return c, nil
 }
 
 // payment is a token accepted in this sync, to pay.
@@ -176,7 +186,7 @@ type payment struct {
 // decide checks the verified tokens against the ledger's records and
 // stores the accepted ones with the device and case changes, in one
 // transaction.
-func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candidate) (SyncResult, []payment, error) {
+func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candidate) (_ SyncResult, _ []payment, err error) {
 	now := s.clock.Now()
 	res := SyncResult{Results: make([]TokenResult, len(cands))}
 	var hashes []Hash
@@ -195,9 +205,27 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 		hashes = append(hashes, c.tok.Hash)
 		ids[c.tok.Payer()], ids[c.tok.Payee] = true, true
 	}
+	// The marks of tokens paid since the last batch go with this batch;
+	// a duplicate among them is answered settled, as it is.
+	marks := s.takeMarks()
+	defer func() {
+		if err != nil {
+			s.markSettled(ctx, marks)
+		}
+	}()
 	stored, err := s.store.Tokens(ctx, hashes)
 	if err != nil {
 		return SyncResult{}, nil, err
+	}
+	marked := make(map[Hash]bool, len(marks))
+	for _, h := range marks {
+		marked[h] = true
+	}
+	for h, t := range stored {
+		if t.Status == TokenPending && marked[h] {
+			t.Status = TokenSettled
+			stored[h] = t
+		}
 	}
 	idList := make([]tongbao.ID, 0, len(ids))
 	for id := range ids {
@@ -241,7 +269,7 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 		return ta.Counter < tb.Counter
 	})
 
-	b := &batchState{s: s, ctx: ctx, now: now, devices: devices, cases: map[tongbao.ID]*Case{}, chains: map[tongbao.ID]map[uint64][]TokenRecord{}, spans: map[tongbao.ID][2]uint64{}}
+	b := &batchState{s: s, ctx: ctx, now: now, devices: devices, cases: map[tongbao.ID]*Case{}}
 	if err := b.preload(order); err != nil {
 		return SyncResult{}, nil, err
 	}
@@ -269,7 +297,8 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 		r.Result = ResultPending
 		pays = append(pays, payment{rec: rec, operator: devices[rec.Payer].Operator, at: c.i})
 	}
-	if len(b.batch.Tokens) == 0 && len(b.changed) == 0 {
+	b.batch.Settled, b.batch.SettledAt = marks, now
+	if len(b.batch.Tokens) == 0 && len(b.changed) == 0 && len(b.batch.Settled) == 0 {
 		return res, nil, nil
 	}
 	for id := range b.changed {
@@ -286,6 +315,13 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 	if err := s.store.WriteBatch(ctx, b.batch); err != nil {
 		return SyncResult{}, nil, err
 	}
+	for p, ch := range b.added {
+		for _, ls := range ch {
+			for _, l := range ls {
+				s.links.add(p, l)
+			}
+		}
+	}
 	return res, pays, nil
 }
 
@@ -299,65 +335,43 @@ type batchState struct {
 	devices map[tongbao.ID]Device
 	changed map[tongbao.ID]bool
 	cases   map[tongbao.ID]*Case // by device
-	chains  map[tongbao.ID]map[uint64][]TokenRecord
-	spans   map[tongbao.ID][2]uint64 // the counters preload read, per payer
+	// added are the links of the tokens this batch stores, kept apart
+	// until it commits.
+	added map[tongbao.ID]map[uint64][]TokenLink
 	batch   Batch
 }
 
-// preload reads, for each payer of the batch, its stored tokens from
-// just past its acknowledged counter (or just before the batch's first)
-// to just after the batch's last, in one query per payer.
+// preload makes the service's link cache know the tokens the ledger
+// holds next to each token of the batch (its counter, the one before and
+// the one after), reading what it does not know in one query per payer.
 func (b *batchState) preload(order []candidate) error {
-	type span struct{ lo, hi uint64 }
-	spans := map[tongbao.ID]span{}
+	want := map[tongbao.ID][]uint64{}
 	for _, c := range order {
-		p := c.tok.Payer()
-		sp, ok := spans[p]
-		if !ok {
-			sp = span{lo: c.tok.Counter, hi: c.tok.Counter}
-		}
-		sp.lo, sp.hi = min(sp.lo, c.tok.Counter), max(sp.hi, c.tok.Counter)
-		spans[p] = sp
+		p, n := c.tok.Payer(), c.tok.Counter
+		want[p] = append(want[p], n-1, n, n+1)
 	}
-	for p, sp := range spans {
-		lo := max(sp.lo, 2) - 1
-		if d, ok := b.devices[p]; ok {
-			lo = min(lo, d.Acked+1)
-		}
-		ts, err := b.s.store.TokensOf(b.ctx, p, lo, sp.hi+1)
-		if err != nil {
+	for p, counters := range want {
+		if err := b.s.links.fill(b.ctx, b.s.store, p, counters); err != nil {
 			return err
 		}
-		ch := map[uint64][]TokenRecord{}
-		for _, t := range ts {
-			ch[t.Counter] = append(ch[t.Counter], t)
-		}
-		b.chains[p] = ch
-		b.spans[p] = [2]uint64{lo, sp.hi + 1}
 	}
 	return nil
 }
 
-// at returns the tokens of payer at counter the ledger holds, this
-// batch's included.
-func (b *batchState) at(payer tongbao.ID, counter uint64) ([]TokenRecord, error) {
-	ch := b.chains[payer]
-	if ch == nil {
-		ch = map[uint64][]TokenRecord{}
-		b.chains[payer] = ch
+// at returns the links of payer's tokens at counter: those the ledger
+// holds and those this batch adds.
+func (b *batchState) at(payer tongbao.ID, counter uint64) ([]TokenLink, error) {
+	ls, ok := b.s.links.get(payer, counter)
+	if !ok {
+		if err := b.s.links.fill(b.ctx, b.s.store, payer, []uint64{counter}); err != nil {
+			return nil, err
+		}
+		ls, _ = b.s.links.get(payer, counter)
 	}
-	if ts, ok := ch[counter]; ok {
-		return ts, nil
+	if more := b.added[payer][counter]; len(more) > 0 {
+		ls = append(ls[:len(ls):len(ls)], more...)
 	}
-	if sp, ok := b.spans[payer]; ok && counter >= sp[0] && counter <= sp[1] {
-		return nil, nil
-	}
-	ts, err := b.s.store.TokensOf(b.ctx, payer, counter, counter)
-	if err != nil {
-		return nil, err
-	}
-	ch[counter] = ts
-	return ts, nil
+	return ls, nil
 }
 
 // accept decides one verified token new to the ledger: refused (an
@@ -426,8 +440,7 @@ func (b *batchState) accept(tok Token) (TokenRecord, error) {
 	if d.Purse() < tok.Amount {
 		findings = append(findings, FindingOverspend)
 	}
-	ch := b.chains[tok.Payer()]
-	ch[tok.Counter] = append(ch[tok.Counter], rec)
+	b.add(tok.Payer(), TokenLink{Counter: rec.Counter, Hash: rec.Hash, Prev: rec.Prev})
 
 	if len(findings) > 0 {
 		rec = b.fraud(&d, rec, findings)
@@ -439,15 +452,19 @@ func (b *batchState) accept(tok Token) (TokenRecord, error) {
 			d.Spent += tok.Amount
 		}
 	}
-	if tok.Counter > d.Acked {
-		if d.Acked, err = b.contiguous(d); err != nil {
-			return TokenRecord{}, err
-		}
-	}
 	b.devices[d.ID] = d
 	b.markChanged(d.ID)
-	ch[tok.Counter][len(ch[tok.Counter])-1] = rec
 	return rec, nil
+}
+
+func (b *batchState) add(payer tongbao.ID, l TokenLink) {
+	if b.added == nil {
+		b.added = map[tongbao.ID]map[uint64][]TokenLink{}
+	}
+	if b.added[payer] == nil {
+		b.added[payer] = map[uint64][]TokenLink{}
+	}
+	b.added[payer][l.Counter] = append(b.added[payer][l.Counter], l)
 }
 
 func (b *batchState) markChanged(id tongbao.ID) {
@@ -455,19 +472,6 @@ func (b *batchState) markChanged(id tongbao.ID) {
 		b.changed = map[tongbao.ID]bool{}
 	}
 	b.changed[id] = true
-}
-
-// contiguous returns the highest counter from d.Acked up to which this
-// batch and the ledger hold a token of d at every counter.
-func (b *batchState) contiguous(d Device) (uint64, error) {
-	n := d.Acked
-	for {
-		ts, err := b.at(d.ID, n+1)
-		if err != nil || len(ts) == 0 {
-			return n, err
-		}
-		n++
-	}
 }
 
 // fraud applies the loss policy to a token that conflicts with its
@@ -525,7 +529,7 @@ func (s *Service) openCase(ctx context.Context, device tongbao.ID) (*Case, error
 	}
 }
 
-func anyHash(ts []TokenRecord, h Hash) bool {
+func anyHash(ts []TokenLink, h Hash) bool {
 	for _, t := range ts {
 		if t.Hash == h {
 			return true
@@ -580,12 +584,46 @@ func (s *Service) settle(ctx context.Context, pays []payment, results []TokenRes
 			}
 		}
 	}
-	if len(paid) > 0 {
-		if err := s.store.SetTokensSettled(ctx, paid, s.clock.Now()); err != nil {
-			return err
-		}
-	}
+	s.markSettled(ctx, paid)
 	return s.recoverAdvances(ctx, pays)
+}
+
+// markSettledMax bounds the paid tokens waiting to be marked settled with
+// the next batch.
+const markSettledMax = 4 * UploadMax
+
+// markSettled queues paid tokens to be marked settled by the next sync's
+// transaction, rather than one of their own: the mark only spares a
+// retry, since the ledger pays a token's id once. Queued marks are lost
+// in a crash; RetryPending then finds those tokens pending, and their
+// payment again is a duplicate.
+func (s *Service) markSettled(ctx context.Context, paid []Hash) {
+	s.markMu.Lock()
+	s.toMark = append(s.toMark, paid...)
+	full := len(s.toMark) >= markSettledMax
+	s.markMu.Unlock()
+	if full {
+		s.flushMarks(ctx)
+	}
+}
+
+// takeMarks returns the queued marks, emptying the queue.
+func (s *Service) takeMarks() []Hash {
+	s.markMu.Lock()
+	defer s.markMu.Unlock()
+	out := s.toMark
+	s.toMark = nil
+	return out
+}
+
+// flushMarks writes the queued marks in a transaction of their own. A
+// failure leaves them to RetryPending.
+func (s *Service) flushMarks(ctx context.Context) error {
+	marks := s.takeMarks()
+	if len(marks) == 0 {
+		return nil
+	}
+	return s.store.SetTokensSettled(ctx, marks, s.clock.Now())
 }
 
 // recoverAdvances takes back from the holders' wallets what the operator
@@ -642,6 +680,29 @@ func (s *Service) recoverCase(ctx context.Context, id tongbao.ID) error {
 	return s.store.UpdateCase(ctx, c)
 }
 
+// contiguous returns the highest counter from d.Acked up to which the
+// ledger holds a token of d at every counter: what it may acknowledge.
+func (s *Service) contiguous(ctx context.Context, d Device) (uint64, error) {
+	n := d.Acked
+	for {
+		start := n
+		ts, err := s.store.TokensOf(ctx, d.ID, n+1, n+OutboxMax)
+		if err != nil {
+			return d.Acked, err
+		}
+		for _, t := range ts { // by counter; a double spend repeats one
+			if t.Counter == n+1 {
+				n++
+			} else if t.Counter > n+1 {
+				return n, nil
+			}
+		}
+		if n < start+OutboxMax {
+			return n, nil
+		}
+	}
+}
+
 // ack signs the acknowledgement of a device's own tokens, renewing its
 // certificate when past half its life and the device is active.
 func (s *Service) ack(ctx context.Context, id tongbao.ID) ([]byte, error) {
@@ -656,6 +717,16 @@ func (s *Service) ack(ctx context.Context, id tongbao.ID) ([]byte, error) {
 		return nil, err
 	}
 	now := s.clock.Now()
+	acked, err := s.contiguous(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if acked != d.Acked {
+		d.Acked = acked
+		if d, err = s.updateDevice(ctx, d); err != nil {
+			return nil, err
+		}
+	}
 	a := Ack{Device: d.ID, Counter: d.Acked, Operator: d.Operator, IssuedAt: now}
 	if d.State == DeviceActive && now.After(d.CertExpires.Add(-s.cfg.CertValidity/2)) {
 		if d.Certificate, d.CertExpires, err = s.certificate(d, key, now); err != nil {

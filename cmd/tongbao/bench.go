@@ -54,6 +54,6 @@ at the end. Progress goes to stderr; the figures go to stdout.`,
 	}
 	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	cmd.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write a profile of the run's allocations to this file (go tool pprof)")
-	cmd.AddCommand(m.benchLedgerCommand(), m.benchAPICommand(), m.benchKeysCommand(), m.benchContractsCommand())
+	cmd.AddCommand(m.benchLedgerCommand(), m.benchAPICommand(), m.benchKeysCommand(), m.benchContractsCommand(), m.benchOfflineCommand())
 	return cmd
 }

@@ -355,8 +355,9 @@ func benchProgressLines(w io.Writer, what string, count *atomic.Int64) (stop fun
 	return func() { close(quit); <-finished }
 }
 
-// benchNode is the payments phase's node: the ledger, the two-tier
-// domain and the contracts, on SQLite files in one folder.
+// benchNode is a benchmark's node: the ledger and the two-tier domain
+// (and the domain measured: see openBenchContracts), on SQLite files in
+// one folder.
 type benchNode struct {
 	payments *twotier.Service
 	svc      *contract.Service
@@ -372,10 +373,30 @@ func (n *benchNode) close() error {
 	return err
 }
 
-// openBenchNode opens the stores as a node does (cmd/tongbao/node.go) in
-// dir, and a central bank and one operator with reserves and issued
-// currency enough to fund the payers.
-func openBenchNode(ctx context.Context, dir string, o *benchContractsOptions) (n *benchNode, err error) {
+// openBenchContracts opens a bench node with the contract store and
+// service.
+func openBenchContracts(ctx context.Context, dir string, o *benchContractsOptions) (*benchNode, error) {
+	n, err := openBenchNode(ctx, dir, benchContractsFunding*tongbao.Amount(o.contracts))
+	if err != nil {
+		return nil, err
+	}
+	cstore, err := contractsql.Open(ctx, filepath.Join(dir, "contract.db"))
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	n.closers = append(n.closers, cstore.Close)
+	if n.svc, err = contract.New(contract.Config{Payments: n.payments, Store: cstore}); err != nil {
+		n.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// openBenchNode opens the ledger's and the two-tier domain's stores as a
+// node does (cmd/tongbao/node.go) in dir, and a central bank and one
+// operator with reserves and issued currency total.
+func openBenchNode(ctx context.Context, dir string, total tongbao.Amount) (n *benchNode, err error) {
 	n = &benchNode{operator: tongbao.IDFromUint64(2)}
 	defer func() {
 		if err != nil {
@@ -400,18 +421,9 @@ func openBenchNode(ctx context.Context, dir string, o *benchContractsOptions) (n
 	if n.payments, err = twotier.Open(ctx, twotier.Config{Ledger: l, Store: tstore}); err != nil {
 		return n, err
 	}
-	cstore, err := contractsql.Open(ctx, filepath.Join(dir, "contract.db"))
-	if err != nil {
-		return n, err
-	}
-	n.closers = append(n.closers, cstore.Close)
-	if n.svc, err = contract.New(contract.Config{Payments: n.payments, Store: cstore}); err != nil {
-		return n, err
-	}
 	if err := n.payments.CreateCentralBank(ctx, tongbao.IDFromUint64(1), "People's Bank"); err != nil {
 		return n, err
 	}
-	total := benchContractsFunding * tongbao.Amount(o.contracts)
 	if err := n.payments.AddOperator(ctx, n.operator, "Bench operator", total); err != nil {
 		return n, err
 	}
@@ -507,7 +519,7 @@ func (n *benchNode) deploy(ctx context.Context, i int) (benchPayContract, error)
 
 // benchPayments is the payments phase.
 func benchPayments(ctx context.Context, o *benchContractsOptions, dir string, stderr io.Writer) (res benchPaymentsResult, err error) {
-	n, err := openBenchNode(ctx, dir, o)
+	n, err := openBenchContracts(ctx, dir, o)
 	if err != nil {
 		return res, err
 	}

@@ -46,7 +46,7 @@ func TestBenchContractsJSON(t *testing.T) {
 func TestBenchContractsChecksMoney(t *testing.T) {
 	ctx := context.Background()
 	o := &benchContractsOptions{contracts: 2, clients: 1, duration: 1}
-	n, err := openBenchNode(ctx, t.TempDir(), o)
+	n, err := openBenchContracts(ctx, t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

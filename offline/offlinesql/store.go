@@ -22,6 +22,7 @@ package offlinesql
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -703,7 +704,7 @@ func (s *Store) WriteBatch(ctx context.Context, b offline.Batch) error {
 				return offline.ErrTokenExists, err
 			}
 		}
-		return nil, nil
+		return nil, setSettledTx(ctx, tx, b.Settled, b.SettledAt)
 	})
 }
 
@@ -760,19 +761,66 @@ func (s *Store) TokensOf(ctx context.Context, payer tongbao.ID, from, to uint64)
 		payer[:], u64(from), u64(to))
 }
 
+// TokenLinks implements offline.Store: by counter, then hash.
+func (s *Store) TokenLinks(ctx context.Context, payer tongbao.ID, counters []uint64) ([]offline.TokenLink, error) {
+	counters = slices.Compact(slices.Sorted(slices.Values(counters)))
+	keys := make([][]byte, len(counters))
+	for i, c := range counters {
+		keys[i] = u64(c)
+	}
+	var out []offline.TokenLink
+	err := chunks(keys, func(args []any) error {
+		rows, err := s.db.Query(ctx, `SELECT counter, hash, prev FROM offline_tokens WHERE payer = ? AND counter IN `+inList, append([]any{payer[:]}, args...)...)
+		if err != nil {
+			return err
+		}
+		found, err := sqldb.All(rows, func(sc sqldb.Scanner) (offline.TokenLink, error) {
+			var l offline.TokenLink
+			var counter, hash, prev []byte
+			if err := sc.Scan(&counter, &hash, &prev); err != nil {
+				return l, err
+			}
+			var err error
+			if l.Counter, err = fromU64(counter); err != nil {
+				return l, err
+			}
+			copy(l.Hash[:], hash)
+			copy(l.Prev[:], prev)
+			return l, nil
+		})
+		out = append(out, found...)
+		return err
+	})
+	if err != nil {
+		return nil, internal("read token links", err)
+	}
+	slices.SortFunc(out, func(a, b offline.TokenLink) int {
+		if a.Counter != b.Counter {
+			return cmp.Compare(a.Counter, b.Counter)
+		}
+		return bytes.Compare(a.Hash[:], b.Hash[:])
+	})
+	return out, nil
+}
+
 // SetTokensSettled implements offline.Store. Hashes not stored, and
 // tokens settled or rejected, are left as they are.
 func (s *Store) SetTokensSettled(ctx context.Context, hashes []offline.Hash, t time.Time) error {
+	return s.inTx(ctx, "settle tokens", func(tx *sqldb.Tx) (refused, err error) {
+		return nil, setSettledTx(ctx, tx, hashes, t)
+	})
+}
+
+// setSettledTx marks the pending tokens among hashes settled at t.
+func setSettledTx(ctx context.Context, tx *sqldb.Tx, hashes []offline.Hash, t time.Time) error {
 	keys := make([][]byte, len(hashes))
 	for i := range hashes {
 		keys[i] = hashes[i][:]
 	}
-	return s.inTx(ctx, "settle tokens", func(tx *sqldb.Tx) (refused, err error) {
-		return nil, chunks(keys, func(args []any) error {
-			_, err := tx.Exec(ctx, `UPDATE offline_tokens SET status = ?, settled_at = ? WHERE status = ? AND hash IN `+inList,
-				append([]any{string(offline.TokenSettled), tongbao.UnixNanos(t), string(offline.TokenPending)}, args...)...)
-			return err
-		})
+	return chunks(keys, func(args []any) error {
+		_, err := tx.Exec(ctx, `UPDATE offline_tokens SET status = ?, settled_at = ? WHERE status = ? AND hash IN `+inList,
+			append([]any{string(offline.TokenSettled), tongbao.UnixNanos(t), string(offline.TokenPending)}, args...)...)
+		return err
 	})
 }
 

@@ -35,6 +35,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -782,6 +783,26 @@ func testTokensOf(t *testing.T, e *env) {
 	got, err = e.Store.TokensOf(e.Ctx, id(0x999), 0, math.MaxUint64)
 	must(t, err)
 	storetest.WantEqual(t, "tokens of a device with none", tokenHashes(got), []offline.Hash{})
+
+	link := func(tk offline.TokenRecord) offline.TokenLink {
+		return offline.TokenLink{Counter: tk.Counter, Hash: tk.Hash, Prev: tk.Prev}
+	}
+	// More counters than one query's list, with repeats and misses.
+	var counters []uint64
+	for c := uint64(200); c > 0; c-- {
+		counters = append(counters, c, c)
+	}
+	links, err := e.Store.TokenLinks(e.Ctx, a, append(counters, math.MaxUint64))
+	must(t, err)
+	storetest.WantEqual(t, "links of a", links, []offline.TokenLink{link(c1), link(pair[0]), link(pair[1]), link(c3), link(c4), link(huge)})
+	links, err = e.Store.TokenLinks(e.Ctx, b, []uint64{1, 3})
+	must(t, err)
+	storetest.WantEqual(t, "links of b at 1 and 3", links, []offline.TokenLink{link(tokens[len(tokens)-1])})
+	links, err = e.Store.TokenLinks(e.Ctx, b, nil)
+	must(t, err)
+	if len(links) != 0 {
+		t.Fatalf("links of no counters: %v", links)
+	}
 }
 
 func testSetTokensSettled(t *testing.T, e *env) {
@@ -820,6 +841,23 @@ func testSetTokensSettled(t *testing.T, e *env) {
 	pending, err = e.Store.PendingTokens(e.Ctx, 0)
 	must(t, err)
 	storetest.WantEqual(t, "pending tokens after settling many", tokenHashes(pending), []offline.Hash{})
+
+	// A batch marks an earlier batch's tokens settled in its own
+	// transaction: refused, it marks nothing.
+	later := token(300, id(0x1003), 1)
+	must(t, e.Store.WriteBatch(e.Ctx, offline.Batch{Tokens: []offline.TokenRecord{later}}))
+	err = e.Store.WriteBatch(e.Ctx, offline.Batch{Tokens: []offline.TokenRecord{later}, Settled: []offline.Hash{later.Hash}, SettledAt: at(73)})
+	if !errors.Is(err, offline.ErrTokenExists) {
+		t.Fatalf("a batch repeating a token: %v; want ErrTokenExists", err)
+	}
+	pending, err = e.Store.PendingTokens(e.Ctx, 0)
+	must(t, err)
+	storetest.WantEqual(t, "pending after a refused batch", tokenHashes(pending), []offline.Hash{later.Hash})
+	must(t, e.Store.WriteBatch(e.Ctx, offline.Batch{Settled: []offline.Hash{later.Hash, settled.Hash}, SettledAt: at(74)}))
+	got, err = e.Store.Tokens(e.Ctx, []offline.Hash{later.Hash, settled.Hash})
+	must(t, err)
+	later.Status, later.SettledAt = offline.TokenSettled, at(74)
+	storetest.WantEqual(t, "tokens marked by a batch", got, byHash(later, settled))
 }
 
 func testPendingTokens(t *testing.T, e *env) {
