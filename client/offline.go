@@ -18,7 +18,9 @@ import (
 // and hashes as Hash. The client does not import package offline, which
 // would bring the ledger into every program that calls the API; Hash
 // converts to offline.Hash, and an OperatorKey's fields are
-// offline.OperatorKey's public ones.
+// offline.OperatorKey's public ones. Encoded as JSON (as the CLI prints
+// them), they name their fields as the API does; bytes are in standard
+// base64, hashes in hex.
 
 // Hash is the SHA-256 of a signed object: a token's identity.
 type Hash [32]byte
@@ -26,123 +28,133 @@ type Hash [32]byte
 // String returns the hash in hex, as the API writes it.
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
+// MarshalText writes the hash in hex, as the API does.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText reads a hash in hex.
+func (h *Hash) UnmarshalText(b []byte) error {
+	got, err := hashIn(string(b))
+	*h = got
+	return err
+}
+
 // OperatorKey is the public half of an operator's offline signing key.
 type OperatorKey struct {
-	Operator  tongbao.ID
-	ID        []byte
-	Public    []byte
-	CreatedAt time.Time
+	Operator  tongbao.ID `json:"operator"`
+	ID        []byte     `json:"key_id"`
+	Public    []byte     `json:"public_key"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 // OfflineDevice is a device as the ledger knows it, with its certificate
 // decoded. OperatorKeys and RevocationLists are set in the answer to a
 // certification: what the device installs with its certificate.
 type OfflineDevice struct {
-	ID          tongbao.ID
-	Wallet      tongbao.ID
-	Operator    tongbao.ID
-	PublicKey   []byte
-	State       string
-	Reason      string
-	Caps        OfflineCaps
-	Certificate []byte
-	CertExpires time.Time
+	ID          tongbao.ID  `json:"id"`
+	Wallet      tongbao.ID  `json:"wallet"`
+	Operator    tongbao.ID  `json:"operator"`
+	PublicKey   []byte      `json:"public_key"`
+	State       string      `json:"state"`
+	Reason      string      `json:"reason,omitempty"`
+	Caps        OfflineCaps `json:"caps"`
+	Certificate []byte      `json:"certificate"`
+	CertExpires time.Time   `json:"cert_expires"`
 	// The purse as the ledger sees it: Purse = Loaded − Unloaded − Spent
 	// − Returned.
-	Purse    tongbao.Amount
-	Loaded   tongbao.Amount
-	Unloaded tongbao.Amount
-	Spent    tongbao.Amount
-	Returned tongbao.Amount
-	Advanced tongbao.Amount
-	Vouchers uint64
-	Acked    uint64
+	Purse    tongbao.Amount `json:"purse"`
+	Loaded   tongbao.Amount `json:"loaded"`
+	Unloaded tongbao.Amount `json:"unloaded"`
+	Spent    tongbao.Amount `json:"spent"`
+	Returned tongbao.Amount `json:"returned"`
+	Advanced tongbao.Amount `json:"advanced"`
+	Vouchers uint64         `json:"vouchers"`
+	Acked    uint64         `json:"acked"`
 	// ReturnAt is zero unless the device is decommissioned.
-	ReturnAt        time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	OperatorKeys    []OperatorKey
-	RevocationLists [][]byte
+	ReturnAt        time.Time     `json:"return_at,omitzero"`
+	CreatedAt       time.Time     `json:"created_at"`
+	UpdatedAt       time.Time     `json:"updated_at"`
+	OperatorKeys    []OperatorKey `json:"operator_keys,omitempty"`
+	RevocationLists [][]byte      `json:"revocation_lists,omitempty"`
 }
 
 // OfflineCaps are the limits a device is certified with: the most one
 // payment carries, the most its purse holds, and how many payments it may
 // sign before it must sync.
 type OfflineCaps struct {
-	PerPayment tongbao.Amount
-	Balance    tongbao.Amount
-	Payments   int
+	PerPayment tongbao.Amount `json:"per_payment"`
+	Balance    tongbao.Amount `json:"balance"`
+	Payments   int            `json:"payments"`
 }
 
 // OfflineDevicePage is a page of devices.
 type OfflineDevicePage struct {
-	Items      []OfflineDevice
-	NextCursor string
+	Items      []OfflineDevice `json:"items"`
+	NextCursor string          `json:"next_cursor,omitempty"`
 }
 
 // OfflineLoad is a load of a device's purse; Voucher is the signed voucher
 // of a done load, Problem why a failed one failed.
 type OfflineLoad struct {
-	ID        tongbao.ID
-	Device    tongbao.ID
-	Amount    tongbao.Amount
-	Status    string
-	Seq       uint64
-	Voucher   []byte
-	Problem   string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID        tongbao.ID     `json:"id"`
+	Device    tongbao.ID     `json:"device"`
+	Amount    tongbao.Amount `json:"amount"`
+	Status    string         `json:"status"`
+	Seq       uint64         `json:"seq,omitempty"`
+	Voucher   []byte         `json:"voucher,omitempty"`
+	Problem   string         `json:"problem,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
 }
 
 // OfflineTokenResult is the outcome of one uploaded token; Problem is the
 // problem type of a token refused or rejected, Detail its message.
 type OfflineTokenResult struct {
-	Hash    Hash
-	Result  string
-	Problem string
-	Detail  string
-	Payer   tongbao.ID
-	Payee   tongbao.ID
-	Counter uint64
-	Amount  tongbao.Amount
-	Status  string
-	Source  string
-	Case    tongbao.ID
+	Hash    Hash           `json:"hash"`
+	Result  string         `json:"result"`
+	Problem string         `json:"problem,omitempty"`
+	Detail  string         `json:"detail,omitempty"`
+	Payer   tongbao.ID     `json:"payer,omitzero"`
+	Payee   tongbao.ID     `json:"payee,omitzero"`
+	Counter uint64         `json:"counter"`
+	Amount  tongbao.Amount `json:"amount"`
+	Status  string         `json:"status,omitempty"`
+	Source  string         `json:"source,omitempty"`
+	Case    tongbao.ID     `json:"case,omitzero"`
 }
 
 // OfflineSync is the answer to a device's sync: what the device takes
 // (offline.Element.Synced takes Ack, Decided, OperatorKeys and
 // RevocationLists).
 type OfflineSync struct {
-	Results         []OfflineTokenResult
-	Ack             []byte
-	Decided         []Hash
-	OperatorKeys    []OperatorKey
-	RevocationLists [][]byte
+	Results         []OfflineTokenResult `json:"results"`
+	Ack             []byte               `json:"ack"`
+	Decided         []Hash               `json:"decided"`
+	OperatorKeys    []OperatorKey        `json:"operator_keys,omitempty"`
+	RevocationLists [][]byte             `json:"revocation_lists,omitempty"`
 }
 
 // OfflineCase is a fraud case, its tokens' hashes decoded.
 type OfflineCase struct {
-	ID        tongbao.ID
-	Device    tongbao.ID
-	Operator  tongbao.ID
-	Wallet    tongbao.ID
-	Findings  []string
-	Tokens    []Hash
-	Advanced  tongbao.Amount
-	Recovered tongbao.Amount
-	Refused   tongbao.Amount
-	Loss      tongbao.Amount
-	Status    string
-	Note      string
-	OpenedAt  time.Time
-	UpdatedAt time.Time
+	ID        tongbao.ID     `json:"id"`
+	Device    tongbao.ID     `json:"device"`
+	Operator  tongbao.ID     `json:"operator"`
+	Wallet    tongbao.ID     `json:"wallet"`
+	Findings  []string       `json:"findings"`
+	Tokens    []Hash         `json:"tokens"`
+	Advanced  tongbao.Amount `json:"advanced"`
+	Recovered tongbao.Amount `json:"recovered"`
+	Refused   tongbao.Amount `json:"refused"`
+	Loss      tongbao.Amount `json:"loss"`
+	Status    string         `json:"status"`
+	Note      string         `json:"note,omitempty"`
+	OpenedAt  time.Time      `json:"opened_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
 }
 
 // OfflineCasePage is a page of fraud cases.
 type OfflineCasePage struct {
-	Items      []OfflineCase
-	NextCursor string
+	Items      []OfflineCase `json:"items"`
+	NextCursor string        `json:"next_cursor,omitempty"`
 }
 
 // CertifyDevice certifies a device's Ed25519 public key for a wallet, or
