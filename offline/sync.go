@@ -338,7 +338,7 @@ type batchState struct {
 	// added are the links of the tokens this batch stores, kept apart
 	// until it commits.
 	added map[tongbao.ID]map[uint64][]TokenLink
-	batch   Batch
+	batch Batch
 }
 
 // preload makes the service's link cache know the tokens the ledger
