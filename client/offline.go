@@ -61,12 +61,12 @@ type OfflineDevice struct {
 	CertExpires time.Time   `json:"cert_expires"`
 	// The purse as the ledger sees it: Purse = Loaded − Unloaded − Spent
 	// − Returned.
-	Purse    tongbao.Amount `json:"purse"`
-	Loaded   tongbao.Amount `json:"loaded"`
-	Unloaded tongbao.Amount `json:"unloaded"`
-	Spent    tongbao.Amount `json:"spent"`
-	Returned tongbao.Amount `json:"returned"`
-	Advanced tongbao.Amount `json:"advanced"`
+	Purse    wire.Amount `json:"purse"`
+	Loaded   wire.Amount `json:"loaded"`
+	Unloaded wire.Amount `json:"unloaded"`
+	Spent    wire.Amount `json:"spent"`
+	Returned wire.Amount `json:"returned"`
+	Advanced wire.Amount `json:"advanced"`
 	Vouchers uint64         `json:"vouchers"`
 	Acked    uint64         `json:"acked"`
 	// ReturnAt is zero unless the device is decommissioned.
@@ -81,8 +81,8 @@ type OfflineDevice struct {
 // payment carries, the most its purse holds, and how many payments it may
 // sign before it must sync.
 type OfflineCaps struct {
-	PerPayment tongbao.Amount `json:"per_payment"`
-	Balance    tongbao.Amount `json:"balance"`
+	PerPayment wire.Amount `json:"per_payment"`
+	Balance    wire.Amount `json:"balance"`
 	Payments   int            `json:"payments"`
 }
 
@@ -97,7 +97,7 @@ type OfflineDevicePage struct {
 type OfflineLoad struct {
 	ID        tongbao.ID     `json:"id"`
 	Device    tongbao.ID     `json:"device"`
-	Amount    tongbao.Amount `json:"amount"`
+	Amount    wire.Amount `json:"amount"`
 	Status    string         `json:"status"`
 	Seq       uint64         `json:"seq,omitempty"`
 	Voucher   []byte         `json:"voucher,omitempty"`
@@ -116,7 +116,7 @@ type OfflineTokenResult struct {
 	Payer   tongbao.ID     `json:"payer,omitzero"`
 	Payee   tongbao.ID     `json:"payee,omitzero"`
 	Counter uint64         `json:"counter"`
-	Amount  tongbao.Amount `json:"amount"`
+	Amount  wire.Amount `json:"amount"`
 	Status  string         `json:"status,omitempty"`
 	Source  string         `json:"source,omitempty"`
 	Case    tongbao.ID     `json:"case,omitzero"`
@@ -141,10 +141,10 @@ type OfflineCase struct {
 	Wallet    tongbao.ID     `json:"wallet"`
 	Findings  []string       `json:"findings"`
 	Tokens    []Hash         `json:"tokens"`
-	Advanced  tongbao.Amount `json:"advanced"`
-	Recovered tongbao.Amount `json:"recovered"`
-	Refused   tongbao.Amount `json:"refused"`
-	Loss      tongbao.Amount `json:"loss"`
+	Advanced  wire.Amount `json:"advanced"`
+	Recovered wire.Amount `json:"recovered"`
+	Refused   wire.Amount `json:"refused"`
+	Loss      wire.Amount `json:"loss"`
 	Status    string         `json:"status"`
 	Note      string         `json:"note,omitempty"`
 	OpenedAt  time.Time      `json:"opened_at"`
@@ -406,9 +406,9 @@ func keysIn(in []wire.OfflineKey) ([]OperatorKey, error) {
 
 func deviceIn(d wire.OfflineDevice) (OfflineDevice, error) {
 	out := OfflineDevice{ID: d.ID, Wallet: d.Wallet, Operator: d.Operator, State: d.State, Reason: d.Reason, CertExpires: d.CertExpires,
-		Purse: tongbao.Amount(d.Purse), Loaded: tongbao.Amount(d.Loaded), Unloaded: tongbao.Amount(d.Unloaded), Spent: tongbao.Amount(d.Spent),
-		Returned: tongbao.Amount(d.Returned), Advanced: tongbao.Amount(d.Advanced), Vouchers: d.Vouchers, Acked: d.Acked, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
-		Caps: OfflineCaps{PerPayment: tongbao.Amount(d.Caps.PerPayment), Balance: tongbao.Amount(d.Caps.Balance), Payments: d.Caps.Payments}}
+		Purse: wire.Amount(d.Purse), Loaded: wire.Amount(d.Loaded), Unloaded: wire.Amount(d.Unloaded), Spent: wire.Amount(d.Spent),
+		Returned: wire.Amount(d.Returned), Advanced: wire.Amount(d.Advanced), Vouchers: d.Vouchers, Acked: d.Acked, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		Caps: OfflineCaps{PerPayment: wire.Amount(d.Caps.PerPayment), Balance: wire.Amount(d.Caps.Balance), Payments: d.Caps.Payments}}
 	if d.ReturnAt != nil {
 		out.ReturnAt = *d.ReturnAt
 	}
@@ -433,7 +433,7 @@ func loadIn(l wire.OfflineLoad) (OfflineLoad, error) {
 	if err != nil {
 		return OfflineLoad{}, err
 	}
-	return OfflineLoad{ID: l.ID, Device: l.Device, Amount: tongbao.Amount(l.Amount), Status: l.Status, Seq: l.Seq, Voucher: voucher, Problem: l.Problem,
+	return OfflineLoad{ID: l.ID, Device: l.Device, Amount: wire.Amount(l.Amount), Status: l.Status, Seq: l.Seq, Voucher: voucher, Problem: l.Problem,
 		CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}, nil
 }
 
@@ -452,7 +452,7 @@ func resultsIn(in []wire.OfflineTokenResult) ([]OfflineTokenResult, error) {
 			o.Payee = *r.Payee
 		}
 		if r.Amount != nil {
-			o.Amount = tongbao.Amount(*r.Amount)
+			o.Amount = wire.Amount(*r.Amount)
 		}
 		if r.Case != nil {
 			o.Case = *r.Case
@@ -464,7 +464,7 @@ func resultsIn(in []wire.OfflineTokenResult) ([]OfflineTokenResult, error) {
 
 func caseIn(k wire.OfflineCase) (OfflineCase, error) {
 	out := OfflineCase{ID: k.ID, Device: k.Device, Operator: k.Operator, Wallet: k.Wallet, Findings: k.Findings, Tokens: make([]Hash, len(k.Tokens)),
-		Advanced: tongbao.Amount(k.Advanced), Recovered: tongbao.Amount(k.Recovered), Refused: tongbao.Amount(k.Refused), Loss: tongbao.Amount(k.Loss),
+		Advanced: wire.Amount(k.Advanced), Recovered: wire.Amount(k.Recovered), Refused: wire.Amount(k.Refused), Loss: wire.Amount(k.Loss),
 		Status: k.Status, Note: k.Note, OpenedAt: k.OpenedAt, UpdatedAt: k.UpdatedAt}
 	for i, h := range k.Tokens {
 		var err error

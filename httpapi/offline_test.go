@@ -76,7 +76,7 @@ func (d *simDevice) load(amount tongbao.Amount) client.OfflineLoad {
 	d.tb.Helper()
 	l, err := d.cl.LoadDevice(d.ctx, client.NewKey(), d.id(), amount)
 	must(d.tb, err)
-	if l.Status != "done" || l.Amount != amount || l.Device != d.id() {
+	if l.Status != "done" || tongbao.Amount(l.Amount) != amount || l.Device != d.id() {
 		d.tb.Fatalf("load %+v; want done, %v to %s", l, amount, d.id())
 	}
 	_, err = d.el.AcceptVoucher(l.Voucher)
@@ -244,7 +244,7 @@ func TestOfflinePaymentOverHTTP(t *testing.T) {
 	}
 	d, err := admin.OfflineDevice(ctx, payer.id())
 	must(t, err)
-	if d.Purse != 187_50 || d.Spent != 12_50 || d.Acked != 1 || d.Vouchers != 1 || d.Caps != (client.OfflineCaps{PerPayment: 500 * yuan, Balance: 1_000 * yuan, Payments: 10}) {
+	if d.Purse != 187_50 || d.Spent != 12_50 || d.Acked != 1 || d.Vouchers != 1 || d.Caps != (client.OfflineCaps{PerPayment: wire.Amount(500 * yuan), Balance: wire.Amount(1_000 * yuan), Payments: 10}) {
 		t.Fatalf("the payer as the ledger sees it: %+v; want purse 187.50, spent 12.50, acked 1, voucher 1, the default caps", d)
 	}
 

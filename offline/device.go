@@ -45,19 +45,19 @@ const (
 
 // Errors of a device.
 var (
-	ErrNotCertified    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-device-not-certified", "the device has no certificate: certify it online first")
-	ErrOwnCertExpired  = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-certificate-expired", "this device's certificate has expired: sync online to renew it")
-	ErrPurseShort      = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-purse-short", "the offline purse holds less than the amount")
-	ErrPurseFull       = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-purse-full", "the load would take the offline purse past its cap")
-	ErrVoucherOrder    = tongbao.Sentinel(tongbao.ECONFLICT, "offline-voucher-order", "the voucher is not the next one for this device (accepted already, or one is missing)")
-	ErrVoucherOther    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-wrong-payee", "the voucher is for another device")
-	ErrInboxFull       = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-inbox-full", "the device holds as many unsynced tokens as it may: sync first")
-	ErrPayeeSelf       = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a device does not pay itself")
-	ErrDeviceLocked    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-device-locked", "the device is revoked or retired")
-	errStateCorrupt    = tongbao.Sentinel(tongbao.EINTERNAL, "internal", "the device's sealed state does not open")
-	errCertNotThisOne  = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-malformed", "the certificate is for another device or key")
-	errDeviceExists    = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "a device already lives in this folder")
-	errNoDeviceInPlace = tongbao.Sentinel(tongbao.ENOTFOUND, "offline-device-not-found", "no device in this folder: run device init")
+	ErrNotCertified   = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-device-not-certified", "the device has no certificate: certify it online first")
+	ErrOwnCertExpired = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-certificate-expired", "this device's certificate has expired: sync online to renew it")
+	ErrPurseShort     = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-purse-short", "the offline purse holds less than the amount")
+	ErrPurseFull      = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-purse-full", "the load would take the offline purse past its cap")
+	ErrVoucherOrder   = tongbao.Sentinel(tongbao.ECONFLICT, "offline-voucher-order", "the voucher is not the next one for this device (accepted already, or one is missing)")
+	ErrVoucherOther   = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-wrong-payee", "the voucher is for another device")
+	ErrInboxFull      = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-inbox-full", "the device holds as many unsynced tokens as it may: sync first")
+	ErrPayeeSelf      = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a device does not pay itself")
+	ErrDeviceLocked   = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-device-locked", "the device is revoked or retired")
+	errStateCorrupt   = tongbao.Sentinel(tongbao.EINTERNAL, "internal", "the device's sealed state does not open")
+	errCertNotThisOne = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-malformed", "the certificate is for another device or key")
+	errDeviceExists   = tongbao.Sentinel(tongbao.ECONFLICT, "conflict", "a device already lives in this folder")
+	ErrNoDevice       = tongbao.Sentinel(tongbao.ENOTFOUND, "offline-device-not-found", "no device in this folder: run device init")
 )
 
 // seen is what a device remembers of a payer: the highest counter it
@@ -143,7 +143,7 @@ func InitDevice(dir string, clock tongbao.Clock) (*Element, error) {
 func OpenDevice(dir string, clock tongbao.Clock) (*Element, error) {
 	sealKey, err := os.ReadFile(filepath.Join(dir, sealKeyFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errNoDeviceInPlace
+		return nil, ErrNoDevice
 	} else if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	tongbao "github.com/tongbao/tongbao"
 	"github.com/tongbao/tongbao/client"
+	"github.com/tongbao/tongbao/httpapi/wire"
 	"github.com/tongbao/tongbao/offline"
 )
 
@@ -133,7 +134,7 @@ func (m *Main) deviceCommand() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			return receivedToken{Hash: t.Hash.String(), Payer: t.Payer(), Counter: t.Counter, Amount: t.Amount, Operator: t.Cert.Operator}, nil
+			return receivedToken{Hash: t.Hash.String(), Payer: t.Payer(), Counter: t.Counter, Amount: wire.Amount(t.Amount), Operator: t.Cert.Operator}, nil
 		})
 	receive.Args = cobra.MaximumNArgs(1)
 	receive.Flags().StringVar(&nfcIn, "nfc", "", "read the token from this NFC (NDEF) record file instead")
@@ -204,25 +205,25 @@ func (m *Main) deviceCommand() *cobra.Command {
 
 // deviceView is what the device commands print of a device.
 type deviceView struct {
-	Device       tongbao.ID     `json:"device"`
-	PublicKey    string         `json:"public_key"`
-	Wallet       tongbao.ID     `json:"wallet"`
-	Operator     tongbao.ID     `json:"operator"`
-	Balance      tongbao.Amount `json:"balance"`
-	Counter      uint64         `json:"counter"`
-	Synced       uint64         `json:"synced"`
-	PaymentsLeft int            `json:"payments_left"`
-	CertExpires  string         `json:"cert_expires,omitempty"`
-	Inbox        int            `json:"inbox"`
-	InboxAmount  tongbao.Amount `json:"inbox_amount"`
-	Outbox       int            `json:"outbox"`
-	Locked       bool           `json:"locked"`
+	Device       tongbao.ID  `json:"device"`
+	PublicKey    string      `json:"public_key"`
+	Wallet       tongbao.ID  `json:"wallet"`
+	Operator     tongbao.ID  `json:"operator"`
+	Balance      wire.Amount `json:"balance"`
+	Counter      uint64      `json:"counter"`
+	Synced       uint64      `json:"synced"`
+	PaymentsLeft int         `json:"payments_left"`
+	CertExpires  string      `json:"cert_expires,omitempty"`
+	Inbox        int         `json:"inbox"`
+	InboxAmount  wire.Amount `json:"inbox_amount"`
+	Outbox       int         `json:"outbox"`
+	Locked       bool        `json:"locked"`
 }
 
 func deviceStatus(el *offline.Element) deviceView {
 	s := el.Status()
-	v := deviceView{Device: s.ID, PublicKey: fmt.Sprintf("%x", el.PublicKey()), Wallet: s.Wallet, Operator: s.Operator, Balance: s.Balance, Counter: s.Counter,
-		Synced: s.Synced, PaymentsLeft: s.PaymentsLeft, Inbox: s.Inbox, InboxAmount: s.InboxAmount, Outbox: s.Outbox, Locked: s.Locked}
+	v := deviceView{Device: s.ID, PublicKey: fmt.Sprintf("%x", el.PublicKey()), Wallet: s.Wallet, Operator: s.Operator, Balance: wire.Amount(s.Balance), Counter: s.Counter,
+		Synced: s.Synced, PaymentsLeft: s.PaymentsLeft, Inbox: s.Inbox, InboxAmount: wire.Amount(s.InboxAmount), Outbox: s.Outbox, Locked: s.Locked}
 	if !s.CertExpires.IsZero() {
 		v.CertExpires = s.CertExpires.Format(time.RFC3339)
 	}
@@ -231,19 +232,19 @@ func deviceStatus(el *offline.Element) deviceView {
 
 // tokenView is a token as pay and unload print it.
 type tokenView struct {
-	Token   string         `json:"token"` // the QR text
-	Hash    string         `json:"hash"`
-	Counter uint64         `json:"counter"`
-	Amount  tongbao.Amount `json:"amount"`
-	Bytes   int            `json:"bytes"`
+	Token   string      `json:"token"` // the QR text
+	Hash    string      `json:"hash"`
+	Counter uint64      `json:"counter"`
+	Amount  wire.Amount `json:"amount"`
+	Bytes   int         `json:"bytes"`
 }
 
 type receivedToken struct {
-	Hash     string         `json:"hash"`
-	Payer    tongbao.ID     `json:"payer"`
-	Counter  uint64         `json:"counter"`
-	Amount   tongbao.Amount `json:"amount"`
-	Operator tongbao.ID     `json:"operator"`
+	Hash     string      `json:"hash"`
+	Payer    tongbao.ID  `json:"payer"`
+	Counter  uint64      `json:"counter"`
+	Amount   wire.Amount `json:"amount"`
+	Operator tongbao.ID  `json:"operator"`
 }
 
 func tokenOut(raw []byte, pngFile, nfcFile string) (tokenView, error) {
@@ -268,7 +269,7 @@ func tokenOut(raw []byte, pngFile, nfcFile string) (tokenView, error) {
 			return tokenView{}, err
 		}
 	}
-	return tokenView{Token: text, Hash: t.Hash.String(), Counter: t.Counter, Amount: t.Amount, Bytes: len(raw)}, nil
+	return tokenView{Token: text, Hash: t.Hash.String(), Counter: t.Counter, Amount: wire.Amount(t.Amount), Bytes: len(raw)}, nil
 }
 
 func tokenIn(args []string, nfcFile string) ([]byte, error) {

@@ -196,6 +196,9 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 	if err := d.contracts(o.data, keysPath); err != nil {
 		return err
 	}
+	if err := d.offlinePay(o.data); err != nil {
+		return err
+	}
 	if err := d.report(); err != nil {
 		return err
 	}
@@ -205,14 +208,19 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "\nServing on %s until Ctrl-C.\n", base)
 	go n.housekeep(ctx, log)
-	contractsDone := make(chan struct{})
+	contractsDone, offlineDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(contractsDone)
 		n.runContracts(ctx, log)
 	}()
+	go func() {
+		defer close(offlineDone)
+		n.runOffline(ctx, log)
+	}()
 	<-ctx.Done()
 	stop()
 	<-contractsDone // before the deferred close of the node
+	<-offlineDone
 	return nil
 }
 
@@ -682,6 +690,7 @@ func (d *demo) tryNext(o *demoOptions) {
 	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario show %s --key %s\n", a.TransitSub, a.Holder)
 	fmt.Fprintf(w, "  go run ./cmd/tongbao scenario revoke %s --key %s\n\n", a.TransitSub, a.Holder)
 	d.contractSteps(o.data)
+	d.offlineSteps(o.data)
 	if o.sandbox {
 		fmt.Fprintf(w, "  # the node runs in sandbox mode: move its clock a day ahead, and today's caps and statements start anew\n")
 		fmt.Fprintf(w, "  go run ./cmd/tongbao clock advance --by 24h --key %s\n\n", d.keys.CentralBank)
