@@ -67,8 +67,8 @@ type OfflineDevice struct {
 	Spent    wire.Amount `json:"spent"`
 	Returned wire.Amount `json:"returned"`
 	Advanced wire.Amount `json:"advanced"`
-	Vouchers uint64         `json:"vouchers"`
-	Acked    uint64         `json:"acked"`
+	Vouchers uint64      `json:"vouchers"`
+	Acked    uint64      `json:"acked"`
 	// ReturnAt is zero unless the device is decommissioned.
 	ReturnAt        time.Time     `json:"return_at,omitzero"`
 	CreatedAt       time.Time     `json:"created_at"`
@@ -83,7 +83,7 @@ type OfflineDevice struct {
 type OfflineCaps struct {
 	PerPayment wire.Amount `json:"per_payment"`
 	Balance    wire.Amount `json:"balance"`
-	Payments   int            `json:"payments"`
+	Payments   int         `json:"payments"`
 }
 
 // OfflineDevicePage is a page of devices.
@@ -95,31 +95,31 @@ type OfflineDevicePage struct {
 // OfflineLoad is a load of a device's purse; Voucher is the signed voucher
 // of a done load, Problem why a failed one failed.
 type OfflineLoad struct {
-	ID        tongbao.ID     `json:"id"`
-	Device    tongbao.ID     `json:"device"`
+	ID        tongbao.ID  `json:"id"`
+	Device    tongbao.ID  `json:"device"`
 	Amount    wire.Amount `json:"amount"`
-	Status    string         `json:"status"`
-	Seq       uint64         `json:"seq,omitempty"`
-	Voucher   []byte         `json:"voucher,omitempty"`
-	Problem   string         `json:"problem,omitempty"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	Status    string      `json:"status"`
+	Seq       uint64      `json:"seq,omitempty"`
+	Voucher   []byte      `json:"voucher,omitempty"`
+	Problem   string      `json:"problem,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
 }
 
 // OfflineTokenResult is the outcome of one uploaded token; Problem is the
 // problem type of a token refused or rejected, Detail its message.
 type OfflineTokenResult struct {
-	Hash    Hash           `json:"hash"`
-	Result  string         `json:"result"`
-	Problem string         `json:"problem,omitempty"`
-	Detail  string         `json:"detail,omitempty"`
-	Payer   tongbao.ID     `json:"payer,omitzero"`
-	Payee   tongbao.ID     `json:"payee,omitzero"`
-	Counter uint64         `json:"counter"`
+	Hash    Hash        `json:"hash"`
+	Result  string      `json:"result"`
+	Problem string      `json:"problem,omitempty"`
+	Detail  string      `json:"detail,omitempty"`
+	Payer   tongbao.ID  `json:"payer,omitzero"`
+	Payee   tongbao.ID  `json:"payee,omitzero"`
+	Counter uint64      `json:"counter"`
 	Amount  wire.Amount `json:"amount"`
-	Status  string         `json:"status,omitempty"`
-	Source  string         `json:"source,omitempty"`
-	Case    tongbao.ID     `json:"case,omitzero"`
+	Status  string      `json:"status,omitempty"`
+	Source  string      `json:"source,omitempty"`
+	Case    tongbao.ID  `json:"case,omitzero"`
 }
 
 // OfflineSync is the answer to a device's sync: what the device takes
@@ -135,20 +135,20 @@ type OfflineSync struct {
 
 // OfflineCase is a fraud case, its tokens' hashes decoded.
 type OfflineCase struct {
-	ID        tongbao.ID     `json:"id"`
-	Device    tongbao.ID     `json:"device"`
-	Operator  tongbao.ID     `json:"operator"`
-	Wallet    tongbao.ID     `json:"wallet"`
-	Findings  []string       `json:"findings"`
-	Tokens    []Hash         `json:"tokens"`
+	ID        tongbao.ID  `json:"id"`
+	Device    tongbao.ID  `json:"device"`
+	Operator  tongbao.ID  `json:"operator"`
+	Wallet    tongbao.ID  `json:"wallet"`
+	Findings  []string    `json:"findings"`
+	Tokens    []Hash      `json:"tokens"`
 	Advanced  wire.Amount `json:"advanced"`
 	Recovered wire.Amount `json:"recovered"`
 	Refused   wire.Amount `json:"refused"`
 	Loss      wire.Amount `json:"loss"`
-	Status    string         `json:"status"`
-	Note      string         `json:"note,omitempty"`
-	OpenedAt  time.Time      `json:"opened_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	Status    string      `json:"status"`
+	Note      string      `json:"note,omitempty"`
+	OpenedAt  time.Time   `json:"opened_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
 }
 
 // OfflineCasePage is a page of fraud cases.
