@@ -2,6 +2,7 @@ package offline
 
 import (
 	"context"
+	"math"
 
 	tongbao "github.com/tongbao/tongbao"
 )
@@ -17,62 +18,55 @@ const linksMax = 1 << 20
 // after a failover the new writer starts empty. It is used under syncMu.
 type linkCache struct {
 	byPayer map[tongbao.ID]map[uint64][]TokenLink
-	n       int
+	// from is, per payer, the counter from which the cache holds every
+	// link the store holds: a counter at or past it that the cache lacks
+	// has no token.
+	from map[tongbao.ID]uint64
+	n    int
 }
 
-// fill reads from the store the counters of payer the cache does not
-// know, in one query.
+// fill makes the cache know counters of payer: if it does not hold
+// every link of payer from the lowest of them on, it reads them all from
+// there in one query. A device's tokens arrive roughly in counter order,
+// so that is about one query per device the node has not seen lately.
 func (c *linkCache) fill(ctx context.Context, st Store, payer tongbao.ID, counters []uint64) error {
 	if c.byPayer == nil || c.n > linksMax {
-		c.byPayer, c.n = map[tongbao.ID]map[uint64][]TokenLink{}, 0
+		c.byPayer, c.from, c.n = map[tongbao.ID]map[uint64][]TokenLink{}, map[tongbao.ID]uint64{}, 0
 	}
-	ch := c.byPayer[payer]
-	if ch == nil {
-		ch = map[uint64][]TokenLink{}
-		c.byPayer[payer] = ch
-	}
-	var missing []uint64
+	lo := counters[0]
 	for _, n := range counters {
-		if _, ok := ch[n]; !ok {
-			missing = append(missing, n)
-		}
+		lo = min(lo, n)
 	}
-	if len(missing) == 0 {
+	if from, ok := c.from[payer]; ok && from <= lo {
 		return nil
 	}
-	links, err := st.TokenLinks(ctx, payer, missing)
+	ts, err := st.TokensOf(ctx, payer, lo, math.MaxUint64)
 	if err != nil {
 		return err
 	}
-	for _, n := range missing {
-		ch[n] = nil
+	ch := map[uint64][]TokenLink{}
+	for _, t := range ts {
+		ch[t.Counter] = append(ch[t.Counter], TokenLink{Counter: t.Counter, Hash: t.Hash, Prev: t.Prev})
 	}
-	for _, l := range links {
-		ch[l.Counter] = append(ch[l.Counter], l)
-	}
-	c.n += len(missing)
+	c.byPayer[payer], c.from[payer] = ch, lo
+	c.n += len(ts) + 1
 	return nil
 }
 
 // get returns the links at (payer, counter), and whether they are known.
 func (c *linkCache) get(payer tongbao.ID, counter uint64) ([]TokenLink, bool) {
-	ls, ok := c.byPayer[payer][counter]
-	return ls, ok
+	from, ok := c.from[payer]
+	if !ok || counter < from {
+		return nil, false
+	}
+	return c.byPayer[payer][counter], true
 }
 
 // add records links a committed batch stored.
 func (c *linkCache) add(payer tongbao.ID, l TokenLink) {
-	if c.byPayer == nil {
-		return
+	if from, ok := c.from[payer]; !ok || l.Counter < from {
+		return // not known: the store will answer, with this one
 	}
-	ch := c.byPayer[payer]
-	if ch == nil {
-		ch = map[uint64][]TokenLink{}
-		c.byPayer[payer] = ch
-	}
-	if _, ok := ch[l.Counter]; !ok {
-		return // not known before: the store will answer, with this one
-	}
-	ch[l.Counter] = append(ch[l.Counter], l)
+	c.byPayer[payer][l.Counter] = append(c.byPayer[payer][l.Counter], l)
 	c.n++
 }

@@ -2,7 +2,9 @@ package offline
 
 import (
 	"crypto/ed25519"
+
 	"fmt"
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 	"time"
 
 	tongbao "github.com/tongbao/tongbao"
@@ -45,6 +47,9 @@ type Certificate struct {
 	Raw       []byte
 	Hash      Hash
 	signature envelope
+	// expanded is Key expanded for repeated verification: set on the
+	// certificates the ledger caches (Service.verifiedCertificate).
+	expanded *voi.ExpandedPublicKey
 }
 
 type certClaims struct {

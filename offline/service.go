@@ -28,8 +28,9 @@ const (
 	// UploadMax is the most tokens one sync takes.
 	UploadMax = 4096
 	// certCacheMax bounds the certificates whose signature the service
-	// remembers having verified.
-	certCacheMax = 1 << 16
+	// remembers having verified, each with its key expanded for fast
+	// verification (about 1.5 KiB): 48 MiB at most.
+	certCacheMax = 1 << 15
 )
 
 // Config configures a Service. Payments and Store are required.
@@ -182,7 +183,7 @@ var (
 	ErrWalletKind    = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-wallet-kind", "only a personal or merchant wallet has offline devices")
 	ErrLoadOverCap   = tongbao.Sentinel(tongbao.EUNPROCESSABLE, "offline-purse-full", "the load would take the device's purse past its cap")
 	ErrUploadTooMany = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a sync takes at most %d tokens", UploadMax)
-	ErrBadKey        = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a device key is an Ed25519 public key of 32 bytes")
+	ErrBadKey        = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "a device key is an Ed25519 public key of 32 bytes, canonical and not of small order")
 )
 
 // CertifyRequest asks for a device's certificate.
@@ -199,7 +200,7 @@ func (s *Service) Certify(ctx context.Context, r CertifyRequest) (Device, error)
 	if r.Device.IsZero() {
 		return Device{}, twotier.ErrIDRequired
 	}
-	if len(r.Key) != ed25519.PublicKeySize {
+	if len(r.Key) != ed25519.PublicKeySize || !keyUsable(r.Key) {
 		return Device{}, ErrBadKey
 	}
 	w, err := s.tt.Wallet(ctx, r.Wallet)

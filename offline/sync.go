@@ -2,8 +2,10 @@ package offline
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 	"runtime"
 	"sort"
 	"sync"
@@ -113,23 +115,24 @@ func (s *Service) Sync(ctx context.Context, uploader tongbao.ID, raws [][]byte) 
 	return res, nil
 }
 
-// verifyAll parses and verifies every token, in parallel: the signatures
-// are most of a sync's work and need no lock.
+// verifyAll parses and verifies every token, in parallel chunks: the
+// signatures are most of a sync's work and need no lock. Each chunk's
+// token signatures are checked as one batch (batch.go).
 func (s *Service) verifyAll(raws [][]byte) []candidate {
 	out := make([]candidate, len(raws))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(raws)/16))
+	const chunk = 128
 	var wg sync.WaitGroup
-	next := make(chan int, len(raws))
-	for i := range raws {
-		next <- i
+	next := make(chan int, len(raws)/chunk+1)
+	for lo := 0; lo < len(raws); lo += chunk {
+		next <- lo
 	}
 	close(next)
-	for range workers {
+	for range min(runtime.GOMAXPROCS(0), len(raws)/chunk+1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				out[i] = s.verifyOne(i, raws[i])
+			for lo := range next {
+				s.verifyChunk(raws, out, lo, min(lo+chunk, len(raws)))
 			}
 		}()
 	}
@@ -137,13 +140,25 @@ func (s *Service) verifyAll(raws [][]byte) []candidate {
 	return out
 }
 
-func (s *Service) verifyOne(i int, raw []byte) candidate {
-	c := candidate{i: i, hash: HashOf(raw)}
-	if c.tok, c.err = parseToken(raw, s.verifiedCertificate); c.err != nil {
-		return c
+// verifyChunk parses raws[lo:hi] and checks their signatures as a batch.
+func (s *Service) verifyChunk(raws [][]byte, out []candidate, lo, hi int) {
+	var ins []sigInput
+	var at []int
+	for i := lo; i < hi; i++ {
+		c := candidate{i: i, hash: HashOf(raws[i])}
+		if c.tok, c.err = parseToken(raws[i], s.verifiedCertificate); c.err == nil {
+			var in sigInput
+			if in, c.err = c.tok.signature.signedInput(c.tok.Cert.Key, c.tok.Cert.expanded); c.err == nil {
+				ins, at = append(ins, in), append(at, i)
+			}
+		}
+		out[i] = c
 	}
-	c.err = c.tok.signature.verify(c.tok.Cert.Key)
-	return c
+	for k, ok := range verifyBatch(ins) {
+		if !ok {
+			out[at[k]].err = ErrBadSignature
+		}
+	}
 }
 
 // verifiedCertificate parses a certificate and verifies it with the
@@ -166,6 +181,9 @@ func (s *Service) verifiedCertificate(raw []byte) (Certificate, error) {
 	s.keysMu.RUnlock()
 	if err != nil {
 		return Certificate{}, err
+	}
+	if c.expanded, err = voi.NewExpandedPublicKey(voi.PublicKey(c.Key)); err != nil {
+		return Certificate{}, ErrBadSignature
 	}
 	s.certsMu.Lock()
 	if len(s.certs) >= certCacheMax {
@@ -202,8 +220,21 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 			continue
 		}
 		r.Payer, r.Payee, r.Counter, r.Amount = c.tok.Payer(), c.tok.Payee, c.tok.Counter, c.tok.Amount
-		hashes = append(hashes, c.tok.Hash)
 		ids[c.tok.Payer()], ids[c.tok.Payee] = true, true
+	}
+	b := &batchState{s: s, ctx: ctx, now: now, cases: map[tongbao.ID]*Case{}}
+	if err := b.preload(cands); err != nil {
+		return SyncResult{}, nil, err
+	}
+	// Only a token whose hash the link cache holds, or whose place it
+	// does not know, may be stored already: the store is asked of those.
+	for _, c := range cands {
+		if c.err != nil {
+			continue
+		}
+		if ls, ok := s.links.get(c.tok.Payer(), c.tok.Counter); !ok || anyHash(ls, c.tok.Hash) {
+			hashes = append(hashes, c.tok.Hash)
+		}
 	}
 	// The marks of tokens paid since the last batch go with this batch;
 	// a duplicate among them is answered settled, as it is.
@@ -269,10 +300,7 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 		return ta.Counter < tb.Counter
 	})
 
-	b := &batchState{s: s, ctx: ctx, now: now, devices: devices, cases: map[tongbao.ID]*Case{}}
-	if err := b.preload(order); err != nil {
-		return SyncResult{}, nil, err
-	}
+	b.devices = devices
 	var pays []payment
 	for _, c := range order {
 		r := &res.Results[c.i]
@@ -347,8 +375,11 @@ type batchState struct {
 func (b *batchState) preload(order []candidate) error {
 	want := map[tongbao.ID][]uint64{}
 	for _, c := range order {
+		if c.err != nil {
+			continue
+		}
 		p, n := c.tok.Payer(), c.tok.Counter
-		want[p] = append(want[p], n-1, n, n+1)
+		want[p] = append(want[p], max(n, 2)-1, n, n+1)
 	}
 	for p, counters := range want {
 		if err := b.s.links.fill(b.ctx, b.s.store, p, counters); err != nil {
@@ -368,8 +399,9 @@ func (b *batchState) at(payer tongbao.ID, counter uint64) ([]TokenLink, error) {
 		}
 		ls, _ = b.s.links.get(payer, counter)
 	}
+	ls = ls[:len(ls):len(ls)] // appending below must not write into the cache
 	if more := b.added[payer][counter]; len(more) > 0 {
-		ls = append(ls[:len(ls):len(ls)], more...)
+		ls = append(ls, more...)
 	}
 	return ls, nil
 }

@@ -14,11 +14,17 @@ import (
 // was told is stored survives a crash of the machine).
 var domainPragmas = []string{
 	"busy_timeout = " + strconv.Itoa(BusyTimeoutMs),
-	// A larger page cache than SQLite's 2 MiB: a busy domain store (the
-	// contracts' invocations) touches index pages all over its file.
-	"cache_size = -" + strconv.Itoa(ReadCacheKiB),
+	// The write connection's page cache, as the ledger's: a busy domain
+	// store (the contracts' invocations, the offline tokens a sync
+	// stores) touches index pages all over its file.
+	"cache_size = -" + strconv.Itoa(WriteCacheKiB),
 	"journal_mode = WAL",
 	"synchronous = FULL",
+	// As the ledger's: a batch of thousands of rows (a sync's tokens)
+	// writes thousands of pages, and SQLite's default of 1,000 would
+	// checkpoint after every such commit.
+	"wal_autocheckpoint = " + strconv.Itoa(WALCheckpointPages),
+	"journal_size_limit = " + strconv.Itoa(WALSizeMaxBytes),
 	"foreign_keys = OFF",
 }
 

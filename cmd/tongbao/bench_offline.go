@@ -68,8 +68,9 @@ folder, --payers devices each loaded with 100.00 and ` + fmt.Sprint(benchOffline
 certified; each payer signs --tokens tokens of 0.01 to random payees (seeded by
 --seed), as devices do, through its simulated secure element.
 
-Sync (measured): the tokens, shuffled, are uploaded in batches of --batch by
---clients concurrent uploaders. Every token must settle once: the payees'
+Sync (measured): the tokens are uploaded in the order devices reconnect in:
+round after round, every payer's next token, the payers in a new random order
+each round; in batches of --batch by --clients concurrent uploaders. Every token must settle once: the payees'
 wallets must add up to what was paid, and the supply check must hold, or the
 command fails.
 
@@ -182,7 +183,6 @@ func runBenchOffline(ctx context.Context, o *benchOfflineOptions, stdout, stderr
 	if err != nil {
 		return fmt.Errorf("bench offline: %w", err)
 	}
-	rng.Shuffle(len(tokens), func(i, j int) { tokens[i], tokens[j] = tokens[j], tokens[i] })
 	res := benchOfflineResult{Payers: o.payers, Tokens: len(tokens), Batch: o.batch, Clients: o.clients, GOMAXPROCS: runtime.GOMAXPROCS(0), SetupSeconds: time.Since(setupStart).Seconds()}
 
 	fmt.Fprintf(stderr, "bench offline: uploading %d tokens in batches of %d from %d clients\n", len(tokens), o.batch, o.clients)
@@ -352,9 +352,20 @@ func benchOfflineTokens(ctx context.Context, n *benchNode, svc *offline.Service,
 	if err := <-errs; err != nil {
 		return nil, err
 	}
+	// The order devices reconnect in: round after round, every payer's
+	// next token, the payers in a new random order each round. So each
+	// device's tokens arrive in the order it signed them, mixed with the
+	// others', as when payees sync their inboxes over a day.
 	var all [][]byte
-	for _, ts := range out {
-		all = append(all, ts...)
+	order := make([]int, o.payers)
+	for i := range order {
+		order[i] = i
+	}
+	for round := range o.tokens {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, p := range order {
+			all = append(all, out[p][round])
+		}
 	}
 	return all, nil
 }
