@@ -387,6 +387,8 @@ func (d *demo) load() error {
 					continue // a sub-wallet pays only through its scenario
 				case w.Kind == string(twotier.WalletContract):
 					continue // a contract's wallet, only through its contract
+				case w.Kind == string(twotier.WalletOffline):
+					continue // the offline float, only through devices' tokens
 				case w.ID == d.keys.Contracts.Funder:
 					continue // the subsidy programme's money is not the economy's
 				}
@@ -514,8 +516,9 @@ func (d *demo) report() error {
 		if i < len(d.keys.Operators) {
 			name = d.keys.Operators[i].Name
 		}
-		fmt.Fprintf(d.out, "  %-42s backing %16s = vault %16s + wallets %14s + clearing %12s  %s\n", name,
-			formatMoney(tongbao.Amount(o.Backing)), formatMoney(tongbao.Amount(o.Vault)), formatMoney(tongbao.Amount(o.Wallets)), formatMoney(tongbao.Amount(o.Clearing)), okWord(o.OK))
+		fmt.Fprintf(d.out, "  %-42s backing %16s = vault %16s + wallets %14s + clearing %12s + offline %10s  %s\n", name,
+			formatMoney(tongbao.Amount(o.Backing)), formatMoney(tongbao.Amount(o.Vault)), formatMoney(tongbao.Amount(o.Wallets)), formatMoney(tongbao.Amount(o.Clearing)),
+			formatMoney(tongbao.Amount(o.OfflineFloat)), okWord(o.OK))
 	}
 	if !s.OK {
 		return errors.New("the supply check failed: issued currency does not equal the operators' liabilities")
