@@ -1,13 +1,15 @@
 package offline
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"slices"
 
 	"errors"
 	"fmt"
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 	"runtime"
-	"sort"
 	"sync"
 	"time"
 
@@ -212,7 +214,8 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 	if !uploader.IsZero() {
 		ids[uploader] = true
 	}
-	for _, c := range cands {
+	for k := range cands {
+		c := &cands[k]
 		r := &res.Results[c.i]
 		r.Hash = c.hash
 		if c.err != nil {
@@ -228,7 +231,8 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 	}
 	// Only a token whose hash the link cache holds, or whose place it
 	// does not know, may be stored already: the store is asked of those.
-	for _, c := range cands {
+	for k := range cands {
+		c := &cands[k]
 		if c.err != nil {
 			continue
 		}
@@ -274,9 +278,10 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 
 	// Decide in the order of each device's counters, so a chain checks
 	// against the token before it whichever side uploaded first.
-	order := make([]candidate, 0, len(cands))
-	seen := map[Hash]bool{}
-	for _, c := range cands {
+	order := make([]*candidate, 0, len(cands))
+	seen := make(map[Hash]bool, len(cands))
+	for k := range cands {
+		c := &cands[k]
 		r := &res.Results[c.i]
 		if c.err != nil {
 			continue
@@ -292,19 +297,18 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 		seen[c.tok.Hash] = true
 		order = append(order, c)
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		ta, tb := order[a].tok, order[b].tok
-		if ta.Payer() != tb.Payer() {
-			return string(ta.Payer().Append(nil)) < string(tb.Payer().Append(nil))
+	slices.SortStableFunc(order, func(x, y *candidate) int {
+		if c := bytes.Compare(x.tok.Cert.Device[:], y.tok.Cert.Device[:]); c != 0 {
+			return c
 		}
-		return ta.Counter < tb.Counter
+		return cmp.Compare(x.tok.Counter, y.tok.Counter)
 	})
 
 	b.devices = devices
 	var pays []payment
 	for _, c := range order {
 		r := &res.Results[c.i]
-		rec, err := b.accept(c.tok)
+		rec, err := b.accept(&c.tok)
 		if err != nil {
 			if tongbao.ErrorCode(err) == tongbao.EINTERNAL || errors.Is(err, context.Canceled) {
 				return SyncResult{}, nil, err
@@ -334,9 +338,7 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 		d.UpdatedAt = now
 		b.batch.Devices = append(b.batch.Devices, d)
 	}
-	sort.Slice(b.batch.Devices, func(i, j int) bool {
-		return string(b.batch.Devices[i].ID.Append(nil)) < string(b.batch.Devices[j].ID.Append(nil))
-	})
+	slices.SortFunc(b.batch.Devices, func(x, y Device) int { return bytes.Compare(x.ID[:], y.ID[:]) })
 	for _, c := range b.cases {
 		b.batch.Cases = append(b.batch.Cases, *c)
 	}
@@ -372,9 +374,10 @@ type batchState struct {
 // preload makes the service's link cache know the tokens the ledger
 // holds next to each token of the batch (its counter, the one before and
 // the one after), reading what it does not know in one query per payer.
-func (b *batchState) preload(order []candidate) error {
+func (b *batchState) preload(cands []candidate) error {
 	want := map[tongbao.ID][]uint64{}
-	for _, c := range order {
+	for k := range cands {
+		c := &cands[k]
 		if c.err != nil {
 			continue
 		}
@@ -408,7 +411,7 @@ func (b *batchState) at(payer tongbao.ID, counter uint64) ([]TokenLink, error) {
 
 // accept decides one verified token new to the ledger: refused (an
 // error), or a record to store.
-func (b *batchState) accept(tok Token) (TokenRecord, error) {
+func (b *batchState) accept(tok *Token) (TokenRecord, error) {
 	d, ok := b.devices[tok.Payer()]
 	if !ok {
 		return TokenRecord{}, ErrDeviceNotFound
