@@ -26,11 +26,11 @@ import (
 
 // Defaults and limits of `tongbao bench offline`.
 const (
-	benchOfflinePayersDefault = 512
+	benchOfflinePayersDefault = 1024
 	benchOfflinePayersMax     = 100_000
-	benchOfflineTokensDefault = 32
+	benchOfflineTokensDefault = 64
 	benchOfflineTokensMax     = 1000
-	benchOfflineBatchDefault  = 1024
+	benchOfflineBatchDefault  = 4096
 	benchOfflineClientsMax    = 64
 	benchOfflinePayees        = 64
 	benchOfflineVerifyTime    = 3 * time.Second
@@ -94,7 +94,7 @@ With --json, stdout holds exactly one JSON object:
 	f.IntVar(&o.payers, "payers", benchOfflinePayersDefault, "payer devices")
 	f.IntVar(&o.tokens, "tokens", benchOfflineTokensDefault, "tokens each payer signs")
 	f.IntVar(&o.batch, "batch", benchOfflineBatchDefault, "tokens per upload")
-	f.IntVar(&o.clients, "clients", 2, "concurrent uploaders")
+	f.IntVar(&o.clients, "clients", 4, "concurrent uploaders")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of the payees' choice and the upload order")
 	f.BoolVar(&o.json, "json", false, "print the figures as one JSON object on stdout")
 	return cmd
