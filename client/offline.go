@@ -296,6 +296,16 @@ func (c *Client) OperatorKeys(ctx context.Context) ([]OperatorKey, error) {
 	return keysIn(out.Keys)
 }
 
+// OfflineCapsOf returns the caps an operator certifies its devices with.
+func (c *Client) OfflineCapsOf(ctx context.Context, op tongbao.ID) (wire.OfflineCaps, error) {
+	return get[wire.OfflineCaps](c, ctx, "/v1/operators/"+op.String()+"/offline-caps")
+}
+
+// SetOfflineCaps sets the caps an operator certifies its devices with.
+func (c *Client) SetOfflineCaps(ctx context.Context, op tongbao.ID, caps wire.OfflineCaps) (wire.OfflineCaps, error) {
+	return post[wire.OfflineCaps](c, ctx, "/v1/operators/"+op.String()+"/offline-caps", "", caps)
+}
+
 // RotateOfflineKey makes a new offline signing key for an operator and
 // returns its public half.
 func (c *Client) RotateOfflineKey(ctx context.Context, op tongbao.ID) (OperatorKey, error) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -42,6 +43,10 @@ func (s *Server) offlineRoutes() []route {
 			public: true, response: "OfflineRevocations", handle: s.offlineRevocations},
 		{method: "GET", pattern: "/v1/offline/keys", summary: "Every operator's public signing keys, which devices pin; no key",
 			public: true, response: "OfflineKeyList", handle: s.offlineKeys},
+		{method: "GET", pattern: "/v1/operators/{operator}/offline-caps", summary: "The caps the operator certifies its offline devices with",
+			roles: cbOrOp, response: "OfflineCaps", handle: s.offlineCaps},
+		{method: "POST", pattern: "/v1/operators/{operator}/offline-caps", summary: "Set the caps the operator certifies its offline devices with: new certificates, and renewed ones at each device's next sync",
+			roles: opOnly, request: "OfflineCaps", response: "OfflineCaps", handle: s.setOfflineCaps},
 		{method: "POST", pattern: "/v1/operators/{operator}/offline-keys", summary: "Rotate the operator's offline signing key: what it signs from now on carries the new key; the old keys still verify",
 			roles: opOnly, response: "OfflineKey", status: created, handle: s.rotateOfflineKey},
 		{method: "GET", pattern: "/v1/offline/cases", summary: "List fraud cases: the central bank every operator's, an operator admin its own",
@@ -142,7 +147,7 @@ func tokensIn(in []string) ([][]byte, error) {
 
 func deviceOut(d offline.Device) wire.OfflineDevice {
 	return wire.OfflineDevice{ID: d.ID, Wallet: d.Wallet, Operator: d.Operator, PublicKey: b64(d.Key), State: string(d.State), Reason: d.Reason,
-		Caps:        wire.OfflineCaps{PerPayment: wire.Amount(d.Caps.PerPayment), Balance: wire.Amount(d.Caps.Balance), Payments: int(d.Caps.Payments)},
+		Caps:        capsOut(d.Caps),
 		Certificate: b64(d.Certificate), CertExpires: d.CertExpires.UTC(),
 		Purse: wire.Amount(d.Purse()), Loaded: wire.Amount(d.Loaded), Unloaded: wire.Amount(d.Unloaded), Spent: wire.Amount(d.Spent),
 		Returned: wire.Amount(d.Returned), Advanced: wire.Amount(d.Advanced), Vouchers: d.Vouchers, Acked: d.Acked,
@@ -406,6 +411,45 @@ func (s *Server) offlineKeys(c *call) (any, error) {
 		return nil, err
 	}
 	return wire.OfflineKeyList{Keys: keysOut(off.PublicKeys())}, nil
+}
+
+func (s *Server) offlineCaps(c *call) (any, error) {
+	off, err := c.offlineService()
+	if err != nil {
+		return nil, err
+	}
+	op, err := c.operatorPath()
+	if err != nil {
+		return nil, err
+	}
+	return capsOut(off.CapsOf(op)), nil
+}
+
+func (s *Server) setOfflineCaps(c *call) (any, error) {
+	off, err := c.offlineService()
+	if err != nil {
+		return nil, err
+	}
+	op, err := c.operatorPath()
+	if err != nil {
+		return nil, err
+	}
+	var in wire.OfflineCaps
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	if in.Payments < 0 || in.Payments > math.MaxUint32 {
+		return nil, offline.ErrCapsInvalid
+	}
+	caps, err := off.SetCaps(c.ctx, op, offline.Caps{PerPayment: tongbao.Amount(in.PerPayment), Balance: tongbao.Amount(in.Balance), Payments: uint32(in.Payments)})
+	if err != nil {
+		return nil, err
+	}
+	return capsOut(caps), nil
+}
+
+func capsOut(c offline.Caps) wire.OfflineCaps {
+	return wire.OfflineCaps{PerPayment: wire.Amount(c.PerPayment), Balance: wire.Amount(c.Balance), Payments: int(c.Payments)}
 }
 
 func (s *Server) rotateOfflineKey(c *call) (any, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -409,4 +410,37 @@ func TestOfflineNotServed(t *testing.T) {
 	wantProblem(t, "the public keys", err, "unavailable")
 	_, err = e.cb.OfflineDevices(e.ctx, client.Page{})
 	wantProblem(t, "the devices", err, "unavailable")
+}
+
+// TestOfflineCapsOverHTTP: an operator admin sets its offline caps; a
+// holder's new device is certified with them; caps a device could not
+// work with are refused and change nothing.
+func TestOfflineCapsOverHTTP(t *testing.T) {
+	clock := tongbao.NewManualClock(offlineStart)
+	e := newEnvClock(t, clock)
+	ctx := e.ctx
+	op, admin := e.operator("Operator A", 50_000*yuan, 1_000_000*yuan)
+	alice, holder := e.wallet(admin, op, wire.OpenWallet{Category: 2, HolderName: "李四", Phone: "13800000002"})
+	got, err := admin.OfflineCapsOf(ctx, op)
+	must(t, err)
+	if got != (wire.OfflineCaps{PerPayment: wire.Amount(500 * yuan), Balance: wire.Amount(1_000 * yuan), Payments: 10}) {
+		t.Fatalf("default caps: %+v", got)
+	}
+	caps := wire.OfflineCaps{PerPayment: wire.Amount(200 * yuan), Balance: wire.Amount(600 * yuan), Payments: 5}
+	if got, err = admin.SetOfflineCaps(ctx, op, caps); err != nil || got != caps {
+		t.Fatalf("set caps: %+v, %v", got, err)
+	}
+	for _, bad := range []wire.OfflineCaps{{PerPayment: wire.Amount(200 * yuan), Balance: wire.Amount(100 * yuan), Payments: 5}, {PerPayment: wire.Amount(0), Balance: wire.Amount(100 * yuan), Payments: 5}, {PerPayment: wire.Amount(yuan), Balance: wire.Amount(yuan), Payments: 0}, {PerPayment: wire.Amount(yuan), Balance: wire.Amount(yuan), Payments: -1}} {
+		_, err := admin.SetOfflineCaps(ctx, op, bad)
+		wantProblem(t, fmt.Sprintf("caps %+v", bad), err, "invalid-request")
+	}
+	_, err = holder.SetOfflineCaps(ctx, op, caps)
+	wantProblem(t, "a holder setting caps", err, "forbidden")
+	if got, err = e.cb.OfflineCapsOf(ctx, op); err != nil || got != caps {
+		t.Fatalf("caps as the central bank reads them: %+v, %v", got, err)
+	}
+	d := newSimDevice(t, ctx, clock, holder, alice.ID)
+	if st := d.el.Status(); st.Caps != (offline.Caps{PerPayment: 200 * yuan, Balance: 600 * yuan, Payments: 5}) {
+		t.Fatalf("the device's certificate caps: %+v", st.Caps)
+	}
 }

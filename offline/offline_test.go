@@ -461,3 +461,51 @@ func TestLoadRefusals(t *testing.T) {
 	}
 	e.SupplyOK(t, "loads")
 }
+
+// TestOperatorCaps: an operator sets its own caps; new certificates carry
+// them, a device certified before gets them at its next sync, and a
+// device keeps to them offline.
+func TestOperatorCaps(t *testing.T) {
+	e := newEnv(t)
+	before := e.device(e.A, yuan("1000.00"))
+	caps := offline.Caps{PerPayment: yuan("100.00"), Balance: yuan("300.00"), Payments: 3}
+	_, err := e.svc.SetCaps(e.Ctx, e.A, offline.Caps{PerPayment: yuan("100.00"), Balance: yuan("50.00"), Payments: 3})
+	wantErr(t, "a purse cap below the per-payment cap", err, offline.ErrCapsInvalid)
+	_, err = e.svc.SetCaps(e.Ctx, tongbao.IDFromUint64(1), caps)
+	if err == nil {
+		t.Fatal("the central bank set offline caps")
+	}
+	_, err = e.svc.SetCaps(e.Ctx, e.A, caps)
+	domaintest.Must(t, err)
+	e.reopen() // the caps are the store's, not the process's
+	if got := e.svc.CapsOf(e.A); got != caps {
+		t.Fatalf("caps after a restart: %+v; want %+v", got, caps)
+	}
+	if got := e.svc.CapsOf(e.B); got != offline.DefaultCaps {
+		t.Fatalf("the other operator's caps: %+v; want the defaults", got)
+	}
+
+	payer, payee := e.device(e.A, yuan("1000.00")), e.device(e.A, 0)
+	if st := payer.el.Status(); st.Caps != caps {
+		t.Fatalf("a new certificate's caps: %+v; want %+v", st.Caps, caps)
+	}
+	_, err = e.svc.Load(e.Ctx, tongbao.NewID(), payer.el.ID(), yuan("300.01"))
+	wantErr(t, "a load past the new purse cap", err, offline.ErrLoadOverCap)
+	e.load(payer, yuan("300.00"))
+	_, err = payer.el.Pay(payee.el.ID(), yuan("100.01"))
+	wantErr(t, "past the new per-payment cap", err, offline.ErrOverCap)
+	for range 3 {
+		e.pay(payer, payee, yuan("10.00"))
+	}
+	_, err = payer.el.Pay(payee.el.ID(), yuan("10.00"))
+	wantErr(t, "the fourth payment", err, offline.ErrCountCap)
+
+	if st := before.el.Status(); st.Caps != offline.DefaultCaps {
+		t.Fatalf("a certificate issued before: %+v; want the defaults until it syncs", st.Caps)
+	}
+	e.sync(before)
+	if st := before.el.Status(); st.Caps != caps {
+		t.Fatalf("after its sync: %+v; want %+v", st.Caps, caps)
+	}
+	e.SupplyOK(t, "operator caps")
+}

@@ -68,6 +68,9 @@ type Service struct {
 	signing map[tongbao.ID]OperatorKey // each operator's newest key
 	keys    []OperatorKey
 
+	capsMu sync.RWMutex
+	caps   map[tongbao.ID]Caps // the caps operators set (SetCaps)
+
 	certsMu sync.Mutex
 	certs   map[Hash]Certificate // certificates whose signature verified
 }
@@ -99,6 +102,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	for _, k := range keys {
 		s.addKey(k)
 	}
+	if s.caps, err = cfg.Store.OperatorCaps(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -113,12 +119,46 @@ func (s *Service) addKey(k OperatorKey) {
 	s.signing[k.Operator] = k
 }
 
-// CapsOf returns the caps operator certifies devices with.
+// CapsOf returns the caps operator certifies devices with: those it set
+// (SetCaps), else those of the node's configuration, else DefaultCaps.
 func (s *Service) CapsOf(operator tongbao.ID) Caps {
+	s.capsMu.RLock()
+	c, ok := s.caps[operator]
+	s.capsMu.RUnlock()
+	if ok {
+		return c
+	}
 	if c, ok := s.cfg.Caps[operator]; ok {
 		return c
 	}
 	return DefaultCaps
+}
+
+// ErrCapsInvalid refuses caps a device could not work with.
+var ErrCapsInvalid = tongbao.Sentinel(tongbao.EINVALID, "invalid-request", "caps need a positive per-payment cap, a purse cap at least that, and 1 to 1,000 payments")
+
+// SetCaps sets the caps an operator certifies its devices with from now
+// on: new certificates, and renewed ones at the devices' next sync.
+// Certificates already issued keep theirs until then, and a payee checks
+// the caps of the payer's certificate.
+func (s *Service) SetCaps(ctx context.Context, operator tongbao.ID, c Caps) (Caps, error) {
+	if !c.Valid() {
+		return Caps{}, ErrCapsInvalid
+	}
+	in, err := s.tt.Institution(ctx, operator)
+	if err != nil {
+		return Caps{}, err
+	}
+	if in.Kind != twotier.KindOperator {
+		return Caps{}, twotier.ErrNotOperator
+	}
+	if err := s.store.SetOperatorCaps(ctx, operator, c, s.clock.Now()); err != nil {
+		return Caps{}, err
+	}
+	s.capsMu.Lock()
+	s.caps[operator] = c
+	s.capsMu.Unlock()
+	return c, nil
 }
 
 // signingKey returns an operator's newest key, making the operator's
@@ -241,6 +281,7 @@ func (s *Service) Certify(ctx context.Context, r CertifyRequest) (Device, error)
 	if d.State != DeviceActive {
 		return Device{}, ErrDeviceState
 	}
+	d.Caps = s.CapsOf(d.Operator)
 	if d.Certificate, d.CertExpires, err = s.certificate(d, key, now); err != nil {
 		return Device{}, err
 	}

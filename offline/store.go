@@ -265,6 +265,12 @@ type Store interface {
 	// c.Version, else ErrVersionConflict (ErrCaseNotFound if none is).
 	UpdateCase(ctx context.Context, c Case) error
 
+	// SetOperatorCaps stores the caps an operator certifies its devices
+	// with, replacing those it set before.
+	SetOperatorCaps(ctx context.Context, operator tongbao.ID, c Caps, at time.Time) error
+	// OperatorCaps returns the caps every operator that set its own set.
+	OperatorCaps(ctx context.Context) (map[tongbao.ID]Caps, error)
+
 	// SaveRevocations stores an operator's signed revocation list,
 	// replacing an older one (a lower Seq); a list not newer is refused
 	// with ErrVersionConflict.

@@ -763,7 +763,8 @@ func (s *Service) ack(ctx context.Context, id tongbao.ID) ([]byte, error) {
 		}
 	}
 	a := Ack{Device: d.ID, Counter: d.Acked, Operator: d.Operator, IssuedAt: now}
-	if d.State == DeviceActive && now.After(d.CertExpires.Add(-s.cfg.CertValidity/2)) {
+	if d.State == DeviceActive && (now.After(d.CertExpires.Add(-s.cfg.CertValidity/2)) || d.Caps != s.CapsOf(d.Operator)) {
+		d.Caps = s.CapsOf(d.Operator)
 		if d.Certificate, d.CertExpires, err = s.certificate(d, key, now); err != nil {
 			return nil, err
 		}

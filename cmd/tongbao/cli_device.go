@@ -199,7 +199,32 @@ func (m *Main) deviceCommand() *cobra.Command {
 		})
 	closeCase.Flags().StringVar(&note, "note", "", "the review's conclusion (required)")
 
-	cmd.AddCommand(initCmd, certify, load, pay, receive, unload, sync, status, setState, show, cases, closeCase)
+	var perPayment, balance string
+	var payments int
+	capsCmd := m.clientCommand("caps OPERATOR", "Show the caps an operator certifies its devices with, or set them (--per-payment, --balance, --payments)", 1, false,
+		func(cmd *cobra.Command, c *client.Client, args []string, _ string) (any, error) {
+			op, err := parseID(args[0])
+			if err != nil {
+				return nil, err
+			}
+			if perPayment == "" && balance == "" && payments == 0 {
+				return c.OfflineCapsOf(cmd.Context(), op)
+			}
+			per, err := parseAmount(perPayment)
+			if err != nil {
+				return nil, fmt.Errorf("--per-payment: %w", err)
+			}
+			bal, err := parseAmount(balance)
+			if err != nil {
+				return nil, fmt.Errorf("--balance: %w", err)
+			}
+			return c.SetOfflineCaps(cmd.Context(), op, wire.OfflineCaps{PerPayment: wire.Amount(per), Balance: wire.Amount(bal), Payments: payments})
+		})
+	capsCmd.Flags().StringVar(&perPayment, "per-payment", "", "the most one payment carries")
+	capsCmd.Flags().StringVar(&balance, "balance", "", "the most a purse holds")
+	capsCmd.Flags().IntVar(&payments, "payments", 0, "payments before a device must reconnect")
+
+	cmd.AddCommand(initCmd, certify, load, pay, receive, unload, sync, status, setState, show, cases, closeCase, capsCmd)
 	return cmd
 }
 

@@ -25,6 +25,13 @@ func TestCLIDevice(t *testing.T) {
 	holder := cli(admin, "key", "create", "holder", payer)["secret"].(string)
 	merchant := cli(admin, "key", "create", "merchant", shop)["secret"].(string)
 
+	if got := cli(admin, "device", "caps", op, "--per-payment", "300.00", "--balance", "800.00", "--payments", "8"); got["per_payment"] != "300.00" || got["payments"] != 8.0 {
+		t.Fatalf("set caps: %v", got)
+	}
+	if got := cli(cb, "device", "caps", op)["balance"]; got != "800.00" {
+		t.Fatalf("caps: %v", got)
+	}
+
 	dir := t.TempDir()
 	phone, till := filepath.Join(dir, "phone"), filepath.Join(dir, "till")
 	local := func(args ...string) map[string]any {
@@ -89,7 +96,7 @@ func TestCLIDevice(t *testing.T) {
 			t.Fatalf("phone sync: %v", sync)
 		}
 	}
-	if d := sync["device"].(map[string]any); d["synced"] != 2.0 || d["payments_left"] != 10.0 || d["balance"] != "180.00" {
+	if d := sync["device"].(map[string]any); d["synced"] != 2.0 || d["payments_left"] != 8.0 || d["balance"] != "180.00" {
 		t.Fatalf("phone after sync: %v", d)
 	}
 	if got := cli(admin, "wallet", "show", shop)["balance"]; got != "20.00" {

@@ -868,6 +868,50 @@ func (s *Store) UpdateCase(ctx context.Context, c offline.Case) error {
 	return s.inTx(ctx, "update case", func(tx *sqldb.Tx) (refused, err error) { return swapCaseTx(ctx, tx, c) })
 }
 
+// SetOperatorCaps implements offline.Store.
+func (s *Store) SetOperatorCaps(ctx context.Context, operator tongbao.ID, c offline.Caps, at time.Time) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO offline_caps (operator, per_payment, balance, payments, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (operator) DO UPDATE SET per_payment = excluded.per_payment, balance = excluded.balance,
+			payments = excluded.payments, updated_at = excluded.updated_at`,
+		operator[:], int64(c.PerPayment), int64(c.Balance), int64(c.Payments), tongbao.UnixNanos(at))
+	if err != nil {
+		return internal("set operator caps", err)
+	}
+	return nil
+}
+
+// OperatorCaps implements offline.Store.
+func (s *Store) OperatorCaps(ctx context.Context) (map[tongbao.ID]offline.Caps, error) {
+	rows, err := s.db.Query(ctx, `SELECT operator, per_payment, balance, payments FROM offline_caps`)
+	if err != nil {
+		return nil, internal("read operator caps", err)
+	}
+	type row struct {
+		op tongbao.ID
+		c  offline.Caps
+	}
+	all, err := sqldb.All(rows, func(sc sqldb.Scanner) (row, error) {
+		var r row
+		var op []byte
+		var per, bal, n int64
+		if err := sc.Scan(&op, &per, &bal, &n); err != nil {
+			return r, err
+		}
+		var err error
+		r.op, err = tongbao.IDFromBytes(op)
+		r.c = offline.Caps{PerPayment: tongbao.Amount(per), Balance: tongbao.Amount(bal), Payments: uint32(n)}
+		return r, err
+	})
+	if err != nil {
+		return nil, internal("read operator caps", err)
+	}
+	out := make(map[tongbao.ID]offline.Caps, len(all))
+	for _, r := range all {
+		out[r.op] = r.c
+	}
+	return out, nil
+}
+
 // SaveRevocations implements offline.Store. The upsert replaces the
 // stored list only if its Seq is lower, in one statement: of two saves of
 // one operator's list at once, the higher Seq is what stays.

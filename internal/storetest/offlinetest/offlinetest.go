@@ -73,6 +73,7 @@ func Run[S Store](t *testing.T, open func(ctx context.Context, target string) (S
 		{Name: "WriteBatch", Fn: testWriteBatch},
 		{Name: "WriteBatchRefusedStoresNothing", Fn: testWriteBatchRefused},
 		{Name: "TokensOf", Fn: testTokensOf},
+		{Name: "OperatorCaps", Fn: testOperatorCaps},
 		{Name: "SetTokensSettled", Fn: testSetTokensSettled},
 		{Name: "PendingTokens", Fn: testPendingTokens},
 		{Name: "Cases", Fn: testCases},
@@ -1141,4 +1142,19 @@ func testReopen(t *testing.T, e *env) {
 	vouchers, err := s.Vouchers(e.Ctx, d.ID, 0, 0)
 	must(t, err)
 	storetest.WantEqual(t, "vouchers on the reopened store", vouchers, []offline.Load{finish(l, 1)})
+}
+
+func testOperatorCaps(t *testing.T, e *env) {
+	got, err := e.Store.OperatorCaps(e.Ctx)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("caps of a new store: %v", got)
+	}
+	a, b := id(0x2001), id(0x2002)
+	must(t, e.Store.SetOperatorCaps(e.Ctx, a, offline.Caps{PerPayment: 1, Balance: 2, Payments: 3}, at(1)))
+	must(t, e.Store.SetOperatorCaps(e.Ctx, b, offline.Caps{PerPayment: 4, Balance: 5, Payments: 6}, at(2)))
+	must(t, e.Store.SetOperatorCaps(e.Ctx, a, offline.Caps{PerPayment: 7, Balance: 8, Payments: 9}, at(3)))
+	got, err = e.Reopen().OperatorCaps(e.Ctx)
+	must(t, err)
+	storetest.WantEqual(t, "caps", got, map[tongbao.ID]offline.Caps{a: {PerPayment: 7, Balance: 8, Payments: 9}, b: {PerPayment: 4, Balance: 5, Payments: 6}})
 }

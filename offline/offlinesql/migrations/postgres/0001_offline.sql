@@ -111,3 +111,12 @@ CREATE TABLE offline_revocations (
 	raw       bytea  NOT NULL,
 	CONSTRAINT offline_revocations_pkey PRIMARY KEY (operator)
 );
+
+-- The caps each operator certifies its devices with, where it set its own.
+CREATE TABLE offline_caps (
+	operator    bytea PRIMARY KEY,
+	per_payment bigint NOT NULL,
+	balance     bigint NOT NULL,
+	payments    bigint NOT NULL,
+	updated_at  bigint NOT NULL
+);

@@ -109,3 +109,12 @@ CREATE TABLE offline_revocations (
 	key_id    BLOB NOT NULL,
 	raw       BLOB NOT NULL
 ) STRICT, WITHOUT ROWID;
+
+-- The caps each operator certifies its devices with, where it set its own.
+CREATE TABLE offline_caps (
+	operator    BLOB PRIMARY KEY,
+	per_payment INTEGER NOT NULL,
+	balance     INTEGER NOT NULL,
+	payments    INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
