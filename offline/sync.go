@@ -79,8 +79,8 @@ type SyncResult struct {
 	// when its own is past half its life).
 	Ack []byte
 	// Decided lists the uploaded tokens the ledger has decided (all but
-	// those refused for a reason that may pass later): a device drops
-	// them from its inbox.
+	// those under a certificate not valid yet by the ledger's clock): a
+	// device drops them from its inbox.
 	Decided []Hash
 }
 
@@ -219,7 +219,9 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 		r := &res.Results[c.i]
 		r.Hash = c.hash
 		if c.err != nil {
+			// A token that does not parse or verify never will.
 			r.Result, r.Problem = ResultRefused, c.err
+			res.Decided = append(res.Decided, c.hash)
 			continue
 		}
 		r.Payer, r.Payee, r.Counter, r.Amount = c.tok.Payer(), c.tok.Payee, c.tok.Counter, c.tok.Amount
@@ -314,8 +316,10 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 				return SyncResult{}, nil, err
 			}
 			r.Result, r.Problem = ResultRefused, err
-			if !errors.Is(err, ErrCertExpired) {
-				res.Decided = append(res.Decided, c.tok.Hash) // refused for good
+			// Refused for good, but for a certificate the ledger's clock
+			// does not yet reach (the device's ran ahead): it may pass.
+			if !errors.Is(err, ErrCertNotYet) {
+				res.Decided = append(res.Decided, c.tok.Hash)
 			}
 			continue
 		}
