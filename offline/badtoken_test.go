@@ -45,19 +45,26 @@ func TestBadTokens(t *testing.T) {
 	for _, c := range cases {
 		_, err := payee.el.Receive(c.raw)
 		wantErr(t, c.name+" at the payee's device", err, c.want)
-		res, err := e.svc.Sync(e.Ctx, tongbao.ID{}, [][]byte{c.raw})
+		// Twice in one upload: both copies refused alike.
+		res, err := e.svc.Sync(e.Ctx, tongbao.ID{}, [][]byte{c.raw, c.raw})
 		domaintest.Must(t, err)
-		if r := res.Results[0]; r.Result != offline.ResultRefused || !errorsIs(r.Problem, c.want) {
-			t.Fatalf("%s at sync: %+v; want refused with %v", c.name, r, c.want)
+		for _, r := range res.Results {
+			if r.Result != offline.ResultRefused || !errorsIs(r.Problem, c.want) {
+				t.Fatalf("%s at sync: %+v; want refused with %v", c.name, r, c.want)
+			}
 		}
 	}
 	_, err = other.el.Receive(good)
 	wantErr(t, "a token for another payee", err, offline.ErrWrongPayee)
 
-	// The genuine token, uploaded three times in two syncs: paid once.
+	// The genuine token, uploaded twice in each of two syncs: paid once,
+	// its later copies answered as duplicates of a settled token.
 	for range 2 {
-		_, err := e.svc.Sync(e.Ctx, tongbao.ID{}, [][]byte{good, good})
+		res, err := e.svc.Sync(e.Ctx, tongbao.ID{}, [][]byte{good, good})
 		domaintest.Must(t, err)
+		if r := res.Results[1]; r.Result != offline.ResultDuplicate || r.Status != offline.TokenSettled {
+			t.Fatalf("the second copy: %+v; want a duplicate of a settled token", r)
+		}
 	}
 	if got := e.balance(payee.wallet); got != yuan("10.00") {
 		t.Fatalf("payee: got %v; want 10.00", got)

@@ -109,12 +109,47 @@ func (s *Service) Sync(ctx context.Context, uploader tongbao.ID, raws [][]byte) 
 	if err := s.settle(ctx, pay, res.Results); err != nil {
 		return SyncResult{}, err
 	}
+	answerCopies(res.Results)
 	if !uploader.IsZero() {
 		if res.Ack, err = s.ack(ctx, uploader); err != nil {
 			return SyncResult{}, err
 		}
 	}
 	return res, nil
+}
+
+// answerCopies answers each later copy of a token in one upload (left
+// without a result by decide) as its first copy was answered: a
+// duplicate of one accepted, or refused or rejected as it was.
+func answerCopies(rs []TokenResult) {
+	first := make(map[Hash]int, len(rs))
+	for i, r := range rs {
+		if r.Result == "" {
+			continue
+		}
+		if _, ok := first[r.Hash]; !ok {
+			first[r.Hash] = i
+		}
+	}
+	for i := range rs {
+		r := &rs[i]
+		if r.Result != "" {
+			continue
+		}
+		k, ok := first[r.Hash]
+		if !ok {
+			r.Result = ResultDuplicate
+			continue
+		}
+		f := rs[k]
+		r.Status, r.Source, r.Case = f.Status, f.Source, f.Case
+		switch f.Result {
+		case ResultRefused, ResultRejected:
+			r.Result, r.Problem = f.Result, f.Problem
+		default:
+			r.Result = ResultDuplicate
+		}
+	}
 }
 
 // verifyAll parses and verifies every token, in parallel chunks: the
@@ -281,22 +316,22 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 	// Decide in the order of each device's counters, so a chain checks
 	// against the token before it whichever side uploaded first.
 	order := make([]*candidate, 0, len(cands))
-	seen := make(map[Hash]bool, len(cands))
+	first := make(map[Hash]int, len(cands)) // a token's first copy in this batch
 	for k := range cands {
 		c := &cands[k]
 		r := &res.Results[c.i]
 		if c.err != nil {
 			continue
 		}
-		if st, ok := stored[c.tok.Hash]; ok || seen[c.tok.Hash] {
+		if st, ok := stored[c.tok.Hash]; ok {
 			r.Result, r.Status, r.Source, r.Case = ResultDuplicate, st.Status, st.Source, st.Case
-			if !ok {
-				r.Status = TokenPending // its first copy is in this batch
-			}
 			res.Decided = append(res.Decided, c.tok.Hash)
 			continue
 		}
-		seen[c.tok.Hash] = true
+		if _, ok := first[c.tok.Hash]; ok {
+			continue // a later copy: Sync answers it as its first (answerCopies)
+		}
+		first[c.tok.Hash] = c.i
 		order = append(order, c)
 	}
 	slices.SortStableFunc(order, func(x, y *candidate) int {
