@@ -450,7 +450,7 @@ func (d *Element) sign(payee tongbao.ID, amount tongbao.Amount, kind TokenKind) 
 	if amount <= 0 {
 		return nil, tongbao.ErrAmountInvalid
 	}
-	if err := d.cert.validAt(d.clock.Now()); err != nil {
+	if err := d.cert.expiredAt(d.clock.Now()); err != nil {
 		return nil, ErrOwnCertExpired
 	}
 	if len(d.st.Outbox) >= OutboxMax {
@@ -499,7 +499,7 @@ func (d *Element) Receive(raw []byte) (Token, error) {
 	if err := d.trust.VerifyToken(tok); err != nil {
 		return Token{}, err
 	}
-	if err := tok.Cert.validAt(d.clock.Now()); err != nil {
+	if err := tok.Cert.expiredAt(d.clock.Now()); err != nil {
 		return Token{}, err
 	}
 	if l, ok := d.lists[tok.Cert.Operator]; ok && l.Has(tok.Payer()) {

@@ -509,3 +509,26 @@ func TestOperatorCaps(t *testing.T) {
 	}
 	e.SupplyOK(t, "operator caps")
 }
+
+// TestDeviceClockBehind: devices whose clocks lag the operator's (or an
+// operator's sandbox clock run ahead) pay and receive with a certificate
+// issued after their own "now", and the ledger settles the token.
+func TestDeviceClockBehind(t *testing.T) {
+	e := newEnv(t)
+	lagging := tongbao.NewManualClock(start.Add(-48 * time.Hour))
+	mk := func(funds tongbao.Amount) *phone {
+		p := &phone{dir: filepath.Join(t.TempDir(), "device"), wallet: e.wallet(e.A, funds)}
+		var err error
+		p.el, err = offline.InitDevice(p.dir, lagging)
+		domaintest.Must(t, err)
+		e.certify(p)
+		return p
+	}
+	payer, payee := mk(yuan("100.00")), mk(0)
+	e.load(payer, yuan("50.00"))
+	raw := e.pay(payer, payee, yuan("20.00"))
+	if r := result(t, e.sync(payee), raw); r.Result != offline.ResultSettled {
+		t.Fatalf("a token of lagging devices: %+v", r)
+	}
+	e.SupplyOK(t, "lagging clocks")
+}
