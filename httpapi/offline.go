@@ -252,28 +252,10 @@ func (s *Server) listDevices(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := c.limit()
-	if err != nil {
-		return nil, err
-	}
-	limit = min(limit, offline.ListMax)
-	after, err := c.afterID()
-	if err != nil {
-		return nil, err
-	}
-	ds, err := off.Devices(c.ctx, c.listOperator(), after, limit)
-	if err != nil {
-		return nil, err
-	}
-	page := wire.OfflineDevicePage{Items: make([]wire.OfflineDevice, 0, len(ds))}
-	for _, d := range ds {
-		page.Items = append(page.Items, deviceOut(d))
-	}
-	if len(ds) == limit {
-		last := ds[len(ds)-1].ID
-		page.NextCursor = encodeCursor(last[:])
-	}
-	return page, nil
+	items, next, err := idPage(c, offline.ListMax, func(after tongbao.ID, limit int) ([]offline.Device, error) {
+		return off.Devices(c.ctx, c.listOperator(), after, limit)
+	}, func(d offline.Device) tongbao.ID { return d.ID }, deviceOut)
+	return wire.OfflineDevicePage{Items: items, NextCursor: next}, err
 }
 
 func (s *Server) getDevice(c *call) (any, error) {
@@ -494,28 +476,10 @@ func (s *Server) listOfflineCases(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := c.limit()
-	if err != nil {
-		return nil, err
-	}
-	limit = min(limit, offline.ListMax)
-	after, err := c.afterID()
-	if err != nil {
-		return nil, err
-	}
-	ks, err := off.Cases(c.ctx, c.listOperator(), after, limit)
-	if err != nil {
-		return nil, err
-	}
-	page := wire.OfflineCasePage{Items: make([]wire.OfflineCase, 0, len(ks))}
-	for _, k := range ks {
-		page.Items = append(page.Items, caseOut(k))
-	}
-	if len(ks) == limit {
-		last := ks[len(ks)-1].ID
-		page.NextCursor = encodeCursor(last[:])
-	}
-	return page, nil
+	items, next, err := idPage(c, offline.ListMax, func(after tongbao.ID, limit int) ([]offline.Case, error) {
+		return off.Cases(c.ctx, c.listOperator(), after, limit)
+	}, func(k offline.Case) tongbao.ID { return k.ID }, caseOut)
+	return wire.OfflineCasePage{Items: items, NextCursor: next}, err
 }
 
 func (s *Server) getOfflineCase(c *call) (any, error) {
@@ -540,4 +504,33 @@ func (s *Server) closeOfflineCase(c *call) (any, error) {
 		return nil, err
 	}
 	return caseOut(k), nil
+}
+
+// idPage reads one page of records kept in the order of their ids: up to
+// the caller's limit (at most max) after the cursor's id, converted by
+// out, with the cursor of the next page when the page is full.
+func idPage[T, W any](c *call, max int, list func(after tongbao.ID, limit int) ([]T, error), id func(T) tongbao.ID, out func(T) W) ([]W, string, error) {
+	limit, err := c.limit()
+	if err != nil {
+		return nil, "", err
+	}
+	limit = min(limit, max)
+	after, err := c.afterID()
+	if err != nil {
+		return nil, "", err
+	}
+	rs, err := list(after, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	items := make([]W, 0, len(rs))
+	for _, r := range rs {
+		items = append(items, out(r))
+	}
+	var next string
+	if len(rs) == limit && limit > 0 {
+		last := id(rs[len(rs)-1])
+		next = encodeCursor(last[:])
+	}
+	return items, next, nil
 }

@@ -41,6 +41,11 @@ const (
 	// synced, and OutboxMax those it signed: a device past them must sync.
 	InboxMax  = 256
 	OutboxMax = 1024
+	// SeenMax bounds the payers a device remembers the last counter and
+	// token of. Past it, the payer it heard from longest ago is
+	// forgotten: its replay or rolled-back counter is then caught by the
+	// ledger at sync rather than at the counter.
+	SeenMax = 1024
 )
 
 // Errors of a device.
@@ -60,11 +65,17 @@ var (
 	ErrNoDevice       = tongbao.Sentinel(tongbao.ENOTFOUND, "offline-device-not-found", "no device in this folder: run device init")
 )
 
+// seenMax is SeenMax, lowered by tests.
+var seenMax = SeenMax
+
 // seen is what a device remembers of a payer: the highest counter it
 // received from it, and that token's hash.
 type seen struct {
 	Counter uint64 `cbor:"1,keyasint"`
 	Hash    []byte `cbor:"2,keyasint"`
+	// At orders the entries by the last receipt from the payer, so the
+	// oldest is forgotten first (SeenMax).
+	At uint64 `cbor:"3,keyasint"`
 }
 
 type pinned struct {
@@ -89,6 +100,7 @@ type deviceState struct {
 	Inbox       [][]byte        `cbor:"12,keyasint,omitempty"`
 	Seen        map[string]seen `cbor:"13,keyasint,omitempty"`
 	Locked      bool            `cbor:"14,keyasint,omitempty"`
+	Received    uint64          `cbor:"15,keyasint,omitempty"`
 }
 
 // Element is a device's simulated secure element, in a folder: one offline wallet.
@@ -529,7 +541,17 @@ func (d *Element) Receive(raw []byte) (Token, error) {
 		return Token{}, ErrInboxFull
 	}
 	st := d.st.clone()
-	st.Seen[key] = seen{Counter: tok.Counter, Hash: tok.Hash[:]}
+	st.Received++
+	st.Seen[key] = seen{Counter: tok.Counter, Hash: tok.Hash[:], At: st.Received}
+	if len(st.Seen) > seenMax {
+		oldest := key
+		for k, v := range st.Seen {
+			if v.At < st.Seen[oldest].At {
+				oldest = k
+			}
+		}
+		delete(st.Seen, oldest)
+	}
 	st.Inbox = append(st.Inbox, raw)
 	if err := d.persist(st); err != nil {
 		return Token{}, err

@@ -49,3 +49,13 @@ func Reencode(raw []byte) []byte {
 	}
 	return out
 }
+
+// SetSeenMax sets how many payers devices remember, until the test ends.
+func SetSeenMax(tb interface{ Cleanup(func()) }, n int) {
+	old := seenMax
+	seenMax = n
+	tb.Cleanup(func() { seenMax = old })
+}
+
+// SeenCount returns how many payers el remembers.
+func SeenCount(el *Element) int { return len(el.st.Seen) }

@@ -7,9 +7,14 @@ import (
 	tongbao "github.com/tongbao/tongbao"
 )
 
-// linksMax bounds the token links the service remembers; past it the
-// memory is cleared and refilled from the store.
-const linksMax = 1 << 20
+// The link cache's memory: each link it holds costs about linkBytes (the
+// link, its slice and map entry), and past linksBytesMax the cache is
+// cleared and refills from the store, one query per device.
+const (
+	linkBytes     = 160
+	linksBytesMax = 32 << 20
+	linksMax      = linksBytesMax / linkBytes
+)
 
 // linkCache remembers what the store holds at (payer, counter): the links
 // of the tokens there, or that there are none. Only the node that

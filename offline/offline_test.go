@@ -532,3 +532,32 @@ func TestDeviceClockBehind(t *testing.T) {
 	}
 	e.SupplyOK(t, "lagging clocks")
 }
+
+// TestDeviceForgetsOldestPayer: a device remembers a bounded number of
+// payers; one it forgot can show a token again, which the device takes
+// and the ledger pays once.
+func TestDeviceForgetsOldestPayer(t *testing.T) {
+	offline.SetSeenMax(t, 2)
+	e := newEnv(t)
+	payee := e.device(e.A, 0)
+	var first []byte
+	for i := range 3 {
+		p := e.device(e.A, yuan("100.00"))
+		e.load(p, yuan("10.00"))
+		raw := e.pay(p, payee, yuan("1.00"))
+		if i == 0 {
+			first = raw
+		}
+		if n := offline.SeenCount(payee.el); n > 2 {
+			t.Fatalf("the device remembers %d payers; want at most 2", n)
+		}
+	}
+	if _, err := payee.el.Receive(first); err != nil {
+		t.Fatalf("a forgotten payer's token again: %v; want it taken", err)
+	}
+	e.sync(payee)
+	if got := e.balance(payee.wallet); got != yuan("3.00") {
+		t.Fatalf("payee: got %v; want 3.00 (the repeated token paid once)", got)
+	}
+	e.SupplyOK(t, "forgotten payer")
+}

@@ -27,10 +27,13 @@ const (
 	DefaultArrivalGrace = 14 * 24 * time.Hour
 	// UploadMax is the most tokens one sync takes.
 	UploadMax = 4096
-	// certCacheMax bounds the certificates whose signature the service
-	// remembers having verified, each with its key expanded for fast
-	// verification (about 1.5 KiB): 48 MiB at most.
-	certCacheMax = 1 << 15
+	// The verified-certificate cache's memory: each certificate costs
+	// about certBytes (its bytes, its parsed claims and its key expanded
+	// for fast verification, 1.5 KiB), and past certCacheBytesMax the
+	// cache is cleared and refills as devices sync.
+	certBytes         = 2560
+	certCacheBytesMax = 48 << 20
+	certCacheMax      = certCacheBytesMax / certBytes
 )
 
 // Config configures a Service. Payments and Store are required.
