@@ -543,11 +543,7 @@ func (s *Store) Invocation(ctx context.Context, c tongbao.ID, key string) (contr
 }
 
 func (s *Store) invocations(ctx context.Context, query string, args ...any) ([]contract.Invocation, error) {
-	rows, err := s.db.Query(ctx, query, args...)
-	if err != nil {
-		return nil, internal("list invocations", err)
-	}
-	out, err := sqldb.All(rows, scanInvocation)
+	out, err := sqldb.Select(ctx, s.db, scanInvocation, query, args...)
 	if err != nil {
 		return nil, internal("list invocations", err)
 	}

@@ -403,6 +403,16 @@ func All[T any](rows *sql.Rows, scan func(Scanner) (T, error)) ([]T, error) {
 	return out, nil
 }
 
+// Select runs a read-only query and scans every row with scan: Query
+// and All in one, for a store's list methods.
+func Select[T any](ctx context.Context, db *DB, scan func(Scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return All(rows, scan)
+}
+
 // NullString is NULL for the empty string: a column whose absence is
 // NULL, so that a unique index ignores it.
 func NullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

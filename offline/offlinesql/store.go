@@ -368,11 +368,7 @@ func (s *Store) DevicesByID(ctx context.Context, list []tongbao.ID) (map[tongbao
 }
 
 func (s *Store) devices(ctx context.Context, query string, args ...any) ([]offline.Device, error) {
-	rows, err := s.db.Query(ctx, query, args...)
-	if err != nil {
-		return nil, internal("list devices", err)
-	}
-	out, err := sqldb.All(rows, scanDevice)
+	out, err := sqldb.Select(ctx, s.db, scanDevice, query, args...)
 	if err != nil {
 		return nil, internal("list devices", err)
 	}
@@ -545,11 +541,7 @@ func (s *Store) FinishLoad(ctx context.Context, l offline.Load, d offline.Device
 }
 
 func (s *Store) loads(ctx context.Context, query string, args ...any) ([]offline.Load, error) {
-	rows, err := s.db.Query(ctx, query, args...)
-	if err != nil {
-		return nil, internal("list loads", err)
-	}
-	out, err := sqldb.All(rows, scanLoad)
+	out, err := sqldb.Select(ctx, s.db, scanLoad, query, args...)
 	if err != nil {
 		return nil, internal("list loads", err)
 	}
@@ -743,11 +735,7 @@ func (s *Store) Tokens(ctx context.Context, hashes []offline.Hash) (map[offline.
 }
 
 func (s *Store) tokens(ctx context.Context, query string, args ...any) ([]offline.TokenRecord, error) {
-	rows, err := s.db.Query(ctx, query, args...)
-	if err != nil {
-		return nil, internal("list tokens", err)
-	}
-	out, err := sqldb.All(rows, scanToken)
+	out, err := sqldb.Select(ctx, s.db, scanToken, query, args...)
 	if err != nil {
 		return nil, internal("list tokens", err)
 	}
@@ -849,11 +837,7 @@ func (s *Store) Cases(ctx context.Context, operator, after tongbao.ID, limit int
 	if !operator.IsZero() {
 		query, args = `SELECT `+caseColumns+` FROM offline_cases WHERE operator = ? AND id > ? ORDER BY id LIMIT ?`, []any{operator[:], after[:], listLimit(limit)}
 	}
-	rows, err := s.db.Query(ctx, query, args...)
-	if err != nil {
-		return nil, internal("list cases", err)
-	}
-	out, err := sqldb.All(rows, scanCase)
+	out, err := sqldb.Select(ctx, s.db, scanCase, query, args...)
 	if err != nil {
 		return nil, internal("list cases", err)
 	}
