@@ -425,7 +425,11 @@ func TestDecommission(t *testing.T) {
 	if n != 1 || e.balance(payer.wallet) != yuan("470.00") || e.float(e.A) != 0 {
 		t.Fatalf("after the grace: returned %d, wallet %v, float %v; want 1, 470.00, 0", n, e.balance(payer.wallet), e.float(e.A))
 	}
-	_ = early
+	res, err := e.svc.Sync(e.Ctx, tongbao.ID{}, [][]byte{early})
+	domaintest.Must(t, err)
+	if r := result(t, res, early); r.Result != offline.ResultDuplicate || r.Status != offline.TokenSettled {
+		t.Fatalf("the token paid before decommissioning: %+v", r)
+	}
 	e.SupplyOK(t, "decommission")
 }
 

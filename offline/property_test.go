@@ -225,9 +225,27 @@ func check(rt *rapid.T, e *env, phones []*phone, start, credits, floats, advance
 			rt.Fatalf("float of %v holds %v; its devices' purses say %v", op, got, purses[op])
 		}
 	}
-	// Each payee's wallet received at least what settled to it: the
-	// rest of its change is its own loads, unloads and recoveries.
-	_ = credits
+	// Each wallet moved by exactly what its device loaded, what settled
+	// to it (payments and its own unloads), and what the operator took
+	// back for its device's double spends.
+	recovered := map[tongbao.ID]tongbao.Amount{}
+	cs, err := e.svc.Cases(e.Ctx, tongbao.ID{}, tongbao.ID{}, offline.ListMax)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	for _, c := range cs {
+		recovered[c.Wallet] += c.Recovered
+	}
+	for _, p := range phones {
+		d, err := e.svc.Device(e.Ctx, p.el.ID())
+		if err != nil {
+			rt.Fatal(err)
+		}
+		got, want := e.balance(p.wallet)-start[p.wallet], credits[p.wallet]-d.Loaded-recovered[p.wallet]
+		if got != want {
+			rt.Fatalf("wallet %v moved %v; its loads, credits and recoveries say %v", p.wallet, got, want)
+		}
+	}
 }
 
 // advancedOf is an operator's advances less its recoveries, over every
