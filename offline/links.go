@@ -45,16 +45,16 @@ func (c *linkCache) fill(ctx context.Context, st Store, payer tongbao.ID, counte
 	if from, ok := c.from[payer]; ok && from <= lo {
 		return nil
 	}
-	ts, err := st.TokensOf(ctx, payer, lo, math.MaxUint64)
+	ls, err := st.TokenLinks(ctx, payer, lo, math.MaxUint64)
 	if err != nil {
 		return err
 	}
 	ch := map[uint64][]TokenLink{}
-	for _, t := range ts {
-		ch[t.Counter] = append(ch[t.Counter], TokenLink{Counter: t.Counter, Hash: t.Hash, Prev: t.Prev})
+	for _, l := range ls {
+		ch[l.Counter] = append(ch[l.Counter], l)
 	}
 	c.byPayer[payer], c.from[payer] = ch, lo
-	c.n += len(ts) + 1
+	c.n += len(ls) + 1
 	return nil
 }
 

@@ -248,9 +248,9 @@ type Store interface {
 	// from to to inclusive, by counter (several for one counter when it
 	// double-spent).
 	TokensOf(ctx context.Context, payer tongbao.ID, from, to uint64) ([]TokenRecord, error)
-	// TokenLinks returns the links of the tokens payer signed at the
-	// given counters, by counter then hash: what a chain check reads.
-	TokenLinks(ctx context.Context, payer tongbao.ID, counters []uint64) ([]TokenLink, error)
+	// TokenLinks is TokensOf's links only, by counter then hash: what a
+	// chain check reads.
+	TokenLinks(ctx context.Context, payer tongbao.ID, from, to uint64) ([]TokenLink, error)
 	// SetTokensSettled marks pending tokens settled at t.
 	SetTokensSettled(ctx context.Context, hashes []Hash, t time.Time) error
 	// PendingTokens returns up to limit pending tokens, oldest first.

@@ -22,7 +22,6 @@ package offlinesql
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -750,44 +749,25 @@ func (s *Store) TokensOf(ctx context.Context, payer tongbao.ID, from, to uint64)
 }
 
 // TokenLinks implements offline.Store: by counter, then hash.
-func (s *Store) TokenLinks(ctx context.Context, payer tongbao.ID, counters []uint64) ([]offline.TokenLink, error) {
-	counters = slices.Compact(slices.Sorted(slices.Values(counters)))
-	keys := make([][]byte, len(counters))
-	for i, c := range counters {
-		keys[i] = u64(c)
-	}
-	var out []offline.TokenLink
-	err := chunks(keys, func(args []any) error {
-		rows, err := s.db.Query(ctx, `SELECT counter, hash, prev FROM offline_tokens WHERE payer = ? AND counter IN `+inList, append([]any{payer[:]}, args...)...)
-		if err != nil {
-			return err
+func (s *Store) TokenLinks(ctx context.Context, payer tongbao.ID, from, to uint64) ([]offline.TokenLink, error) {
+	out, err := sqldb.Select(ctx, s.db, func(sc sqldb.Scanner) (offline.TokenLink, error) {
+		var l offline.TokenLink
+		var counter, hash, prev []byte
+		if err := sc.Scan(&counter, &hash, &prev); err != nil {
+			return l, err
 		}
-		found, err := sqldb.All(rows, func(sc sqldb.Scanner) (offline.TokenLink, error) {
-			var l offline.TokenLink
-			var counter, hash, prev []byte
-			if err := sc.Scan(&counter, &hash, &prev); err != nil {
-				return l, err
-			}
-			var err error
-			if l.Counter, err = fromU64(counter); err != nil {
-				return l, err
-			}
-			copy(l.Hash[:], hash)
-			copy(l.Prev[:], prev)
-			return l, nil
-		})
-		out = append(out, found...)
-		return err
-	})
+		var err error
+		if l.Counter, err = fromU64(counter); err != nil {
+			return l, err
+		}
+		copy(l.Hash[:], hash)
+		copy(l.Prev[:], prev)
+		return l, nil
+	}, `SELECT counter, hash, prev FROM offline_tokens WHERE payer = ? AND counter >= ? AND counter <= ? ORDER BY counter, hash`,
+		payer[:], u64(from), u64(to))
 	if err != nil {
 		return nil, internal("read token links", err)
 	}
-	slices.SortFunc(out, func(a, b offline.TokenLink) int {
-		if a.Counter != b.Counter {
-			return cmp.Compare(a.Counter, b.Counter)
-		}
-		return bytes.Compare(a.Hash[:], b.Hash[:])
-	})
 	return out, nil
 }
 
