@@ -342,7 +342,8 @@ func (s *Service) decide(ctx context.Context, uploader tongbao.ID, cands []candi
 	})
 
 	b.devices = devices
-	var pays []payment
+	pays := make([]payment, 0, len(order))
+	b.batch.Tokens = make([]TokenRecord, 0, len(order))
 	for _, c := range order {
 		r := &res.Results[c.i]
 		rec, err := b.accept(&c.tok)

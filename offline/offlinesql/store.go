@@ -399,10 +399,26 @@ const (
 	insertCase = `INSERT INTO offline_cases (` + caseColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`
 	swapCase   = `UPDATE offline_cases SET device = ?, operator = ?, wallet = ?, findings = ?, tokens = ?, advanced = ?, recovered = ?, refused = ?,
 		status = ?, note = ?, opened_at = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?`
-	insertToken = `INSERT INTO offline_tokens (` + tokenColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`
+	tokenValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-var batchQueries = []string{swapDevice, insertCase, swapCase, insertToken}
+// tokensPerInsert is the rows of one multi-row INSERT of tokens: a
+// batch's rows go tokensPerInsert at a time, the rest one by one, so
+// there are two statement texts and a batch pays a statement's overhead
+// per tokensPerInsert rows rather than per row.
+const tokensPerInsert = 64
+
+var (
+	insertToken  = insertTokens(1)
+	insertTokenN = insertTokens(tokensPerInsert)
+)
+
+func insertTokens(n int) string {
+	return `INSERT INTO offline_tokens (` + tokenColumns + `) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(tokenValues+", ", n), ", ") + ` ON CONFLICT (hash) DO NOTHING`
+}
+
+var batchQueries = []string{swapDevice, insertCase, swapCase, insertToken, insertTokenN}
 
 // swap runs a compare-and-swap UPDATE; when it changes no row it tells
 // why, by whether the row exists: conflict, or missing.
@@ -687,13 +703,29 @@ func (s *Store) WriteBatch(ctx context.Context, b offline.Batch) error {
 				return offline.ErrVersionConflict, err
 			}
 		}
-		for _, t := range tokens {
-			stored, err := inserted(tx.Exec(ctx, insertToken, t.Hash[:], t.Payer[:], u64(t.Counter), t.Prev[:], t.Payee[:], t.PayeeWallet[:],
-				int64(t.Amount), int64(t.Kind), string(t.Status), string(t.Source), t.Case[:], t.Problem, blob(t.Raw),
-				tongbao.UnixNanos(t.UploadedAt), tongbao.UnixNanos(t.SettledAt)))
-			if err != nil || !stored {
+		for start := 0; start < len(tokens); {
+			n := 1
+			if len(tokens)-start >= tokensPerInsert {
+				n = tokensPerInsert
+			}
+			args := make([]any, 0, 15*n)
+			for _, t := range tokens[start : start+n] {
+				args = append(args, t.Hash[:], t.Payer[:], u64(t.Counter), t.Prev[:], t.Payee[:], t.PayeeWallet[:],
+					int64(t.Amount), int64(t.Kind), string(t.Status), string(t.Source), t.Case[:], t.Problem, blob(t.Raw),
+					tongbao.UnixNanos(t.UploadedAt), tongbao.UnixNanos(t.SettledAt))
+			}
+			query := insertToken
+			if n > 1 {
+				query = insertTokenN
+			}
+			res, err := tx.Exec(ctx, query, args...)
+			if err != nil {
+				return nil, err
+			}
+			if stored, err := res.RowsAffected(); err != nil || stored != int64(n) {
 				return offline.ErrTokenExists, err
 			}
+			start += n
 		}
 		return nil, setSettledTx(ctx, tx, b.Settled, b.SettledAt)
 	})

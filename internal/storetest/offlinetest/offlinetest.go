@@ -700,6 +700,14 @@ func testWriteBatchRefused(t *testing.T, e *env) {
 	good := func() offline.Batch {
 		return offline.Batch{Tokens: []offline.TokenRecord{fresh}, Devices: []offline.Device{moved}, Cases: []offline.Case{newCase, changed}}
 	}
+	// Enough tokens for the multi-row inserts: 63 with fresh and stored
+	// make exactly one, 64 make one and a single row.
+	var many []offline.TokenRecord
+	var manyHashes []offline.Hash
+	for i := range 64 {
+		many = append(many, token(100+i, payer.ID, uint64(10+i)))
+		manyHashes = append(manyHashes, many[i].Hash)
+	}
 	for _, tc := range []struct {
 		name string
 		bad  func(*offline.Batch)
@@ -708,6 +716,9 @@ func testWriteBatchRefused(t *testing.T, e *env) {
 	}{
 		{"a token stored already", func(b *offline.Batch) { b.Tokens = append(b.Tokens, stored) }, offline.ErrTokenExists, ""},
 		{"a token twice", func(b *offline.Batch) { b.Tokens = append(b.Tokens, fresh) }, offline.ErrTokenExists, ""},
+		{"a token stored already among 64", func(b *offline.Batch) { b.Tokens = append(append(b.Tokens, many[:62]...), stored) }, offline.ErrTokenExists, ""},
+		{"a token stored already among 65", func(b *offline.Batch) { b.Tokens = append(append(b.Tokens, many[:63]...), stored) }, offline.ErrTokenExists, ""},
+		{"a token twice among 66", func(b *offline.Batch) { b.Tokens = append(append(b.Tokens, many...), many[5]) }, offline.ErrTokenExists, ""},
 		{"a stale device", func(b *offline.Batch) { b.Devices[0].Version = 7 }, offline.ErrVersionConflict, ""},
 		{"a missing device", func(b *offline.Batch) { b.Devices = append(b.Devices, device(9, opA)) }, offline.ErrDeviceNotFound, ""},
 		{"a stale case", func(b *offline.Batch) { b.Cases[1].Version = 3 }, offline.ErrVersionConflict, ""},
@@ -730,6 +741,11 @@ func testWriteBatchRefused(t *testing.T, e *env) {
 			got, err := e.Store.Tokens(e.Ctx, []offline.Hash{stored.Hash, fresh.Hash})
 			must(t, err)
 			storetest.WantEqual(t, "tokens after a refused batch", got, byHash(stored))
+			none, err := e.Store.Tokens(e.Ctx, manyHashes)
+			must(t, err)
+			if len(none) != 0 {
+				t.Fatalf("a refused batch stored %d of its tokens", len(none))
+			}
 			d, err := e.Store.Device(e.Ctx, payer.ID)
 			must(t, err)
 			storetest.WantEqual(t, "device after a refused batch", d, payer)
