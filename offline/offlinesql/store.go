@@ -28,6 +28,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -399,7 +400,8 @@ const (
 	insertCase = `INSERT INTO offline_cases (` + caseColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`
 	swapCase   = `UPDATE offline_cases SET device = ?, operator = ?, wallet = ?, findings = ?, tokens = ?, advanced = ?, recovered = ?, refused = ?,
 		status = ?, note = ?, opened_at = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?`
-	tokenValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	tokenValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertBatch = `INSERT INTO offline_batches (settled_at) VALUES (0) RETURNING id`
 )
 
 // tokensPerInsert is the rows of one multi-row INSERT of tokens: a
@@ -418,7 +420,7 @@ func insertTokens(n int) string {
 		strings.TrimSuffix(strings.Repeat(tokenValues+", ", n), ", ") + ` ON CONFLICT (hash) DO NOTHING`
 }
 
-var batchQueries = []string{swapDevice, insertCase, swapCase, insertToken, insertTokenN}
+var batchQueries = []string{swapDevice, insertCase, swapCase, insertBatch, insertToken, insertTokenN}
 
 // swap runs a compare-and-swap UPDATE; when it changes no row it tells
 // why, by whether the row exists: conflict, or missing.
@@ -575,9 +577,18 @@ func (s *Store) PendingLoads(ctx context.Context, limit int) ([]offline.Load, er
 		string(offline.LoadPending), listLimit(limit))
 }
 
-// tokenColumns are the columns of the tokens table, in the order
-// scanToken reads them.
-const tokenColumns = `hash, payer, counter, prev, payee, payee_wallet, amount, kind, status, source, fraud_case, problem, raw, uploaded_at, settled_at`
+// tokenColumns are the columns of the tokens table a batch inserts
+// (with its batch); tokenSelect reads them, in the order scanToken does,
+// from tokenFrom. A pending token of a settled batch is settled, at the
+// batch's time (see the migration 0002).
+const (
+	tokenColumns = `hash, payer, counter, prev, payee, payee_wallet, amount, kind, status, source, fraud_case, problem, raw, uploaded_at, settled_at, batch`
+	tokenSelect  = `t.hash, t.payer, t.counter, t.prev, t.payee, t.payee_wallet, t.amount, t.kind,
+		CASE WHEN t.status = '` + string(offline.TokenPending) + `' AND b.settled_at > 0 THEN '` + string(offline.TokenSettled) + `' ELSE t.status END,
+		t.source, t.fraud_case, t.problem, t.raw, t.uploaded_at,
+		CASE WHEN t.status = '` + string(offline.TokenPending) + `' AND b.settled_at > 0 THEN b.settled_at ELSE t.settled_at END`
+	tokenFrom = `offline_tokens t LEFT JOIN offline_batches b ON b.id = t.batch`
+)
 
 func scanToken(sc sqldb.Scanner) (offline.TokenRecord, error) {
 	var t offline.TokenRecord
@@ -703,16 +714,22 @@ func (s *Store) WriteBatch(ctx context.Context, b offline.Batch) error {
 				return offline.ErrVersionConflict, err
 			}
 		}
+		var batch int64
+		if len(tokens) > 0 {
+			if err := tx.QueryRow(ctx, insertBatch).Scan(&batch); err != nil {
+				return nil, err
+			}
+		}
 		for start := 0; start < len(tokens); {
 			n := 1
 			if len(tokens)-start >= tokensPerInsert {
 				n = tokensPerInsert
 			}
-			args := make([]any, 0, 15*n)
+			args := make([]any, 0, 16*n)
 			for _, t := range tokens[start : start+n] {
 				args = append(args, t.Hash[:], t.Payer[:], u64(t.Counter), t.Prev[:], t.Payee[:], t.PayeeWallet[:],
 					int64(t.Amount), int64(t.Kind), string(t.Status), string(t.Source), t.Case[:], t.Problem, blob(t.Raw),
-					tongbao.UnixNanos(t.UploadedAt), tongbao.UnixNanos(t.SettledAt))
+					tongbao.UnixNanos(t.UploadedAt), tongbao.UnixNanos(t.SettledAt), batch)
 			}
 			query := insertToken
 			if n > 1 {
@@ -749,7 +766,7 @@ func (s *Store) Tokens(ctx context.Context, hashes []offline.Hash) (map[offline.
 	}
 	out := make(map[offline.Hash]offline.TokenRecord, len(hashes))
 	err := chunks(keys, func(args []any) error {
-		rows, err := s.db.Query(ctx, `SELECT `+tokenColumns+` FROM offline_tokens WHERE hash IN `+inList, args...)
+		rows, err := s.db.Query(ctx, `SELECT `+tokenSelect+` FROM `+tokenFrom+` WHERE t.hash IN `+inList, args...)
 		if err != nil {
 			return err
 		}
@@ -776,7 +793,7 @@ func (s *Store) tokens(ctx context.Context, query string, args ...any) ([]offlin
 // TokensOf implements offline.Store: by counter, the tokens of one
 // counter by hash.
 func (s *Store) TokensOf(ctx context.Context, payer tongbao.ID, from, to uint64) ([]offline.TokenRecord, error) {
-	return s.tokens(ctx, `SELECT `+tokenColumns+` FROM offline_tokens WHERE payer = ? AND counter >= ? AND counter <= ? ORDER BY counter, hash`,
+	return s.tokens(ctx, `SELECT `+tokenSelect+` FROM `+tokenFrom+` WHERE t.payer = ? AND t.counter >= ? AND t.counter <= ? ORDER BY t.counter, t.hash`,
 		payer[:], u64(from), u64(to))
 }
 
@@ -811,23 +828,74 @@ func (s *Store) SetTokensSettled(ctx context.Context, hashes []offline.Hash, t t
 	})
 }
 
-// setSettledTx marks the pending tokens among hashes settled at t.
+// setSettledTx marks the pending tokens among hashes settled at t: a
+// batch all of whose pending tokens are among them with one row, the
+// others token by token.
 func setSettledTx(ctx context.Context, tx *sqldb.Tx, hashes []offline.Hash, t time.Time) error {
 	keys := make([][]byte, len(hashes))
 	for i := range hashes {
 		keys[i] = hashes[i][:]
 	}
-	return chunks(keys, func(args []any) error {
-		_, err := tx.Exec(ctx, `UPDATE offline_tokens SET status = ?, settled_at = ? WHERE status = ? AND hash IN `+inList,
-			append([]any{string(offline.TokenSettled), tongbao.UnixNanos(t), string(offline.TokenPending)}, args...)...)
+	byBatch := map[int64]map[offline.Hash]bool{}
+	err := chunks(keys, func(args []any) error {
+		rows, err := tx.Query(ctx, `SELECT t.batch, t.hash FROM offline_tokens t JOIN offline_batches b ON b.id = t.batch
+			WHERE t.hash IN `+inList+` AND t.status = ? AND b.settled_at = 0`, append(args, string(offline.TokenPending))...)
+		if err != nil {
+			return err
+		}
+		_, err = sqldb.All(rows, func(sc sqldb.Scanner) (struct{}, error) {
+			var batch int64
+			var h []byte
+			if err := sc.Scan(&batch, &h); err != nil {
+				return struct{}{}, err
+			}
+			hash, err := hashOf(h)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if byBatch[batch] == nil {
+				byBatch[batch] = map[offline.Hash]bool{}
+			}
+			byBatch[batch][hash] = true
+			return struct{}{}, nil
+		})
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	for _, batch := range slices.Sorted(maps.Keys(byBatch)) {
+		marked := byBatch[batch]
+		var pending int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM offline_tokens WHERE batch = ? AND status = ?`, batch, string(offline.TokenPending)).Scan(&pending); err != nil {
+			return err
+		}
+		if pending == len(marked) {
+			if _, err := tx.Exec(ctx, `UPDATE offline_batches SET settled_at = ? WHERE id = ?`, tongbao.UnixNanos(t), batch); err != nil {
+				return err
+			}
+			continue
+		}
+		some := make([][]byte, 0, len(marked))
+		for _, h := range slices.SortedFunc(maps.Keys(marked), func(x, y offline.Hash) int { return bytes.Compare(x[:], y[:]) }) {
+			some = append(some, h[:])
+		}
+		if err := chunks(some, func(args []any) error {
+			_, err := tx.Exec(ctx, `UPDATE offline_tokens SET status = ?, settled_at = ? WHERE status = ? AND hash IN `+inList,
+				append([]any{string(offline.TokenSettled), tongbao.UnixNanos(t), string(offline.TokenPending)}, args...)...)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PendingTokens implements offline.Store: by UploadedAt, then by payer
 // and counter (the order the payer signed them), then by hash.
 func (s *Store) PendingTokens(ctx context.Context, limit int) ([]offline.TokenRecord, error) {
-	return s.tokens(ctx, `SELECT `+tokenColumns+` FROM offline_tokens WHERE status = ? ORDER BY uploaded_at, payer, counter, hash LIMIT ?`,
+	return s.tokens(ctx, `SELECT `+tokenSelect+` FROM offline_batches b JOIN offline_tokens t ON t.batch = b.id AND t.status = ?
+		WHERE b.settled_at = 0 ORDER BY t.uploaded_at, t.payer, t.counter, t.hash LIMIT ?`,
 		string(offline.TokenPending), listLimit(limit))
 }
 

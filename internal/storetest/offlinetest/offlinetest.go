@@ -856,6 +856,23 @@ func testSetTokensSettled(t *testing.T, e *env) {
 	pending, err = e.Store.PendingTokens(e.Ctx, 0)
 	must(t, err)
 	storetest.WantEqual(t, "pending tokens after settling many", tokenHashes(pending), []offline.Hash{})
+	// Each token keeps the time it was first marked at, whichever way the
+	// store keeps its marks (the tokens of one batch at once, or one by
+	// one); marking one again changes nothing.
+	must(t, e.Store.SetTokensSettled(e.Ctx, []offline.Hash{p1.Hash, p2.Hash, hashes[7]}, at(75)))
+	p2.Status, p2.SettledAt = offline.TokenSettled, at(72)
+	got, err = e.Store.Tokens(e.Ctx, []offline.Hash{p1.Hash, p2.Hash, p3.Hash, rejected.Hash, settled.Hash})
+	must(t, err)
+	storetest.WantEqual(t, "tokens after settling twice", got, byHash(p1, p2, p3, rejected, settled))
+	of, err := e.Store.TokensOf(e.Ctx, payer, 0, math.MaxUint64)
+	must(t, err)
+	storetest.WantEqual(t, "a payer's tokens after settling", byHash(of...), byHash(p1, p2, p3, rejected, settled))
+	for i := range many {
+		many[i].Status, many[i].SettledAt = offline.TokenSettled, at(72)
+	}
+	got, err = e.Store.Tokens(e.Ctx, hashes)
+	must(t, err)
+	storetest.WantEqual(t, "many tokens after settling", got, byHash(many...))
 
 	// A batch marks an earlier batch's tokens settled in its own
 	// transaction: refused, it marks nothing.
