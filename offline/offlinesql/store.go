@@ -838,8 +838,7 @@ func setSettledTx(ctx context.Context, tx *sqldb.Tx, hashes []offline.Hash, t ti
 	}
 	byBatch := map[int64]map[offline.Hash]bool{}
 	err := chunks(keys, func(args []any) error {
-		rows, err := tx.Query(ctx, `SELECT t.batch, t.hash FROM offline_tokens t JOIN offline_batches b ON b.id = t.batch
-			WHERE t.hash IN `+inList+` AND t.status = ? AND b.settled_at = 0`, append(args, string(offline.TokenPending))...)
+		rows, err := tx.Query(ctx, `SELECT batch, hash FROM offline_tokens WHERE hash IN `+inList+` AND status = ?`, append(args, string(offline.TokenPending))...)
 		if err != nil {
 			return err
 		}
@@ -866,6 +865,13 @@ func setSettledTx(ctx context.Context, tx *sqldb.Tx, hashes []offline.Hash, t ti
 	}
 	for _, batch := range slices.Sorted(maps.Keys(byBatch)) {
 		marked := byBatch[batch]
+		var settled int64
+		if err := tx.QueryRow(ctx, `SELECT settled_at FROM offline_batches WHERE id = ?`, batch).Scan(&settled); err != nil {
+			return err
+		}
+		if settled != 0 {
+			continue // its pending tokens are settled already
+		}
 		var pending int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM offline_tokens WHERE batch = ? AND status = ?`, batch, string(offline.TokenPending)).Scan(&pending); err != nil {
 			return err
