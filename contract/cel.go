@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
 
 	tongbao "github.com/tongbao/tongbao"
+	"github.com/tongbao/tongbao/internal/celcost"
 )
 
 // The CEL environment of a contract's expressions.
@@ -113,17 +113,6 @@ func (e expect) String() string {
 	return [...]string{"bool", "int", "string", "timestamp", "any"}[e]
 }
 
-// boundedSizes tells the cost estimate how large inputs can be.
-type boundedSizes struct{}
-
-func (boundedSizes) EstimateSize(checker.AstNode) *checker.SizeEstimate {
-	return &checker.SizeEstimate{Min: 0, Max: sizeMax}
-}
-
-func (boundedSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
-	return nil
-}
-
 // programs keeps compiled programs by type and expression, so that a
 // contract loaded again (or many contracts of one template) compile once.
 // Its budget counts expression bytes, times programCostPerByte for what
@@ -172,7 +161,7 @@ func compile(where, expr string, want expect) (*program, error) {
 	if !ok {
 		return nil, docError(ErrCondition, "%s: %q has type %s; want %s", where, expr, out, want)
 	}
-	est, err := env.EstimateCost(ast, boundedSizes{})
+	est, err := env.EstimateCost(ast, celcost.Bounded(sizeMax))
 	if err != nil {
 		return nil, docError(ErrCondition, "%s: %v", where, err)
 	}
