@@ -173,6 +173,10 @@ var (
 	ProblemOfflineChainBroken     = problem("offline-chain-broken", "The token does not follow the payer device's previous token", http.StatusUnprocessableEntity)
 	ProblemOfflineDoubleSpend     = problem("offline-double-spend", "The payer device double-spent past what the loss policy covers", http.StatusUnprocessableEntity)
 	ProblemOfflineFloatDeviceOnly = problem("offline-float-device-only", "The offline float pays and is paid only through a device's signed statement", http.StatusUnprocessableEntity)
+
+	ProblemRiskRuleInvalid      = problem("risk-rule-invalid", "The risk rule is invalid", http.StatusBadRequest)
+	ProblemRiskRuleTooCostly    = problem("risk-rule-too-costly", "The risk rule may cost more than its limit", http.StatusUnprocessableEntity)
+	ProblemRiskEvaluationFailed = problem("risk-evaluation-failed", "A risk rule failed on the payment, which was refused", http.StatusInternalServerError)
 )
 
 // codeProblems maps tongbao error codes to the problem type of an error
